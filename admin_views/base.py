@@ -1,0 +1,198 @@
+"""The shared base of every console: role access, scoped queries, masking, batch plumbing."""
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import AdminIndexView, expose
+from flask_admin.contrib.sqla import ModelView
+from flask_login import current_user
+from markupsafe import Markup
+
+from extensions import db
+from models.person import Person
+from models.status import STATUS_LABELS
+from models.workflow import WorkflowError, apply_transition, person_scope
+
+# ---------------------------------------------------------------- masking
+
+def mask_id_number(value):
+    """120107********123X: region and the last four stay readable."""
+    if not value:
+        return ""
+    return value[:6] + "*" * (len(value) - 10) + value[-4:] if len(value) > 10 else "*" * len(value)
+
+
+def mask_phone(value):
+    """138****5678."""
+    if not value:
+        return ""
+    return value[:3] + "****" + value[-4:] if len(value) >= 7 else "*" * len(value)
+
+
+def masked_id_formatter(view, context, model, name):
+    return mask_id_number(getattr(model, name))
+
+
+def masked_phone_formatter(view, context, model, name):
+    return mask_phone(getattr(model, name))
+
+
+def status_formatter(view, context, model, name):
+    status = getattr(model, name)
+    return Markup('<span class="badge status-{0}">{1}</span>').format(status, STATUS_LABELS.get(status, status))
+
+
+def gender_formatter(view, context, model, name):
+    return model.gender_label
+
+
+# ---------------------------------------------------------------- access
+
+def user_has_role(role):
+    return (
+        current_user.is_authenticated
+        and current_user.active
+        and current_user.role == role
+        and not current_user.must_change_password
+    )
+
+
+class RoleAccessMixin:
+    """Only users of `role` reach the view; others get the login page or 403."""
+
+    role = None
+
+    def is_accessible(self):
+        return user_has_role(self.role)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", role=self.role, next=request.full_path))
+        if current_user.must_change_password:
+            return redirect(url_for("auth.change_password"))
+        abort(403)
+
+
+class ConsoleHomeView(RoleAccessMixin, AdminIndexView):
+    """The home page of a console; role modules subclass it with their dashboard."""
+
+    def __init__(self, role, name="首页", template="admin/console_home.html", **kwargs):
+        self.role = role
+        super().__init__(name=name, endpoint=role, url=f"/{role}", template=template, **kwargs)
+
+
+# ---------------------------------------------------------------- scoped lists
+
+class ScopedModelView(RoleAccessMixin, ModelView):
+    """A list whose every query, count, detail, export and action is scoped to the user."""
+
+    can_create = False
+    can_edit = False
+    can_delete = False
+    can_view_details = False
+    page_size = 50
+    can_set_page_size = True
+
+    def __init__(self, model, name=None, endpoint=None, **kwargs):
+        super().__init__(model, db, name=name, endpoint=endpoint, **kwargs)
+
+    def scope_condition(self):
+        """The condition rows must meet to be visible to the current user."""
+        raise NotImplementedError
+
+    def extra_conditions(self):
+        """Further conditions of the current list (a tab, a tree node)."""
+        return ()
+
+    def get_query(self):
+        return super().get_query().filter(self.scope_condition(), *self.extra_conditions())
+
+    def get_count_query(self):
+        return super().get_count_query().filter(self.scope_condition(), *self.extra_conditions())
+
+    def get_one(self, id):
+        try:
+            key = int(id)
+        except (TypeError, ValueError):
+            return None
+        return self.get_query().filter(self.model.id == key).one_or_none()
+
+
+class PersonListView(ScopedModelView):
+    """A list of persons with status tabs, 全部… buttons and batch transitions.
+
+    `tabs` maps a tab key to (label, statuses). The tab is a query argument, so
+    paging, filters and the 全部… buttons all keep it.
+    """
+
+    tabs = {}
+    default_tab = None
+    list_template = "admin/person_list.html"
+    column_default_sort = ("id", False)
+    column_formatters = {
+        "id_number": masked_id_formatter,
+        "phone": masked_phone_formatter,
+        "status": status_formatter,
+        "gender": gender_formatter,
+    }
+    column_labels = {
+        "name": "姓名", "gender": "性别", "id_number": "身份证号", "age": "年龄", "phone": "手机号",
+        "category": "人员类别", "lives_in_binhai": "住在滨海新区", "community": "现居住小区",
+        "remarks": "备注", "status": "状态", "return_reason": "退回原因", "enterprise": "企业",
+        "enterprise.name": "企业", "station": "接种站", "slot": "预约时间", "created_at": "填报时间",
+        "submitted_at": "提交时间", "not_vaccinated_reason": "未接种原因",
+    }
+    # Bulk buttons shown above the list: (action, button label, confirmation text).
+    bulk_buttons = ()
+
+    def __init__(self, name=None, endpoint=None, **kwargs):
+        super().__init__(Person, name=name, endpoint=endpoint, **kwargs)
+
+    def scope_condition(self):
+        return person_scope(current_user)
+
+    def current_tab(self):
+        tab = request.args.get("tab")
+        return tab if tab in self.tabs else self.default_tab
+
+    def extra_conditions(self):
+        tab = self.current_tab()
+        if tab is None:
+            return ()
+        return (Person.status.in_(self.tabs[tab][1]),)
+
+    def matching_ids(self):
+        """A select of the ids of every row of the current list (tab, search, filters)."""
+        view_args = self._get_list_extra_args()
+        filters = view_args.filters
+        _, query = self.get_list(None, None, False, view_args.search, filters, execute=False, page_size=0)
+        return query.with_entities(Person.id).order_by(None).statement
+
+    def run_transition(self, action, *, ids=None, query=None, **kwargs):
+        """Apply a workflow action, commit, and tell the user what happened."""
+        try:
+            result = apply_transition(action, current_user, ids=ids, query=query, **kwargs)
+        except WorkflowError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            return None
+        db.session.commit()
+        flash(result.message(), "success" if result.changed else "warning")
+        return result
+
+    def bulk_kwargs(self, action):
+        """Extra arguments of a bulk action taken from the posted form (reason, station…)."""
+        reason = request.form.get("reason")
+        return {"reason": reason} if reason is not None else {}
+
+    @expose("/all/<action>", methods=("POST",))
+    def act_on_all(self, action):
+        """全部…: apply `action` to every row matching the current list, not only the page."""
+        if action not in {button[0] for button in self.bulk_buttons}:
+            abort(404)
+        self.run_transition(action, query=self.matching_ids(), **self.bulk_kwargs(action))
+        return redirect(self.get_url(".index_view", **request.args.to_dict()))
+
+    def render(self, template, **kwargs):
+        kwargs.setdefault("tabs", self.tabs)
+        kwargs.setdefault("current_tab", self.current_tab())
+        kwargs.setdefault("bulk_buttons", self.bulk_buttons)
+        return super().render(template, **kwargs)

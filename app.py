@@ -1,0 +1,66 @@
+"""The application factory; `flask --app app …` finds create_app() here."""
+
+import logging
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+
+import models  # noqa: F401 - registers every table with the metadata
+from admin_views import init_consoles
+from config import Config, instance_dir
+from extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config=None):
+    """Build the app; `config` is a dict of settings overriding the environment."""
+    app = Flask(__name__, instance_path=str(instance_dir()), instance_relative_config=True)
+    app.config.from_object(Config())
+    if config:
+        app.config.update(config)
+    init_logging(app)
+    init_extensions(app)
+    init_blueprints(app)
+    init_consoles(app)
+    init_error_pages(app)
+    init_cli(app)
+    return app
+
+
+def init_logging(app):
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def init_extensions(app):
+    db.init_app(app)
+    migrate.init_app(app, db, compare_type=True, render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "portal.index"
+    login_manager.login_message = "请先登录"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=lambda: app.config["BABEL_DEFAULT_LOCALE"])
+    limiter.init_app(app)
+
+
+def init_blueprints(app):
+    from public_forms import auth, portal
+
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(auth.bp)
+
+
+def init_error_pages(app):
+    def page(status, title, message):
+        return render_template("message.html", title=title, message=message), status
+
+    app.register_error_handler(403, lambda e: page(403, "无权访问", "当前账号无权访问此页面。"))
+    app.register_error_handler(404, lambda e: page(404, "页面不存在", "您访问的页面不存在或已失效。"))
+    app.register_error_handler(413, lambda e: page(413, "文件过大", "上传的文件过大。"))
+    app.register_error_handler(429, lambda e: page(429, "操作过于频繁", "操作过于频繁，请稍后再试。"))
+    app.register_error_handler(CSRFError, lambda e: page(400, "页面已过期", "页面已过期，请刷新后重试。"))
+    app.register_error_handler(500, lambda e: page(500, "系统繁忙", "系统繁忙，请稍后再试。"))
+
+
+def init_cli(app):
+    from cli import register_commands
+
+    register_commands(app)

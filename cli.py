@@ -1,0 +1,103 @@
+"""Command-line tools: `flask --app app init-db | seed-demo | create-user | reader-token`."""
+
+import click
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from extensions import db
+from models import Enterprise, Person, ReaderToken, ReviewDepartment, Station, User
+from models.options import seed_default_options
+from models.user import ROLES
+from public_forms.passwords import password_error
+
+
+def register_commands(app):
+    app.cli.add_command(init_db)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(create_user)
+    app.cli.add_command(reader_token)
+
+
+@click.command("init-db")
+def init_db():
+    """Upgrade the database to the newest migration and add default option lists."""
+    upgrade()
+    seed_default_options()
+    db.session.commit()
+    click.echo("数据库已就绪")
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when persons already exist.")
+@click.option("--enterprises", default=300, show_default=True)
+@click.option("--persons", default=3000, show_default=True)
+def seed_demo(if_empty, enterprises, persons):
+    """Load realistic demo data and print the demo accounts."""
+    from models.demo import DEMO_PASSWORD, seed
+
+    if if_empty and db.session.execute(select(func.count(Person.id))).scalar_one():
+        click.echo("已有数据，跳过演示数据")
+        return
+    accounts = seed(enterprise_count=enterprises, person_count=persons)
+    db.session.commit()
+    click.echo(f"演示数据已载入。演示账号（密码均为 {DEMO_PASSWORD}）：")
+    for role, username, unit in accounts:
+        click.echo(f"  {role:<10} {username:<22} {unit}")
+
+
+@click.command("create-user")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--username", required=True)
+@click.option("--password", required=True)
+@click.option("--phone")
+@click.option("--enterprise", help="Credit code of the enterprise (role enterprise).")
+@click.option("--department", help="Name of the review department (role review).")
+@click.option("--station", help="Name of the station (role station).")
+@click.option("--must-change/--no-must-change", default=False)
+def create_user(role, username, password, phone, enterprise, department, station, must_change):
+    """Create an account of any role."""
+    error = password_error(password)
+    if error:
+        raise click.ClickException(error)
+    if db.session.execute(select(User.id).where(User.username == username)).first():
+        raise click.ClickException(f"账号 {username} 已存在")
+    user = User(username=username, role=role, phone=phone, display_name=username,
+                must_change_password=must_change)
+    user.set_password(password)
+    unit = _unit_for(role, enterprise, department, station)
+    if unit is not None:
+        setattr(user, {"enterprise": "enterprise", "review": "department", "station": "station"}[role], unit)
+        user.display_name = unit.name
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"已创建账号 {username}（{role}）")
+
+
+def _unit_for(role, enterprise, department, station):
+    lookups = {
+        "enterprise": (enterprise, Enterprise, Enterprise.credit_code, "--enterprise"),
+        "review": (department, ReviewDepartment, ReviewDepartment.name, "--department"),
+        "station": (station, Station, Station.name, "--station"),
+    }
+    if role not in lookups:
+        return None
+    key, model, column, flag = lookups[role]
+    if not key:
+        raise click.ClickException(f"角色 {role} 需要 {flag}")
+    unit = db.session.execute(select(model).where(column == key)).scalar_one_or_none()
+    if unit is None:
+        raise click.ClickException(f"找不到 {key}")
+    return unit
+
+
+@click.command("reader-token")
+@click.argument("station_name")
+@click.option("--name", default="", help="Name of the desk, e.g. 入口1号台.")
+def reader_token(station_name, name):
+    """Issue a card-reader token for a station desk (shown once)."""
+    station = db.session.execute(select(Station).where(Station.name == station_name)).scalar_one_or_none()
+    if station is None:
+        raise click.ClickException(f"找不到接种站 {station_name}")
+    _, plain = ReaderToken.issue(station, name)
+    db.session.commit()
+    click.echo(plain)

@@ -1,0 +1,78 @@
+"""Settings read from the environment, with defaults that work on a laptop."""
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def env_str(name, default=None):
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def env_int(name, default):
+    value = env_str(name)
+    return int(value) if value is not None else default
+
+
+def env_bool(name, default=False):
+    value = env_str(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def instance_dir():
+    path = Path(env_str("INSTANCE_PATH", str(BASE_DIR / "instance")))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def load_or_create_secret_key():
+    """Use SECRET_KEY, or a key generated once into instance/secret_key."""
+    key = env_str("SECRET_KEY")
+    if key:
+        return key
+    key_file = instance_dir() / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def normalise_database_url(url):
+    """Accept postgres:// and postgresql:// URLs and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    def __init__(self):
+        self.SECRET_KEY = load_or_create_secret_key()
+        default_db = "sqlite:///" + str(instance_dir() / "binhai.sqlite3")
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(env_str("DATABASE_URL", default_db))
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.REDIS_URL = env_str("REDIS_URL")
+        self.SMS_BACKEND = env_str("SMS_BACKEND", "outbox")
+        self.SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL")
+        self.SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN")
+        self.PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")
+        self.PRIVACY_POLICY_VERSION = env_str("PRIVACY_POLICY_VERSION", "2026-01")
+        self.BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+        self.BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+        self.CAMPAIGN_TIMEZONE = env_str("CAMPAIGN_TIMEZONE", "Asia/Shanghai")
+        self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", self.REDIS_URL or "memory://")
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+        self.MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_BYTES", 16 * 1024 * 1024)
+        self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+        self.LOGIN_LOCK_MINUTES = env_int("LOGIN_LOCK_MINUTES", 15)
+        self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

@@ -1,0 +1,16 @@
+"""The data model. Importing this package registers every table."""
+
+from models.audit import AuditEvent, PersonEvent, record_event
+from models.base import now, today
+from models.options import OptionItem, option_labels
+from models.org import AppointmentSlot, Enterprise, ReviewDepartment, Station, Territory
+from models.person import Person
+from models.reader import CardRead, ReaderToken
+from models.sms import SmsCode, SmsMessage
+from models.user import User
+
+__all__ = [
+    "AppointmentSlot", "AuditEvent", "CardRead", "Enterprise", "OptionItem", "Person",
+    "PersonEvent", "ReaderToken", "ReviewDepartment", "SmsCode", "SmsMessage", "Station",
+    "Territory", "User", "now", "option_labels", "record_event", "today",
+]

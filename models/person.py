@@ -1,0 +1,85 @@
+"""A person declared for vaccination (申报记录) and everything that happens to them."""
+
+from sqlalchemy import CheckConstraint, Index
+from sqlalchemy.orm import deferred
+
+from extensions import db
+from models.base import now
+from models.status import ALL_STATUSES, REGISTERED
+
+GENDER_LABELS = {"M": "男", "F": "女"}
+
+
+def _stage_columns(stage):
+    """Return the time and actor columns of one stage of the funnel."""
+    return (
+        db.Column(f"{stage}_at", db.DateTime),
+        db.Column(f"{stage}_by_id", db.Integer, db.ForeignKey("user.id")),
+    )
+
+
+class Person(db.Model):
+    __tablename__ = "person"
+    id = db.Column(db.Integer, primary_key=True)
+    enterprise_id = db.Column(db.Integer, db.ForeignKey("enterprise.id"), nullable=False)
+    name = db.Column(db.String(50), nullable=False)
+    gender = db.Column(db.String(1), nullable=False)
+    id_number = db.Column(db.String(18), nullable=False, unique=True)
+    age = db.Column(db.Integer, nullable=False)
+    phone = db.Column(db.String(20), nullable=False)
+    category = db.Column(db.String(50), nullable=False, default="")
+    lives_in_binhai = db.Column(db.Boolean, nullable=False, default=True)
+    community = db.Column(db.String(100), nullable=False, default="")
+    remarks = db.Column(db.String(200), nullable=False, default="")
+    source = db.Column(db.String(16), nullable=False, default="qr")
+    consent_at = db.Column(db.DateTime)
+    policy_version = db.Column(db.String(20))
+
+    status = db.Column(db.String(20), nullable=False, default=REGISTERED)
+    previous_status = db.Column(db.String(20))
+    return_reason = db.Column(db.String(200))
+    station_id = db.Column(db.Integer, db.ForeignKey("station.id"))
+    slot_id = db.Column(db.Integer, db.ForeignKey("appointment_slot.id"))
+    previous_slot_id = db.Column(db.Integer)
+
+    created_at = db.Column(db.DateTime, nullable=False, default=now)
+    submitted_at, submitted_by_id = _stage_columns("submitted")
+    dept_approved_at, dept_approved_by_id = _stage_columns("dept_approved")
+    center_approved_at, center_approved_by_id = _stage_columns("center_approved")
+    allocated_at, allocated_by_id = _stage_columns("allocated")
+    appointed_at, appointed_by_id = _stage_columns("appointed")
+    checked_in_at, checked_in_by_id = _stage_columns("checked_in")
+    finished_at, finished_by_id = _stage_columns("finished")
+
+    not_vaccinated_reason = db.Column(db.String(200))
+    vaccine_product = db.Column(db.String(100))
+    vaccine_lot = db.Column(db.String(50))
+    signature_png = deferred(db.Column(db.LargeBinary))
+
+    # The id of the audit event that last changed this row: the workflow uses it to
+    # write one history row per changed person with a single INSERT ... SELECT.
+    last_event_id = db.Column(db.Integer, index=True)
+    version = db.Column(db.Integer, nullable=False, default=1)
+
+    enterprise = db.relationship("Enterprise", backref=db.backref("persons", lazy="dynamic"))
+    station = db.relationship("Station")
+    slot = db.relationship("AppointmentSlot")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in ALL_STATUSES) + ")", name="status_known"
+        ),
+        CheckConstraint("gender IN ('M', 'F')", name="gender_known"),
+        Index("ix_person_status_id", "status", "id"),
+        Index("ix_person_enterprise_status", "enterprise_id", "status"),
+        Index("ix_person_station_status", "station_id", "status"),
+        Index("ix_person_slot_status", "slot_id", "status"),
+    )
+
+    @property
+    def gender_label(self):
+        return GENDER_LABELS.get(self.gender, "")
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,51 @@
+"""The statuses of a person record, their order in the funnel and their labels."""
+
+REGISTERED = "registered"
+SUBMITTED = "submitted"
+DEPT_APPROVED = "dept_approved"
+CENTER_APPROVED = "center_approved"
+ALLOCATED = "allocated"
+APPOINTED = "appointed"
+CHECKED_IN = "checked_in"
+VACCINATED = "vaccinated"
+NOT_VACCINATED = "not_vaccinated"
+
+ALL_STATUSES = (
+    REGISTERED, SUBMITTED, DEPT_APPROVED, CENTER_APPROVED, ALLOCATED,
+    APPOINTED, CHECKED_IN, VACCINATED, NOT_VACCINATED,
+)
+
+# Position in the funnel. A not-vaccinated person went as far as a vaccinated one.
+RANK = {status: index for index, status in enumerate(ALL_STATUSES[:-1])}
+RANK[NOT_VACCINATED] = RANK[VACCINATED]
+
+STATUS_LABELS = {
+    REGISTERED: "未提交",
+    SUBMITTED: "已提交(待初审)",
+    DEPT_APPROVED: "初审通过(审核中)",
+    CENTER_APPROVED: "已审批(待分配)",
+    ALLOCATED: "已分配",
+    APPOINTED: "已预约",
+    CHECKED_IN: "已登记",
+    VACCINATED: "已接种",
+    NOT_VACCINATED: "未接种",
+}
+
+# Where each status is stamped on the person: <stage>_at and <stage>_by_id.
+STAGE_STAMP = {
+    SUBMITTED: "submitted",
+    DEPT_APPROVED: "dept_approved",
+    CENTER_APPROVED: "center_approved",
+    ALLOCATED: "allocated",
+    APPOINTED: "appointed",
+    CHECKED_IN: "checked_in",
+    VACCINATED: "finished",
+    NOT_VACCINATED: "finished",
+}
+
+
+def reached(status):
+    """Return the statuses of people who have reached `status` in the funnel."""
+    if status == VACCINATED:
+        return (VACCINATED,)
+    return tuple(s for s in ALL_STATUSES if RANK[s] >= RANK[status])

@@ -1,0 +1,377 @@
+"""The one state machine of a person record: transitions, scoping, set-based moves.
+
+Every status change in the system goes through `apply_transition`. It changes all
+chosen rows with one UPDATE that re-checks the expected status and the actor's
+scope, writes one history row per changed person with one INSERT ... SELECT, and
+reports how many rows changed and how many were skipped. It flushes, never commits:
+the request (or CLI command) commits once.
+"""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, false, func, insert, literal, select, true, update
+
+from extensions import db
+from models.audit import AuditEvent, PersonEvent
+from models.base import now
+from models.org import AppointmentSlot, Enterprise, ReviewDepartment
+from models.person import Person
+from models.status import (
+    ALLOCATED,
+    APPOINTED,
+    CENTER_APPROVED,
+    CHECKED_IN,
+    DEPT_APPROVED,
+    NOT_VACCINATED,
+    RANK,
+    REGISTERED,
+    STAGE_STAMP,
+    SUBMITTED,
+    VACCINATED,
+)
+from models.user import ADMIN, CENTER, ENTERPRISE, REVIEW, STATION
+
+
+class WorkflowError(Exception):
+    """A transition that cannot be applied as asked; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: frozenset
+    target: str
+    roles: frozenset
+    label: str
+    needs_reason: bool = False
+    needs_station: bool = False
+    needs_slot: bool = False
+
+
+def _t(action, sources, target, roles, label, **needs):
+    return Transition(action, frozenset(sources), target, frozenset(roles), label, **needs)
+
+
+TRANSITIONS = {t.action: t for t in (
+    _t("submit", {REGISTERED}, SUBMITTED, {ENTERPRISE}, "提交"),
+    _t("dept_approve", {SUBMITTED}, DEPT_APPROVED, {REVIEW}, "初审通过"),
+    _t("dept_return", {SUBMITTED}, REGISTERED, {REVIEW}, "退回企业", needs_reason=True),
+    _t("center_approve", {DEPT_APPROVED}, CENTER_APPROVED, {CENTER}, "复审通过"),
+    _t("center_return", {DEPT_APPROVED, CENTER_APPROVED}, SUBMITTED, {CENTER}, "退回审核部门",
+       needs_reason=True),
+    _t("allocate", {CENTER_APPROVED}, ALLOCATED, {CENTER}, "分配", needs_station=True),
+    _t("cancel_allocation", {ALLOCATED}, CENTER_APPROVED, {CENTER}, "取消分配"),
+    _t("appoint", {ALLOCATED, NOT_VACCINATED}, APPOINTED, {CENTER, STATION}, "预约", needs_slot=True),
+    _t("reschedule", {APPOINTED}, APPOINTED, {CENTER, STATION}, "修改预约", needs_slot=True),
+    _t("cancel_appointment", {APPOINTED}, ALLOCATED, {CENTER, STATION}, "取消预约", needs_reason=True),
+    _t("check_in", {APPOINTED}, CHECKED_IN, {STATION}, "登记"),
+    _t("vaccinate", {CHECKED_IN}, VACCINATED, {STATION}, "确认接种"),
+    _t("mark_not_vaccinated", {CHECKED_IN}, NOT_VACCINATED, {STATION}, "未接种", needs_reason=True),
+)}
+
+# Columns a caller may set alongside a transition (per-person data of the exit desk).
+EXTRA_COLUMNS = {
+    "vaccinate": {"vaccine_product", "vaccine_lot", "signature_png"},
+}
+
+
+@dataclass
+class TransitionResult:
+    action: str
+    requested: int
+    changed: int
+    event_id: int | None = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def skipped(self):
+        return max(self.requested - self.changed, 0)
+
+    def message(self):
+        return f"已处理 {self.changed} 人，跳过 {self.skipped} 人（状态已变化或无权限）"
+
+
+# ---------------------------------------------------------------- scoping
+
+def department_ids_under(department_id):
+    """Return the id of a department and of every unit below it."""
+    rows = db.session.execute(select(ReviewDepartment.id, ReviewDepartment.parent_id)).all()
+    children = {}
+    for dept_id, parent_id in rows:
+        children.setdefault(parent_id, []).append(dept_id)
+    found, stack = [], [department_id]
+    while stack:
+        current = stack.pop()
+        if current in found:
+            continue
+        found.append(current)
+        stack.extend(children.get(current, ()))
+    return found
+
+
+def enterprise_scope(user):
+    """Return a condition on Enterprise selecting the enterprises `user` may see."""
+    role = getattr(user, "role", None)
+    if role in (CENTER, ADMIN):
+        return true()
+    if role == ENTERPRISE and user.enterprise_id:
+        return Enterprise.id == user.enterprise_id
+    if role == REVIEW and user.department_id:
+        return Enterprise.department_id.in_(department_ids_under(user.department_id))
+    if role == STATION and user.station_id:
+        return Enterprise.id.in_(select(Person.enterprise_id).where(Person.station_id == user.station_id))
+    return false()
+
+
+def person_scope(user):
+    """Return a condition on Person selecting the persons `user` may see."""
+    role = getattr(user, "role", None)
+    if role in (CENTER, ADMIN):
+        return true()
+    if role == ENTERPRISE and user.enterprise_id:
+        return Person.enterprise_id == user.enterprise_id
+    if role == REVIEW and user.department_id:
+        departments = department_ids_under(user.department_id)
+        return Person.enterprise_id.in_(select(Enterprise.id).where(Enterprise.department_id.in_(departments)))
+    if role == STATION and user.station_id:
+        return Person.station_id == user.station_id
+    return false()
+
+
+def visible_persons(user):
+    """Return a select of the persons `user` may see."""
+    return select(Person).where(person_scope(user))
+
+
+# ---------------------------------------------------------------- transitions
+
+def apply_transition(action, actor, *, ids=None, query=None, reason=None, station=None, slot=None,
+                     limit=None, extra=None):
+    """Apply `action` to persons chosen by `ids` or by `query` (a select of Person.id).
+
+    Rows outside the actor's scope or not in an expected status are skipped, not
+    changed. With a slot, at most its free capacity is booked, earliest ids first.
+    """
+    transition = _checked_transition(action, actor, reason, station, slot, ids, query)
+    chosen = _chosen_condition(ids, query)
+    requested = _count(chosen) if limit is None else min(_count(chosen), limit)
+    event = _open_event(transition, actor, reason, requested, station, slot)
+    if requested == 0:
+        return TransitionResult(action, 0, 0, event.id)
+
+    eligible = and_(chosen, person_scope(actor), Person.status.in_(transition.sources))
+    if slot is not None:
+        eligible = and_(eligible, Person.station_id == slot.station_id,
+                        (Person.slot_id.is_(None)) | (Person.slot_id != slot.id))
+    reserved = None
+    if slot is not None:
+        wanted = _count(eligible) if limit is None else min(_count(eligible), limit)
+        reserved = _reserve_capacity(slot, wanted)
+        limit = reserved
+    if limit is not None:
+        eligible = Person.id.in_(select(Person.id).where(eligible).order_by(Person.id).limit(limit))
+
+    changed = _move_rows(transition, actor, eligible, event.id, reason, station, slot, extra)
+    if reserved is not None and changed < reserved:
+        _release_capacity(slot.id, reserved - changed)
+    if transition.needs_slot or action == "cancel_appointment":
+        _release_previous_slots(event.id)
+    _write_history(event.id)
+    event.changed = changed
+    db.session.flush()
+    return TransitionResult(action, requested, changed, event.id)
+
+
+def _checked_transition(action, actor, reason, station, slot, ids, query):
+    transition = TRANSITIONS.get(action)
+    if transition is None:
+        raise WorkflowError(f"未知操作：{action}")
+    if getattr(actor, "role", None) not in transition.roles:
+        raise WorkflowError("当前账号无权执行此操作")
+    if transition.needs_reason and not (reason or "").strip():
+        raise WorkflowError("请填写原因")
+    if transition.needs_station and station is None:
+        raise WorkflowError("请选择接种站")
+    if transition.needs_station and not station.active:
+        raise WorkflowError("该接种站已停用")
+    if transition.needs_slot and slot is None:
+        raise WorkflowError("请选择预约时段")
+    if (ids is None) == (query is None):
+        raise WorkflowError("请选择人员")
+    return transition
+
+
+def _chosen_condition(ids, query):
+    if ids is not None:
+        clean = sorted({int(i) for i in ids})
+        return Person.id.in_(clean) if clean else false()
+    return Person.id.in_(query)
+
+
+def _count(condition):
+    return db.session.execute(select(func.count()).select_from(Person).where(condition)).scalar_one()
+
+
+def _open_event(transition, actor, reason, requested, station, slot):
+    detail = None
+    if station is not None:
+        detail = f"station={station.id}"
+    if slot is not None:
+        detail = f"station={slot.station_id} slot={slot.id}"
+    event = AuditEvent(
+        user_id=actor.id, username=actor.username, role=actor.role, action=transition.action,
+        from_status=",".join(sorted(transition.sources)), to_status=transition.target,
+        requested=requested, changed=0, reason=(reason or "").strip() or None, detail=detail,
+    )
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def _stage_values(transition, actor, at):
+    """Stamp the stage reached and clear the stamps of stages a backward move undoes."""
+    values = {}
+    target_rank = RANK[transition.target]
+    for status, stamp in STAGE_STAMP.items():
+        if RANK[status] > target_rank:
+            values[f"{stamp}_at"] = None
+            values[f"{stamp}_by_id"] = None
+    stamp = STAGE_STAMP.get(transition.target)
+    if stamp:
+        values[f"{stamp}_at"] = at
+        values[f"{stamp}_by_id"] = actor.id
+    return values
+
+
+def _action_values(transition, reason, station, slot, extra):
+    action = transition.action
+    values = {}
+    if action == "submit":
+        values["return_reason"] = None
+    elif action in ("dept_return", "center_return"):
+        values["return_reason"] = reason.strip()
+    elif action == "allocate":
+        values["station_id"] = station.id
+    elif action == "cancel_allocation":
+        values["station_id"] = None
+    elif transition.needs_slot:
+        values.update(slot_id=slot.id, previous_slot_id=Person.slot_id, not_vaccinated_reason=None)
+    elif action == "cancel_appointment":
+        values.update(slot_id=None, previous_slot_id=Person.slot_id)
+    elif action == "mark_not_vaccinated":
+        values["not_vaccinated_reason"] = reason.strip()
+    if extra:
+        allowed = EXTRA_COLUMNS.get(action, set())
+        unknown = set(extra) - allowed
+        if unknown:
+            raise WorkflowError("不允许修改的字段：" + ", ".join(sorted(unknown)))
+        values.update(extra)
+    return values
+
+
+def _move_rows(transition, actor, condition, event_id, reason, station, slot, extra):
+    values = {
+        "previous_status": Person.status,
+        "status": transition.target,
+        "last_event_id": event_id,
+        "version": Person.version + 1,
+    }
+    values.update(_stage_values(transition, actor, now()))
+    values.update(_action_values(transition, reason, station, slot, extra))
+    statement = (
+        update(Person)
+        .where(condition)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    result = db.session.execute(statement)
+    # Loaded Person objects are now stale: let the next access reload them.
+    db.session.expire_all()
+    return result.rowcount
+
+
+def _write_history(event_id):
+    db.session.execute(
+        insert(PersonEvent).from_select(
+            ["event_id", "person_id", "from_status", "to_status"],
+            select(literal(event_id), Person.id, Person.previous_status, Person.status)
+            .where(Person.last_event_id == event_id),
+        )
+    )
+
+
+# ---------------------------------------------------------------- slot capacity
+
+def _reserve_capacity(slot, wanted, attempts=5):
+    """Add up to `wanted` bookings to the slot without passing capacity; return how many.
+
+    The conditional UPDATE is atomic in the database, so two operators booking the
+    same slot at once can never push it over capacity.
+    """
+    for _ in range(attempts):
+        booked, capacity = db.session.execute(
+            select(AppointmentSlot.booked, AppointmentSlot.capacity).where(AppointmentSlot.id == slot.id)
+        ).one()
+        take = max(min(wanted, capacity - booked), 0)
+        if take == 0:
+            return 0
+        result = db.session.execute(
+            update(AppointmentSlot)
+            .where(AppointmentSlot.id == slot.id, AppointmentSlot.booked + take <= AppointmentSlot.capacity)
+            .values(booked=AppointmentSlot.booked + take)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            return take
+    return 0
+
+
+def _release_capacity(slot_id, count):
+    db.session.execute(
+        update(AppointmentSlot)
+        .where(AppointmentSlot.id == slot_id)
+        .values(booked=AppointmentSlot.booked - count)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _release_previous_slots(event_id):
+    """Give back the places of the people this event moved out of a slot."""
+    moved = (
+        select(func.count())
+        .select_from(Person)
+        .where(Person.last_event_id == event_id, Person.previous_slot_id == AppointmentSlot.id)
+        .scalar_subquery()
+    )
+    db.session.execute(
+        update(AppointmentSlot)
+        .where(AppointmentSlot.id.in_(
+            select(Person.previous_slot_id).where(Person.last_event_id == event_id,
+                                                  Person.previous_slot_id.is_not(None))
+        ))
+        .values(booked=AppointmentSlot.booked - moved)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# ---------------------------------------------------------------- funnel
+
+def funnel_counts(condition=None):
+    """Return the DESIGN funnel figures for the persons matching `condition`."""
+    statement = select(Person.status, func.count()).group_by(Person.status)
+    if condition is not None:
+        statement = statement.where(condition)
+    by_status = dict(db.session.execute(statement).all())
+
+    def reached(status):
+        return sum(n for s, n in by_status.items() if RANK[s] >= RANK[status])
+
+    return {
+        "declared": sum(by_status.values()),
+        "submitted": reached(SUBMITTED),
+        "allocated": reached(ALLOCATED),
+        "appointed": reached(APPOINTED),
+        "checked_in": reached(CHECKED_IN),
+        "vaccinated": by_status.get(VACCINATED, 0),
+        "by_status": by_status,
+    }

@@ -1,0 +1,132 @@
+"""Login per role, logout, and the forced password change."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import or_, select
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from extensions import db, limiter, login_manager
+from models.audit import record_event
+from models.org import Enterprise
+from models.user import ENTERPRISE, ROLE_LABELS, User
+from public_forms.passwords import password_error
+
+bp = Blueprint("auth", __name__)
+
+LOGIN_HINTS = {
+    ENTERPRISE: "统一社会信用代码或手机号",
+}
+
+
+class LoginForm(FlaskForm):
+    username = StringField("账号", validators=[DataRequired("请输入账号"), Length(max=64)])
+    password = PasswordField("密码", validators=[DataRequired("请输入密码"), Length(max=128)])
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("当前密码", validators=[DataRequired("请输入当前密码")])
+    new_password = PasswordField("新密码", validators=[DataRequired("请输入新密码")])
+    confirm = PasswordField("确认新密码", validators=[EqualTo("new_password", "两次输入的密码不一致")])
+
+
+@login_manager.user_loader
+def load_user(user_id):
+    try:
+        return db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+
+
+def console_url(role):
+    return url_for(f"{role}.index")
+
+
+def find_account(role, login_name):
+    """Find the account of `role` by username, or an enterprise's by credit code or phone."""
+    login_name = login_name.strip()
+    statement = select(User).where(User.role == role)
+    if role == ENTERPRISE:
+        statement = statement.outerjoin(Enterprise, User.enterprise_id == Enterprise.id).where(
+            or_(User.username == login_name.upper(), User.username == login_name,
+                Enterprise.credit_code == login_name.upper(), User.phone == login_name)
+        )
+    else:
+        statement = statement.where(User.username == login_name)
+    return db.session.execute(statement.limit(1)).scalar_one_or_none()
+
+
+def safe_next(target, role):
+    if target and target.startswith(f"/{role}") and not target.startswith("//"):
+        return target
+    return console_url(role)
+
+
+@bp.route("/login/<role>", methods=("GET", "POST"))
+@limiter.limit("20 per minute", methods=["POST"])
+def login(role):
+    if role not in ROLE_LABELS:
+        abort(404)
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        error = attempt_login(role, form.username.data, form.password.data)
+        if error is None:
+            if current_user.must_change_password:
+                return redirect(url_for("auth.change_password"))
+            return redirect(safe_next(request.args.get("next"), role))
+    elif request.method == "POST":
+        error = "请输入账号和密码"
+    return render_template("login.html", form=form, role=role, role_label=ROLE_LABELS[role],
+                           hint=LOGIN_HINTS.get(role, "账号"), error=error)
+
+
+def attempt_login(role, login_name, password):
+    """Log the user in, or return the message to show. Counts failures and locks."""
+    config = current_app.config
+    user = find_account(role, login_name)
+    if user is not None and user.is_locked():
+        return f"账号已锁定，请{config['LOGIN_LOCK_MINUTES']}分钟后再试，或联系管理员解锁"
+    if user is None or not user.check_password(password) or not user.active:
+        if user is not None and user.active:
+            user.record_failed_login(config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"])
+            record_event(user, "login_failed", target_type="user", target_id=user.id)
+            db.session.commit()
+        return "账号或密码错误"
+    user.record_login()
+    record_event(user, "login", target_type="user", target_id=user.id)
+    db.session.commit()
+    login_user(user)
+    return None
+
+
+@bp.route("/logout", methods=("POST", "GET"))
+def logout():
+    role = getattr(current_user, "role", None)
+    logout_user()
+    flash("已退出登录", "info")
+    return redirect(url_for("auth.login", role=role) if role else url_for("portal.index"))
+
+
+@bp.route("/change-password", methods=("GET", "POST"))
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    error = None
+    if form.validate_on_submit():
+        if not current_user.check_password(form.current_password.data):
+            error = "当前密码不正确"
+        elif form.new_password.data == form.current_password.data:
+            error = "新密码不能与当前密码相同"
+        else:
+            error = password_error(form.new_password.data)
+        if error is None:
+            current_user.set_password(form.new_password.data)
+            current_user.must_change_password = False
+            record_event(current_user, "password_changed", target_type="user", target_id=current_user.id)
+            db.session.commit()
+            flash("密码已修改", "success")
+            return redirect(console_url(current_user.role))
+    return render_template("change_password.html", form=form, error=error,
+                           forced=current_user.must_change_password)

@@ -1,0 +1,52 @@
+"""The public portal: the four entries, the registration QR code, and /healthz."""
+
+from flask import Blueprint, Response, current_app, jsonify, render_template
+from sqlalchemy import text
+
+from extensions import db
+from models.user import ROLE_LABELS
+from services.qr import public_url, qr_png
+
+bp = Blueprint("portal", __name__)
+
+ENTRIES = [(role, ROLE_LABELS[role]) for role in ("enterprise", "review", "center", "station")]
+
+
+@bp.route("/")
+def index():
+    return render_template("portal.html", entries=ENTRIES, register_url=public_url("portal.register"))
+
+
+@bp.route("/register-qr.png")
+def register_qr():
+    png = qr_png(public_url("portal.register"))
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "public, max-age=3600"})
+
+
+@bp.route("/register")
+def register():
+    # Replaced by the enterprise registration form (public_forms/registration.py) when present.
+    return render_template("message.html", title="企业注册", message="企业注册即将开放。"), 200
+
+
+@bp.route("/healthz")
+def healthz():
+    checks = {"database": "ok"}
+    status = 200
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - any failure means unhealthy
+        checks["database"] = f"error: {type(error).__name__}"
+        status = 503
+    redis_url = current_app.config.get("REDIS_URL")
+    if redis_url:
+        try:
+            import redis
+
+            redis.Redis.from_url(redis_url, socket_timeout=1).ping()
+            checks["redis"] = "ok"
+        except Exception as error:  # noqa: BLE001
+            checks["redis"] = f"error: {type(error).__name__}"
+            status = 503
+    checks["status"] = "ok" if status == 200 else "error"
+    return jsonify(checks), status

@@ -1,0 +1,90 @@
+"""Validators of Chinese identifiers: resident ID (GB 11643), credit code (GB 32100), mobile."""
+
+import re
+from datetime import date
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+PROVINCES = set(range(11, 16)) | set(range(21, 24)) | set(range(31, 38)) | set(range(41, 47)) \
+    | set(range(50, 55)) | set(range(61, 66)) | {71, 81, 82, 83}
+
+CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CREDIT_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+
+FULL_WIDTH = str.maketrans("０１２３４５６７８９ＸｘＡＢＣＤＥＦＧＨＪＫＬＭＮＰＱＲＴＵＷＸＹ",
+                           "0123456789XXABCDEFGHJKLMNPQRTUWXY")
+
+
+def normalise_id_number(raw):
+    """Strip spaces, turn full-width digits to ASCII and x to X."""
+    return re.sub(r"\s+", "", str(raw or "")).translate(FULL_WIDTH).upper()
+
+
+def id_check_char(first17):
+    return ID_CHECK[sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS)) % 11]
+
+
+def id_number_error(number, today=None):
+    """Return a Chinese message saying what is wrong with an ID number, or None."""
+    if not re.fullmatch(r"[1-9]\d{16}[\dX]", number or ""):
+        return "身份证号应为18位：17位数字加1位数字或X"
+    if int(number[:2]) not in PROVINCES:
+        return "身份证号的地区码不正确"
+    try:
+        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return "身份证号中的出生日期不存在"
+    if born > (today or date.today()):
+        return "身份证号中的出生日期晚于今天"
+    if id_check_char(number[:17]) != number[17]:
+        return "身份证号校验位不正确，请核对"
+    return None
+
+
+def id_birth_date(number):
+    return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+
+
+def id_gender(number):
+    """'M' or 'F' from the 17th digit."""
+    return "M" if int(number[16]) % 2 else "F"
+
+
+def age_on(born, on):
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def normalise_credit_code(raw):
+    return re.sub(r"\s+", "", str(raw or "")).translate(FULL_WIDTH).upper()
+
+
+def credit_check_char(first17):
+    total = sum(CREDIT_ALPHABET.index(c) * w for c, w in zip(first17, CREDIT_WEIGHTS))
+    return CREDIT_ALPHABET[(31 - total % 31) % 31]
+
+
+def credit_code_error(code):
+    """Return a Chinese message saying what is wrong with a credit code, or None."""
+    if len(code or "") != 18:
+        return "统一社会信用代码应为18位"
+    bad = sorted({c for c in code if c not in CREDIT_ALPHABET})
+    if bad:
+        return "统一社会信用代码含有不允许的字符：" + "".join(bad) + "（不使用 I、O、Z、S、V）"
+    if credit_check_char(code[:17]) != code[17]:
+        return "统一社会信用代码校验位不正确，请核对"
+    return None
+
+
+def normalise_phone(raw):
+    text = re.sub(r"[\s\-()]", "", str(raw or "")).translate(FULL_WIDTH)
+    if text.startswith("+86"):
+        text = text[3:]
+    elif text.startswith("0086"):
+        text = text[4:]
+    return text
+
+
+def phone_error(phone):
+    if not re.fullmatch(r"1[3-9]\d{9}", phone or ""):
+        return "请输入正确的11位手机号"
+    return None

@@ -1,0 +1,25 @@
+"""QR code images for the registration page and each enterprise's employee form."""
+
+import io
+
+import qrcode
+from flask import current_app, request, url_for
+
+
+def public_url(endpoint, **values):
+    """An absolute URL under PUBLIC_BASE_URL, or under the host of the current request."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return base.rstrip("/") + url_for(endpoint, **values)
+    return request.host_url.rstrip("/") + url_for(endpoint, **values)
+
+
+def qr_png(data, box_size=8, border=4):
+    """Return PNG bytes of a QR code holding `data`."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=border)
+    code.add_data(data)
+    code.make(fit=True)
+    image = code.make_image(fill_color="black", back_color="white")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

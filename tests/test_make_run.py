@@ -1,0 +1,58 @@
+"""`make run` from the repository serves the portal on the port it is given."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url):
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return response.status, response.read().decode()
+
+
+@pytest.mark.slow
+def test_make_run_serves_the_portal_with_demo_data(tmp_path, database_url):
+    if database_url.startswith("postgresql"):
+        pytest.skip("make run uses the embedded SQLite default; covered by the SQLite run")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
+    env.update(INSTANCE_PATH=str(tmp_path / "instance"), PORT=str(port))
+    log = open(tmp_path / "make-run.log", "w")
+    process = subprocess.Popen(["make", "run", f"PORT={port}"], cwd=REPO, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                status, body = _get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    pytest.fail("make run did not serve: " + (tmp_path / "make-run.log").read_text()[-2000:])
+                time.sleep(0.5)
+        assert status == 200 and '"database":"ok"' in body.replace(" ", "")
+        status, portal = _get(f"http://127.0.0.1:{port}/")
+        assert status == 200
+        for entry in ("企业端", "审核部门端", "防控中心端", "接种站端"):
+            assert entry in portal
+        assert (tmp_path / "instance" / "binhai.sqlite3").exists()
+        assert (tmp_path / "instance" / "secret_key").exists()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+        log.close()
