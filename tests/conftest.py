@@ -18,7 +18,13 @@ from sqlalchemy import create_engine, insert, select, text
 from app import create_app
 from extensions import db as _db
 from models import (
-    AppointmentSlot, Enterprise, Person, ReviewDepartment, Station, Territory, User,
+    AppointmentSlot,
+    Enterprise,
+    Person,
+    ReviewDepartment,
+    Station,
+    Territory,
+    User,
 )
 from models.demo import make_credit_code
 from models.options import seed_default_options
@@ -165,7 +171,8 @@ def make_enterprise(db, make_department, make_territory):
 @pytest.fixture
 def make_station(db, make_territory):
     def make(name=None, territory=None):
-        row = Station(name=name or f"测试接种点{next(_counter)}", address="滨海新区", territory=territory or make_territory(),
+        row = Station(name=name or f"测试接种点{next(_counter)}", address="滨海新区",
+                      territory=territory or make_territory(),
                       default_vaccine_product="新冠病毒灭活疫苗(Vero细胞)", default_vaccine_lot="LOT1")
         db.session.add(row)
         db.session.flush()

@@ -31,7 +31,7 @@ def test_make_run_serves_the_portal_with_demo_data(tmp_path, database_url):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
     env.update(INSTANCE_PATH=str(tmp_path / "instance"), PORT=str(port))
-    log = open(tmp_path / "make-run.log", "w")
+    log = open(tmp_path / "make-run.log", "w")  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(["make", "run", f"PORT={port}"], cwd=REPO, env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
