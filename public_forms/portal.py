@@ -1,4 +1,4 @@
-"""The public portal: the four entries, the registration QR code, and /healthz."""
+"""The public portal: the four entries, the registration QR code (opening /register), and /healthz."""
 
 from flask import Blueprint, Response, current_app, jsonify, render_template
 from sqlalchemy import text
@@ -14,19 +14,13 @@ ENTRIES = [(role, ROLE_LABELS[role]) for role in ("enterprise", "review", "cente
 
 @bp.route("/")
 def index():
-    return render_template("portal.html", entries=ENTRIES, register_url=public_url("portal.register"))
+    return render_template("portal.html", entries=ENTRIES, register_url=public_url("registration.register"))
 
 
 @bp.route("/register-qr.png")
 def register_qr():
-    png = qr_png(public_url("portal.register"))
+    png = qr_png(public_url("registration.register"))
     return Response(png, mimetype="image/png", headers={"Cache-Control": "public, max-age=3600"})
-
-
-@bp.route("/register")
-def register():
-    # Replaced by the enterprise registration form (public_forms/registration.py) when present.
-    return render_template("message.html", title="企业注册", message="企业注册即将开放。"), 200
 
 
 @bp.route("/healthz")
@@ -48,5 +42,11 @@ def healthz():
         except Exception as error:  # noqa: BLE001
             checks["redis"] = f"error: {type(error).__name__}"
             status = 503
+    if checks["database"] == "ok":
+        from services.startup_checks import migration_revisions
+
+        revisions = migration_revisions()
+        checks["migration"] = revisions["database"]
+        checks["migration_head"] = revisions["head"]
     checks["status"] = "ok" if status == 200 else "error"
     return jsonify(checks), status

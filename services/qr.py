@@ -23,3 +23,8 @@ def qr_png(data, box_size=8, border=4):
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def employee_form_url(enterprise):
+    """The absolute URL an enterprise's own QR code opens (its employee form)."""
+    return public_url("employee.form", token=enterprise.qr_token)

@@ -1,0 +1,108 @@
+"""The employee mobile form (员工信息填报) an enterprise's own QR code opens, and its privacy terms.
+
+`/e/<token>` finds the enterprise by its QR token; a rotated or unknown token gets a
+clear page. The QR image and the printable poster of a token are public too: whoever
+holds the token can already open the form.
+"""
+
+import io
+
+from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
+from sqlalchemy import select
+
+from extensions import db, limiter
+from models.base import now
+from models.options import PERSON_CATEGORY, option_labels
+from models.org import Enterprise
+from public_forms.person_data import DUPLICATE_ID_MESSAGE, add_person, clean_person
+from services.qr import employee_form_url, qr_png
+
+bp = Blueprint("employee", __name__)
+
+MAX_TOKEN_LENGTH = 64
+FORM_FIELDS = ("name", "gender", "id_number", "age", "phone", "category", "lives_in_binhai", "community", "remarks")
+
+
+def employee_form_rate_limit():
+    return current_app.config.get("EMPLOYEE_FORM_RATE_LIMIT", "30 per minute;300 per hour")
+
+
+def enterprise_by_token(token):
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    return db.session.execute(select(Enterprise).where(Enterprise.qr_token == token)).scalar_one_or_none()
+
+
+def invalid_code_page():
+    return render_template("public/invalid_code.html"), 404
+
+
+def qr_download_name(enterprise):
+    return f"{enterprise.name}-企业专属二维码.png"
+
+
+def qr_png_response(enterprise, download=False):
+    """The PNG of an enterprise's own QR code, inline or as a download named after the company.
+
+    send_file writes the RFC 5987 `filename*` for the Chinese name, with an ASCII fallback.
+    """
+    png = qr_png(employee_form_url(enterprise), box_size=10)
+    response = send_file(io.BytesIO(png), mimetype="image/png", as_attachment=download,
+                         download_name=qr_download_name(enterprise), max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/e/<token>", methods=("GET", "POST"))
+@limiter.limit(employee_form_rate_limit, methods=["POST"])
+def form(token):
+    enterprise = enterprise_by_token(token)
+    if enterprise is None:
+        return invalid_code_page()
+    categories = option_labels(PERSON_CATEGORY)
+    values, errors = {}, {}
+    if request.method == "POST":
+        values = {key: (request.form.get(key) or "").strip() for key in FORM_FIELDS}
+        cleaned = clean_person(values, categories)
+        errors = dict(cleaned.errors)
+        if not request.form.get("consent"):
+            errors["consent"] = "请阅读并同意隐私条款后再提交"
+        if not errors:
+            person_id = add_person(enterprise.id, cleaned.values, source="qr", consent_at=now(),
+                                   policy_version=current_app.config["PRIVACY_POLICY_VERSION"])
+            if person_id is not None:
+                return redirect(url_for("employee.done", token=token))
+            errors["id_number"] = DUPLICATE_ID_MESSAGE
+        values["id_number"] = cleaned.values.get("id_number") or values["id_number"]
+    return render_template("public/employee_form.html", enterprise=enterprise, values=values, errors=errors,
+                           categories=categories, consent_checked=bool(request.form.get("consent")))
+
+
+@bp.route("/e/<token>/done")
+def done(token):
+    enterprise = enterprise_by_token(token)
+    if enterprise is None:
+        return invalid_code_page()
+    return render_template("public/employee_done.html", enterprise=enterprise)
+
+
+@bp.route("/e/<token>/qr.png")
+def qr_image(token):
+    enterprise = enterprise_by_token(token)
+    if enterprise is None:
+        return invalid_code_page()
+    return qr_png_response(enterprise, download=request.args.get("download") == "1")
+
+
+@bp.route("/e/<token>/poster")
+def poster(token):
+    enterprise = enterprise_by_token(token)
+    if enterprise is None:
+        return invalid_code_page()
+    return render_template("public/poster.html", enterprise=enterprise,
+                           qr_src=url_for("employee.qr_image", token=token), form_url=employee_form_url(enterprise))
+
+
+@bp.route("/privacy")
+def privacy():
+    return render_template("public/privacy.html", version=current_app.config["PRIVACY_POLICY_VERSION"])

@@ -1,0 +1,230 @@
+"""The rules for one person's data, shared by the employee form, the console edit and the Excel import.
+
+Every way a person record is written checks the same things with the same Chinese
+messages: the ID number (GB 11643) decides gender and age, a stated gender or age that
+disagrees is refused, the mobile number and the category are checked, and an ID
+number already registered anywhere in the district is refused without saying where.
+"""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+from models.base import now, today
+from models.person import GENDER_LABELS, Person
+from models.status import REGISTERED
+from public_forms.validators import (
+    age_on,
+    id_birth_date,
+    id_gender,
+    id_number_error,
+    normalise_id_number,
+    normalise_phone,
+    phone_error,
+)
+
+FIELD_LABELS = {
+    "name": "姓名",
+    "gender": "性别",
+    "id_number": "身份证号",
+    "age": "年龄",
+    "phone": "手机号",
+    "category": "人员类别",
+    "lives_in_binhai": "是否住在滨海新区",
+    "community": "现居住小区",
+    "remarks": "备注",
+}
+FIELD_ORDER = tuple(FIELD_LABELS)
+MAX_LENGTHS = {"name": 50, "community": 100, "remarks": 200}
+
+DUPLICATE_ID_MESSAGE = "该身份证号已登记，请勿重复填报；如需修改信息，请联系本单位管理员"
+
+GENDER_INPUTS = {"M": "M", "F": "F", "男": "M", "女": "F"}
+YES_INPUTS = {"1", "true", "yes", "y", "是", "住", "住在"}
+NO_INPUTS = {"0", "false", "no", "n", "否", "不是", "不住"}
+
+
+@dataclass
+class CleanedPerson:
+    """The checked values of one person (columns of Person) and the messages per field."""
+
+    values: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
+
+    @property
+    def ok(self):
+        return not self.errors
+
+    def error_text(self):
+        return "；".join(f"{FIELD_LABELS.get(key, key)}：{message}" for key, message in self.errors.items())
+
+
+def _text(raw, key):
+    value = raw.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _clean_bool(value):
+    text = str(value).strip().lower() if value is not None else ""
+    if isinstance(value, bool):
+        return value
+    if text in YES_INPUTS:
+        return True
+    if text in NO_INPUTS:
+        return False
+    return None
+
+
+def clean_person(raw, categories, on=None):
+    """Check the fields of one person given as strings; return a CleanedPerson."""
+    on = on or today()
+    result = CleanedPerson()
+    values, errors = result.values, result.errors
+
+    name = _text(raw, "name")
+    if not name:
+        errors["name"] = "请填写姓名"
+    values["name"] = name
+
+    id_number = normalise_id_number(_text(raw, "id_number"))
+    values["id_number"] = id_number
+    if not id_number:
+        errors["id_number"] = "请填写身份证号"
+    else:
+        problem = id_number_error(id_number, today=on)
+        if problem:
+            errors["id_number"] = problem
+
+    if "id_number" not in errors:
+        _check_gender_and_age(raw, id_number, on, values, errors)
+
+    phone = normalise_phone(_text(raw, "phone"))
+    values["phone"] = phone
+    if not phone:
+        errors["phone"] = "请填写手机号"
+    elif phone_error(phone):
+        errors["phone"] = phone_error(phone)
+
+    category = _text(raw, "category")
+    values["category"] = category
+    if not category:
+        errors["category"] = "请选择人员类别"
+    elif category not in categories:
+        errors["category"] = "人员类别不在可选范围内：" + "、".join(categories)
+
+    lives = _clean_bool(raw.get("lives_in_binhai"))
+    values["lives_in_binhai"] = bool(lives)
+    if lives is None:
+        errors["lives_in_binhai"] = "请选择是否住在滨海新区"
+
+    community = _text(raw, "community")
+    values["community"] = community
+    if not community:
+        errors["community"] = "请填写现居住小区"
+
+    values["remarks"] = _text(raw, "remarks")
+
+    for key, limit in MAX_LENGTHS.items():
+        if len(values[key]) > limit and key not in errors:
+            errors[key] = f"最多{limit}个字"
+    return result
+
+
+def _check_gender_and_age(raw, id_number, on, values, errors):
+    """Fill gender and age from the ID number; refuse a stated value that disagrees."""
+    gender = id_gender(id_number)
+    age = age_on(id_birth_date(id_number), on)
+    values["gender"], values["age"] = gender, age
+
+    stated_gender = _text(raw, "gender")
+    if stated_gender:
+        parsed = GENDER_INPUTS.get(stated_gender.upper())
+        if parsed is None:
+            errors["gender"] = "性别请填写男或女"
+        elif parsed != gender:
+            errors["gender"] = f"性别与身份证号不符（按身份证号应为{GENDER_LABELS[gender]}）"
+
+    stated_age = _text(raw, "age")
+    if stated_age:
+        if not stated_age.isdigit():
+            errors["age"] = "年龄请填写数字"
+        elif int(stated_age) != age:
+            errors["age"] = f"年龄与身份证号不符（按身份证号应为{age}岁）"
+
+
+# ---------------------------------------------------------------- duplicates and inserts
+
+def id_number_taken(id_number, exclude_person_id=None):
+    """Whether an ID number is registered anywhere in the district (optionally except one person)."""
+    statement = select(Person.id).where(Person.id_number == id_number)
+    if exclude_person_id is not None:
+        statement = statement.where(Person.id != exclude_person_id)
+    return db.session.execute(statement.limit(1)).first() is not None
+
+
+def registered_id_numbers(id_numbers, chunk=900):
+    """Return which of `id_numbers` are already registered, asking in chunks."""
+    numbers = sorted(set(id_numbers))
+    found = set()
+    for start in range(0, len(numbers), chunk):
+        part = numbers[start:start + chunk]
+        found.update(db.session.execute(select(Person.id_number).where(Person.id_number.in_(part))).scalars())
+    return found
+
+
+def person_row(enterprise_id, values, source, consent_at=None, policy_version=None, at=None):
+    """The column values of a new 未提交 person."""
+    return {
+        "enterprise_id": enterprise_id, "status": REGISTERED, "source": source, "version": 1,
+        "created_at": at or now(), "consent_at": consent_at, "policy_version": policy_version,
+        **{key: values[key] for key in FIELD_ORDER},
+    }
+
+
+def add_person(enterprise_id, values, source, consent_at=None, policy_version=None):
+    """Insert one person and commit; return its id, or None when the ID number is taken.
+
+    The unique constraint decides, so two submissions of one ID number at the same
+    moment cannot both succeed; the loser gets the duplicate message, nothing overwritten.
+    """
+    if id_number_taken(values["id_number"]):
+        return None
+    person = Person(**person_row(enterprise_id, values, source, consent_at, policy_version))
+    db.session.add(person)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if id_number_taken(values["id_number"]):
+            return None
+        raise
+    return person.id
+
+
+def insert_people(rows, attempts=3):
+    """Insert many person rows with one statement and commit; return the rows refused as taken.
+
+    Rows whose ID number is registered by the time of the insert (another upload or
+    the QR form meanwhile) are left out and returned, never overwritten.
+    """
+    refused = []
+    pending = list(rows)
+    for _ in range(attempts):
+        taken = registered_id_numbers(row["id_number"] for row in pending)
+        refused.extend(row for row in pending if row["id_number"] in taken)
+        pending = [row for row in pending if row["id_number"] not in taken]
+        if not pending:
+            return refused
+        try:
+            db.session.execute(insert(Person), pending)
+            db.session.commit()
+            return refused
+        except IntegrityError:
+            db.session.rollback()
+    raise RuntimeError("could not insert the imported persons after repeated conflicts")
