@@ -24,6 +24,12 @@ run: $(VENV)/.installed-app
 	$(FLASK) seed-demo --if-empty
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
+# Production: migrate, then gunicorn with several workers (gunicorn.conf.py, docs/deploy.md).
+# Needs SECRET_KEY; set DATABASE_URL (PostgreSQL) and REDIS_URL for several workers.
+serve: $(VENV)/.installed-app
+	$(FLASK) init-db
+	APP_ENV=production PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py
+
 system-packages:
 	./scripts/install-system-packages.sh
 

@@ -9,6 +9,8 @@ import models  # noqa: F401 - registers every table with the metadata
 from admin_views import init_consoles
 from config import Config, instance_dir
 from extensions import babel, csrf, db, limiter, login_manager, migrate
+from services.request_log import init_request_log
+from services.startup_checks import run_startup_checks
 
 
 def create_app(config=None):
@@ -22,7 +24,9 @@ def create_app(config=None):
     init_blueprints(app)
     init_consoles(app)
     init_error_pages(app)
+    init_request_log(app)
     init_cli(app)
+    run_startup_checks(app)
     return app
 
 

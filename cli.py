@@ -16,6 +16,9 @@ def register_commands(app):
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_user)
     app.cli.add_command(reader_token)
+    app.cli.add_command(check_data)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 @click.command("init-db")
@@ -101,3 +104,49 @@ def reader_token(station_name, name):
     _, plain = ReaderToken.issue(station, name)
     db.session.commit()
     click.echo(plain)
+
+
+@click.command("check-data")
+@click.option("--examples", default=5, show_default=True, help="Example ids shown per failed check.")
+def check_data(examples):
+    """Run the consistency checks; exit 1 when any finds a problem."""
+    from services.consistency import format_report, run_checks
+
+    with db.engine.connect() as connection:
+        findings = run_checks(connection, examples=examples)
+    click.echo(format_report(findings))
+    if not all(finding.ok for finding in findings):
+        raise SystemExit(1)
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+def backup_command(path):
+    """Write a backup of the database to PATH (pg_dump -Fc, or a SQLite copy)."""
+    from services.backup import BackupError, backup
+
+    try:
+        backup(db.engine.url.render_as_string(hide_password=False), path)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"已备份到 / backed up to {path}")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_command(path, yes):
+    """Replace the database's data with the backup in PATH (stop the app servers first)."""
+    from services.backup import BackupError, restore
+
+    url = db.engine.url
+    if not yes:
+        click.confirm(f"用 {path} 覆盖数据库 {url.database} 中的数据？/ overwrite the data of {url.database}?",
+                      abort=True)
+    db.session.remove()
+    db.engine.dispose()
+    try:
+        restore(url.render_as_string(hide_password=False), path)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"已从 {path} 恢复 / restored from {path}")

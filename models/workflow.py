@@ -7,6 +7,7 @@ reports how many rows changed and how many were skipped. It flushes, never commi
 the request (or CLI command) commits once.
 """
 
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, false, func, insert, literal, select, true, update
@@ -30,6 +31,8 @@ from models.status import (
     VACCINATED,
 )
 from models.user import ADMIN, CENTER, ENTERPRISE, REVIEW, STATION
+
+logger = logging.getLogger("binhai.workflow")
 
 
 class WorkflowError(Exception):
@@ -179,6 +182,8 @@ def apply_transition(action, actor, *, ids=None, query=None, reason=None, statio
     _write_history(event.id)
     event.changed = changed
     db.session.flush()
+    logger.info("workflow action=%s user=%s role=%s requested=%d changed=%d event=%s",
+                action, actor.id, actor.role, requested, changed, event.id)
     return TransitionResult(action, requested, changed, event.id)
 
 

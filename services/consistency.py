@@ -1,0 +1,176 @@
+"""Consistency checks of the data a district operator can run at any time (`flask --app app check-data`).
+
+Each check is one SQL query selecting the ids of the rows that break one rule; the
+runner counts them and keeps a few example ids (ids only: the report may be pasted
+into a ticket, so it carries no names, ID numbers or phones). Adding a check is adding
+a `Check` to CHECKS (or calling `register_check`); a check naming `tables` runs only
+when those tables exist, so a check of a table a later version adds can be listed now.
+"""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import inspect, text
+
+from models.status import (
+    ALL_STATUSES,
+    ALLOCATED,
+    APPOINTED,
+    CHECKED_IN,
+    NOT_VACCINATED,
+    RANK,
+    REGISTERED,
+    STAGE_STAMP,
+    VACCINATED,
+)
+from models.workflow import TRANSITIONS
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str
+    title_zh: str
+    title_en: str
+    sql: str  # selects one column, `id`, of every offending row
+    subject: str  # the table the ids belong to
+    tables: tuple = ()  # run only when these tables exist
+
+
+@dataclass
+class Finding:
+    check: Check
+    count: int
+    example_ids: list = field(default_factory=list)
+    skipped: bool = False
+
+    @property
+    def ok(self):
+        return self.skipped or self.count == 0
+
+
+def _in(values):
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _stage_order():
+    """Stamp columns in funnel order: submitted_at, dept_approved_at, ..., finished_at."""
+    seen = []
+    for status in sorted(STAGE_STAMP, key=lambda s: RANK[s]):
+        if STAGE_STAMP[status] not in seen:
+            seen.append(STAGE_STAMP[status])
+    return seen
+
+
+def _statuses_reaching(stamp):
+    """Statuses of people who have reached the stage recorded in `stamp`."""
+    rank = min(RANK[s] for s, st in STAGE_STAMP.items() if st == stamp)
+    return [s for s in ALL_STATUSES if RANK[s] >= rank]
+
+
+def _missing_stamp_sql():
+    conditions = [f"(status IN {_in(_statuses_reaching(stamp))} AND {stamp}_at IS NULL)" for stamp in _stage_order()]
+    return "SELECT id FROM person WHERE " + " OR ".join(conditions)
+
+
+def _stamp_beyond_status_sql():
+    conditions = []
+    for stamp in _stage_order():
+        not_reached = [s for s in ALL_STATUSES if s not in _statuses_reaching(stamp)]
+        conditions.append(f"(status IN {_in(not_reached)} AND {stamp}_at IS NOT NULL)")
+    return "SELECT id FROM person WHERE " + " OR ".join(conditions)
+
+
+def _stamp_order_sql():
+    stamps = _stage_order()
+    pairs = [f"({a}_at IS NOT NULL AND {b}_at IS NOT NULL AND {a}_at > {b}_at)"
+             for i, a in enumerate(stamps) for b in stamps[i + 1:]]
+    return "SELECT id FROM person WHERE " + " OR ".join(pairs)
+
+
+HOLDS_SLOT = (APPOINTED, CHECKED_IN, VACCINATED, NOT_VACCINATED)
+BEFORE_SLOT = tuple(s for s in ALL_STATUSES if RANK[s] < RANK[APPOINTED])
+NEEDS_STATION = tuple(s for s in ALL_STATUSES if RANK[s] >= RANK[ALLOCATED])
+
+CHECKS = [
+    Check("slot_over_capacity", "预约时段超出容量", "slot booked beyond its capacity",
+          "SELECT id FROM appointment_slot WHERE booked > capacity OR booked < 0", "appointment_slot"),
+    Check("slot_booked_count", "时段已约人数与持有该时段的人数不一致",
+          "slot.booked differs from the persons holding it",
+          "SELECT s.id FROM appointment_slot s LEFT JOIN "
+          "(SELECT slot_id, COUNT(*) AS holders FROM person WHERE slot_id IS NOT NULL GROUP BY slot_id) h "
+          "ON h.slot_id = s.id WHERE s.booked <> COALESCE(h.holders, 0)", "appointment_slot"),
+    Check("appointed_without_slot", "已预约/已登记人员缺少预约时段或接种站",
+          "appointed or checked-in person without a slot or station",
+          f"SELECT id FROM person WHERE status IN {_in((APPOINTED, CHECKED_IN))} "
+          "AND (slot_id IS NULL OR station_id IS NULL)", "person"),
+    Check("allocated_without_station", "已分配及以后的人员缺少接种站", "allocated or later person without a station",
+          f"SELECT id FROM person WHERE status IN {_in(NEEDS_STATION)} AND station_id IS NULL", "person"),
+    Check("slot_before_appointment", "未到预约环节的人员占用了预约时段", "person holds a slot before being appointed",
+          f"SELECT id FROM person WHERE status IN {_in(BEFORE_SLOT)} AND slot_id IS NOT NULL", "person"),
+    Check("slot_station_mismatch", "人员的接种站与预约时段所属接种站不一致",
+          "person's station differs from the station of their slot",
+          "SELECT p.id FROM person p JOIN appointment_slot s ON s.id = p.slot_id "
+          "WHERE p.station_id IS NULL OR p.station_id <> s.station_id", "person"),
+    Check("stage_stamp_missing", "已到达环节缺少时间记录", "stage reached without its time stamp",
+          _missing_stamp_sql(), "person"),
+    Check("stage_stamp_unreached", "未到达环节却有时间记录", "time stamp of a stage not reached",
+          _stamp_beyond_status_sql(), "person"),
+    Check("stage_stamp_order", "各环节时间先后顺序错误", "stage time stamps out of order",
+          _stamp_order_sql(), "person"),
+    Check("moved_without_history", "状态已变化的人员没有流转记录", "person moved on without any history row",
+          f"SELECT p.id FROM person p WHERE p.status <> '{REGISTERED}' "
+          "AND NOT EXISTS (SELECT 1 FROM person_event pe WHERE pe.person_id = p.id)", "person"),
+    Check("event_changed_count", "操作记录的处理人数与流转明细条数不一致",
+          "audit event's changed count differs from its history rows",
+          "SELECT e.id FROM audit_event e LEFT JOIN "
+          "(SELECT event_id, COUNT(*) AS moved FROM person_event GROUP BY event_id) h ON h.event_id = e.id "
+          f"WHERE e.target_type = 'person' AND e.action IN {_in(sorted(TRANSITIONS))} "
+          "AND e.changed <> COALESCE(h.moved, 0)", "audit_event"),
+]
+
+
+def register_check(check):
+    """Add a check (e.g. of a counters table kept by another module)."""
+    if any(existing.key == check.key for existing in CHECKS):
+        raise ValueError(f"duplicate check {check.key}")
+    CHECKS.append(check)
+
+
+def run_checks(connection, checks=None, examples=5):
+    """Run every check on `connection`; return one Finding per check, in order."""
+    existing = set(inspect(connection).get_table_names())
+    findings = []
+    for check in checks or CHECKS:
+        if not set(check.tables) <= existing:
+            findings.append(Finding(check, 0, skipped=True))
+            continue
+        rows = connection.execute(
+            text(f"SELECT id, COUNT(*) OVER () AS total FROM ({check.sql}) AS found ORDER BY id LIMIT :examples"),
+            {"examples": examples},
+        ).all()
+        findings.append(Finding(check, rows[0].total if rows else 0, [row.id for row in rows]))
+    return findings
+
+
+def format_report(findings):
+    """Return the report an operator reads: one line per check, then a summary."""
+    lines = ["数据一致性检查 / data consistency check"]
+    for finding in findings:
+        check = finding.check
+        title = f"{check.title_zh} / {check.title_en}"
+        if finding.skipped:
+            lines.append(f"  [跳过 SKIP] {check.key}: {title}（表不存在 / table not present）")
+        elif finding.ok:
+            lines.append(f"  [通过 OK]   {check.key}: {title}")
+        else:
+            examples = ", ".join(str(i) for i in finding.example_ids)
+            more = " …" if finding.count > len(finding.example_ids) else ""
+            lines.append(f"  [问题 FAIL] {check.key}: {title}: {finding.count} 行 rows；"
+                         f"例如 e.g. {check.subject}.id {examples}{more}")
+    failed = [f for f in findings if not f.ok]
+    ran = [f for f in findings if not f.skipped]
+    if failed:
+        lines.append(f"共 {len(ran)} 项检查，{len(failed)} 项发现问题 / "
+                     f"{len(ran)} checks, {len(failed)} found problems")
+    else:
+        lines.append(f"共 {len(ran)} 项检查，全部通过 / {len(ran)} checks, all passed")
+    return "\n".join(lines)
