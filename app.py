@@ -54,6 +54,9 @@ def init_blueprints(app):
 
     app.register_blueprint(registration.bp)
     app.register_blueprint(employee_form.bp)
+    from api import bp as api_bp
+
+    app.register_blueprint(api_bp)
 
 
 def init_error_pages(app):

@@ -1,0 +1,198 @@
+"""POST /api/v1/card-reads: an ID card read at a station desk, sent by the reader agent.
+
+Answers 201 with the match on the first delivery of a `read_id` and 200 with the stored
+result on every replay (the agent retries until it gets an answer), 401 for a missing,
+unknown or revoked token, 422 for a body that is not what is documented, 429 when a
+token sends too fast. Every accepted read is stored as a CardRead and pushed live to
+the desks of the token's station.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app, jsonify, request
+from flask_limiter.util import get_remote_address
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from api import ApiError, bp
+from extensions import db, limiter
+from models.base import CAMPAIGN_TZ, now
+from models.reader import CardRead, ReaderToken, hash_token
+from models.status import STATUS_LABELS
+from public_forms.validators import id_number_error, normalise_id_number
+from services import events
+from services.card_match import VERDICTS, match_card
+
+MAX_BODY_BYTES = 4096
+FIELD_LIMITS = {"read_id": 64, "id_number": 32, "name": 50, "reader": 64, "read_at": 40}
+
+
+@dataclass
+class ReadPayload:
+    read_id: str
+    id_number: str
+    name: str | None
+    reader: str | None
+    read_at: datetime
+
+
+def bearer_value():
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def rate_limit_key():
+    """Limit each reader token on its own; requests without a token by address."""
+    value = bearer_value()
+    return "reader:" + hash_token(value) if value else "addr:" + get_remote_address()
+
+
+def rate_limit():
+    return current_app.config.get("READER_RATE_LIMIT", "300 per minute")
+
+
+@bp.route("/card-reads", methods=("GET", "POST"))
+@limiter.limit(rate_limit, key_func=rate_limit_key)
+def create_card_read():
+    if request.method != "POST":
+        raise ApiError(405, "method_not_allowed", "不支持的请求方法，请用 POST", {"Allow": "POST"})
+    token = authenticated_token()
+    payload = parse_payload()
+    stored = stored_read(payload.read_id)
+    if stored is not None:
+        return replay(stored, token)
+    station = token.station
+    match = match_card(station, payload.id_number, payload.read_at, payload.name)
+    read = CardRead(
+        read_id=payload.read_id, station_id=station.id, reader_token_id=token.id,
+        reader=payload.reader or token.name or None, id_number=payload.id_number, read_at=payload.read_at,
+        person_id=match.person.id if match.person else None, verdict=match.verdict,
+    )
+    db.session.add(read)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The same read_id arrived twice at once: the other request stored it first.
+        db.session.rollback()
+        stored = stored_read(payload.read_id)
+        if stored is None:
+            raise
+        return replay(stored, authenticated_token())
+    token.last_used_at = now()
+    db.session.commit()
+    events.publish(events.station_channel(station.id),
+                   {"type": "card_read", "read": read.id, "verdict": read.verdict, "reader": read.reader or ""})
+    return jsonify(read_body(read, match.detail, match.name_mismatch)), 201
+
+
+def authenticated_token():
+    value = bearer_value()
+    if not value:
+        raise ApiError(401, "missing_token", "缺少读卡器令牌（Authorization: Bearer …）",
+                       {"WWW-Authenticate": 'Bearer realm="card-reads"'})
+    token = db.session.execute(
+        select(ReaderToken).where(ReaderToken.token_hash == hash_token(value))
+    ).scalar_one_or_none()
+    if token is None or not token.active:
+        raise ApiError(401, "invalid_token", "读卡器令牌无效或已吊销",
+                       {"WWW-Authenticate": 'Bearer realm="card-reads", error="invalid_token"'})
+    if not token.station.active:
+        raise ApiError(401, "station_inactive", "该接种站已停用")
+    return token
+
+
+def parse_payload():
+    """Return the validated body, or raise ApiError 413/422 saying what is wrong."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise ApiError(413, "too_large", "请求内容过大")
+    if not request.is_json:
+        raise ApiError(422, "not_json", "请求须为 JSON（Content-Type: application/json）")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(422, "malformed_json", "请求内容不是有效的 JSON 对象")
+    for field, limit in FIELD_LIMITS.items():
+        value = body.get(field)
+        if value is not None and not isinstance(value, str):
+            raise ApiError(422, "wrong_type", f"字段 {field} 应为字符串")
+        if value is not None and len(value) > limit:
+            raise ApiError(422, "field_too_long", f"字段 {field} 过长（最多 {limit} 个字符）")
+    return ReadPayload(
+        read_id=_read_id(body.get("read_id")),
+        id_number=_id_number(body.get("id_number")),
+        name=(body.get("name") or "").strip() or None,
+        reader=(body.get("reader") or "").strip() or None,
+        read_at=_read_at(body.get("read_at")),
+    )
+
+
+def _read_id(value):
+    if not value:
+        raise ApiError(422, "missing_read_id", "缺少 read_id")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ApiError(422, "invalid_read_id", "read_id 应为 UUID") from None
+
+
+def _id_number(value):
+    if not value:
+        raise ApiError(422, "missing_id_number", "缺少身份证号 id_number")
+    number = normalise_id_number(value)
+    error = id_number_error(number)
+    if error:
+        raise ApiError(422, "invalid_id_number", error)
+    return number
+
+
+def _read_at(value):
+    """Parse ISO-8601 into naive campaign-local time; a clock ahead of ours counts as now."""
+    current = now()
+    if not value:
+        return current
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ApiError(422, "invalid_read_at", "read_at 应为 ISO-8601 时间") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(CAMPAIGN_TZ).replace(tzinfo=None)
+    return min(parsed.replace(microsecond=0), current)
+
+
+def stored_read(read_id):
+    return db.session.execute(select(CardRead).where(CardRead.read_id == read_id)).scalar_one_or_none()
+
+
+def replay(read, token):
+    """Answer a read_id that is already stored with its stored result."""
+    if read.station_id != token.station_id:
+        raise ApiError(409, "read_id_conflict", "该 read_id 已被其他接种站使用")
+    return jsonify(read_body(read, "", False, replayed=True)), 200
+
+
+def read_body(read, detail, name_mismatch, replayed=False):
+    """The JSON answer: verdict, and the person, enterprise and appointment where this station may see them."""
+    person = read.person
+    mine = person is not None and person.station_id == read.station_id
+    label, _ = VERDICTS[read.verdict]
+    body = {
+        "read_id": read.read_id,
+        "verdict": read.verdict,
+        "verdict_label": label,
+        "detail": detail,
+        "name_mismatch": name_mismatch,
+        "replayed": replayed,
+        "person": None,
+        "enterprise": None,
+        "appointment": None,
+    }
+    if mine:
+        body["person"] = {"id": person.id, "name": person.name, "gender": person.gender_label, "age": person.age,
+                          "status": person.status, "status_label": STATUS_LABELS.get(person.status, "")}
+        body["enterprise"] = {"name": person.enterprise.name}
+    if person is not None and person.slot is not None:
+        body["appointment"] = {"station": person.slot.station.name,
+                               "starts_at": person.slot.starts_at.isoformat(),
+                               "ends_at": person.slot.ends_at.isoformat()}
+    return body
