@@ -1,9 +1,30 @@
-"""企业端: the enterprise's own staff list (人员清单) and dashboard (企业看板)."""
+"""企业端: the enterprise's dashboard (企业看板), staff list (人员清单), own QR code and exports.
 
+An enterprise sees only its own people. In 未提交 it corrects (操作 → 修改) or deletes
+people who are not its staff, then submits them all (全部提交) or the ticked ones
+(提交接种人员). Lists mask ID numbers and phones; exports carry them in full, scoped
+to the enterprise and audited.
+"""
+
+import re
+
+from flask import abort, flash, has_request_context, redirect, render_template, request, send_file
+from flask_admin import BaseView, expose
 from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_login import current_user
+from sqlalchemy import delete, func, select, true, update
+from sqlalchemy.exc import IntegrityError
 
-from admin_views.base import PersonListView
+from admin_views.base import PersonListView, RoleAccessMixin
+from admin_views.enterprise_import import EnterpriseImportView
 from admin_views.home import FunnelHomeView
+from extensions import db
+from models.audit import PersonEvent, record_event
+from models.base import today
+from models.options import PERSON_CATEGORY, option_labels
+from models.org import AppointmentSlot, Station
+from models.person import GENDER_LABELS, Person
 from models.status import (
     ALLOCATED,
     APPOINTED,
@@ -12,10 +33,107 @@ from models.status import (
     DEPT_APPROVED,
     NOT_VACCINATED,
     REGISTERED,
+    STATUS_LABELS,
     SUBMITTED,
     VACCINATED,
 )
 from models.user import ENTERPRISE
+from models.workflow import funnel_counts, person_scope
+from public_forms.person_data import DUPLICATE_ID_MESSAGE, FIELD_ORDER, clean_person, id_number_taken
+from public_forms.validators import normalise_id_number, normalise_phone
+from services.qr import employee_form_url, enterprise_qr_response
+from services.spreadsheets import XLSX_MIMETYPE, write_xlsx
+
+EXPORT_HEADERS = ("姓名", "性别", "身份证号", "年龄", "手机号", "人员类别", "是否住在滨海新区", "现居住小区", "备注",
+                  "状态", "退回原因", "接种站", "预约时间", "填报时间", "提交时间", "来源")
+EXPORT_TEXT_COLUMNS = (2, 4)  # ID number and phone: always text, never numbers
+SOURCE_LABELS = {"qr": "扫码填报", "import": "批量导入", "console": "企业录入"}
+VERSION_CONFLICT = "该人员信息已被他人修改或已提交，未保存您的修改。下面是最新信息，请核对后重新修改。"
+
+
+def category_options():
+    # Flask-Admin also asks while the console is built, outside any request: no list then.
+    if not has_request_context():
+        return []
+    return [(label, label) for label in option_labels(PERSON_CATEGORY)]
+
+
+def status_options():
+    return [(status, label) for status, label in STATUS_LABELS.items()]
+
+
+def search_condition(term):
+    """Search by name (contains), ID number (exact, or prefix from 6 characters) or phone (exact).
+
+    ID numbers and phones are never matched with a LIKE over the whole column: a
+    prefix match keeps the index usable and does not turn up people by digits in the middle.
+    """
+    term = (term or "").strip()
+    if not term:
+        return None
+    number = normalise_id_number(term)
+    if re.fullmatch(r"[1-9]\d{16}[\dX]", number):
+        return Person.id_number == number
+    if re.fullmatch(r"1[3-9]\d{9}", normalise_phone(term)):
+        return (Person.phone == normalise_phone(term)) | Person.id_number.startswith(number, autoescape=True)
+    if re.fullmatch(r"\d{6,17}X?", number):
+        return Person.id_number.startswith(number, autoescape=True)
+    return Person.name.contains(term, autoescape=True)
+
+
+def export_response(condition, enterprise, actor, label="人员清单"):
+    """Stream the persons matching `condition` (within the actor's scope) into an .xlsx download."""
+    statement = (
+        select(Person.name, Person.gender, Person.id_number, Person.age, Person.phone, Person.category,
+               Person.lives_in_binhai, Person.community, Person.remarks, Person.status, Person.return_reason,
+               Station.name, AppointmentSlot.starts_at, AppointmentSlot.ends_at, Person.created_at,
+               Person.submitted_at, Person.source)
+        .outerjoin(Station, Person.station_id == Station.id)
+        .outerjoin(AppointmentSlot, Person.slot_id == AppointmentSlot.id)
+        .where(condition, person_scope(actor))
+        .order_by(Person.id)
+        .execution_options(yield_per=1000)
+    )
+    written = [0]
+
+    def rows():
+        for row in db.session.execute(statement):
+            written[0] += 1
+            slot = f"{row.starts_at:%Y-%m-%d %H:%M}-{row.ends_at:%H:%M}" if row.starts_at else ""
+            yield (row.name, GENDER_LABELS.get(row.gender, ""), row.id_number, row.age, row.phone, row.category,
+                   row.lives_in_binhai, row.community, row.remarks, STATUS_LABELS.get(row.status, row.status),
+                   row.return_reason, row[11], slot, row.created_at, row.submitted_at,
+                   SOURCE_LABELS.get(row.source, row.source))
+
+    output = write_xlsx(EXPORT_HEADERS, rows(), title=label, text_columns=EXPORT_TEXT_COLUMNS,
+                        widths={0: 10, 2: 22, 4: 14, 7: 20, 8: 20, 10: 20, 11: 24, 12: 20, 13: 17, 14: 17})
+    record_event(actor, "person_export", target_type="person", changed=written[0], requested=written[0],
+                 detail=f"xlsx rows={written[0]}")
+    db.session.commit()
+    name = f"{enterprise.name}-{label}-{today():%Y%m%d}.xlsx"
+    return send_file(output, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=name, max_age=0)
+
+
+def delete_registered(actor, ids):
+    """Delete the actor's 未提交 persons among `ids` with set-based statements; return (requested, deleted)."""
+    clean = sorted({int(i) for i in ids if str(i).isdigit()})
+    if not clean:
+        return 0, 0
+    deletable = select(Person.id).where(Person.id.in_(clean), person_scope(actor), Person.status == REGISTERED)
+    # Lock the rows (PostgreSQL) so a submit running at the same moment waits instead of racing us.
+    chosen = list(db.session.execute(deletable.with_for_update()).scalars())
+    if chosen:
+        db.session.execute(delete(PersonEvent).where(PersonEvent.person_id.in_(chosen)))
+        result = db.session.execute(
+            delete(Person).where(Person.id.in_(chosen), Person.status == REGISTERED)
+            .execution_options(synchronize_session=False)
+        )
+        deleted = result.rowcount
+    else:
+        deleted = 0
+    record_event(actor, "person_delete", target_type="person", requested=len(clean), changed=deleted,
+                 detail="ids=" + ",".join(str(i) for i in chosen[:500]))
+    return len(clean), deleted
 
 
 class EnterpriseHomeView(FunnelHomeView):
@@ -25,6 +143,22 @@ class EnterpriseHomeView(FunnelHomeView):
         ("allocated", "已分配人数"),
         ("vaccinated", "已完成接种人数"),
     )
+
+    @expose("/")
+    def index(self):
+        counts = funnel_counts(person_scope(current_user))
+        enterprise = current_user.enterprise
+        return self.render(self._template, counts=counts, figures=self.figures, user=current_user,
+                           enterprise=enterprise, form_url=employee_form_url(enterprise) if enterprise else None,
+                           unsubmitted=counts["by_status"].get(REGISTERED, 0),
+                           returned=_returned_count(current_user))
+
+
+def _returned_count(user):
+    return db.session.execute(
+        select(func.count()).select_from(Person)
+        .where(person_scope(user), Person.status == REGISTERED, Person.return_reason.is_not(None))
+    ).scalar_one()
 
 
 class EnterprisePersonView(PersonListView):
@@ -36,20 +170,196 @@ class EnterprisePersonView(PersonListView):
         "vaccinated": ("已接种", (VACCINATED,)),
     }
     default_tab = "unsubmitted"
-    column_list = ("name", "gender", "id_number", "age", "phone", "category", "community", "status",
-                   "return_reason", "created_at")
+    list_template = "enterprise/person_list.html"
+    column_list = ("name", "gender", "id_number", "age", "phone", "category", "lives_in_binhai", "community",
+                   "status", "return_reason", "created_at")
+    column_sortable_list = ("name", "age", "category", "status", "created_at")
     column_searchable_list = ("name", "id_number")
-    column_filters = ("category",)
+    column_filters = [
+        FilterEqual(Person.category, "人员类别", options=category_options),
+        FilterEqual(Person.status, "状态", options=status_options),
+    ]
+    column_formatters = {
+        **PersonListView.column_formatters,
+        "lives_in_binhai": lambda view, context, model, name: "是" if model.lives_in_binhai else "否",
+        "created_at": lambda view, context, model, name: f"{model.created_at:%Y-%m-%d %H:%M}",
+    }
     bulk_buttons = (("submit", "全部提交", "是否确认全部提交？"),)
+
+    def _get_filter_groups(self):
+        # The category list is admin-editable: rebuild the filter choices for every page.
+        self._refresh_filters_cache()
+        return super()._get_filter_groups()
+
+    def search_placeholder(self):
+        return "姓名 / 身份证号 / 手机号"
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        condition = search_condition(search)
+        if condition is not None:
+            query = query.filter(condition)
+            if count_query is not None:
+                count_query = count_query.filter(condition)
+        return query, count_query, joins, count_joins
+
+    # ------------------------------------------------------------ batch actions on ticked rows
 
     @action("submit", "提交接种人员", "确认提交选中的人员？")
     def action_submit(self, ids):
         self.run_transition("submit", ids=ids)
 
+    @action("remove", "删除", "确认删除选中的人员？只能删除未提交的人员，删除后不可恢复。")
+    def action_remove(self, ids):
+        requested, deleted = delete_registered(current_user, ids)
+        db.session.commit()
+        skipped = requested - deleted
+        flash(f"已删除 {deleted} 人，跳过 {skipped} 人（已提交或无权限）", "success" if deleted else "warning")
+
+    @action("export_selected", "导出选中人员")
+    def action_export(self, ids):
+        clean = sorted({int(i) for i in ids if str(i).isdigit()})
+        if not clean:
+            flash("请先勾选要导出的人员", "warning")
+            return None
+        return export_response(Person.id.in_(clean), current_user.enterprise, current_user, label="人员清单-选中")
+
+    # ------------------------------------------------------------ 导出全部
+
+    @expose("/export")
+    def export_all(self):
+        """导出全部: every row of the current list (tab, search, filters), or everyone with ?all=1."""
+        if request.args.get("all") == "1":
+            return export_response(true(), current_user.enterprise, current_user, label="全部人员")
+        label = self.tabs[self.current_tab()][0]
+        return export_response(Person.id.in_(self.matching_ids()), current_user.enterprise, current_user,
+                               label=f"人员清单-{label}")
+
+    # ------------------------------------------------------------ 操作: edit one person
+
+    def own_person(self, person_id):
+        person = db.session.execute(
+            select(Person).where(Person.id == person_id, person_scope(current_user))
+        ).scalar_one_or_none()
+        if person is None:
+            abort(404)
+        return person
+
+    @expose("/person/<int:person_id>/edit", methods=("GET", "POST"))
+    def edit_person(self, person_id):
+        person = self.own_person(person_id)
+        back = request.values.get("url") or self.get_url(".index_view", tab="unsubmitted")
+        if not back.startswith("/enterprise/"):
+            back = self.get_url(".index_view", tab="unsubmitted")
+        if person.status != REGISTERED:
+            flash("该人员已提交，不能修改；如需更正请联系审核部门退回", "warning")
+            return redirect(back)
+        categories = option_labels(PERSON_CATEGORY)
+        if person.category and person.category not in categories:
+            categories.append(person.category)
+        errors, notice = {}, None
+        values = _values_of(person)
+        if request.method == "POST":
+            values = {key: (request.form.get(key) or "").strip() for key in FIELD_ORDER}
+            outcome = self.save_person(person, values, categories, request.form.get("version"))
+            if outcome is True:
+                flash(f"已保存 {values['name']} 的信息", "success")
+                return redirect(back)
+            errors, notice = outcome
+            if notice:
+                db.session.expire_all()
+                person = self.own_person(person_id)
+                values = _values_of(person)
+                if person.status != REGISTERED:
+                    flash("该人员已提交，不能修改", "warning")
+                    return redirect(back)
+        return self.render("enterprise/person_edit.html", person=person, values=values, errors=errors,
+                           notice=notice, categories=categories, back=back)
+
+    def save_person(self, person, values, categories, posted_version):
+        """Validate and write one edit; return True, or (errors, conflict notice)."""
+        if str(posted_version) != str(person.version):
+            return {}, VERSION_CONFLICT
+        cleaned = clean_person(values, categories)
+        if not cleaned.ok:
+            return cleaned.errors, None
+        if id_number_taken(cleaned.values["id_number"], exclude_person_id=person.id):
+            return {"id_number": DUPLICATE_ID_MESSAGE}, None
+        changed = sorted(key for key in FIELD_ORDER if getattr(person, key) != cleaned.values[key])
+        if not changed:
+            return True
+        # One conditional UPDATE: it only lands if nobody changed or submitted the person meanwhile.
+        statement = (
+            update(Person)
+            .where(Person.id == person.id, person_scope(current_user), Person.status == REGISTERED,
+                   Person.version == person.version)
+            .values(**{key: cleaned.values[key] for key in changed}, version=Person.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        try:
+            result = db.session.execute(statement)
+        except IntegrityError:
+            db.session.rollback()
+            return {"id_number": DUPLICATE_ID_MESSAGE}, None
+        if result.rowcount != 1:
+            db.session.rollback()
+            return {}, VERSION_CONFLICT
+        record_event(current_user, "person_edit", target_type="person", target_id=person.id,
+                     detail="fields=" + ",".join(changed))
+        db.session.commit()
+        return True
+
+    def render(self, template, **kwargs):
+        if template == self.list_template:
+            kwargs.setdefault("export_url", self.get_url(".export_all", **request.args.to_dict()))
+        return super().render(template, **kwargs)
+
+
+def _values_of(person):
+    values = {key: getattr(person, key) for key in FIELD_ORDER}
+    values["lives_in_binhai"] = "是" if person.lives_in_binhai else "否"
+    values["age"] = str(person.age)
+    return values
+
+
+class EnterpriseQrView(RoleAccessMixin, BaseView):
+    """企业专属二维码: show, download, print as a poster, and reset (rotating the token)."""
+
+    role = ENTERPRISE
+
+    def is_accessible(self):
+        return super().is_accessible() and current_user.enterprise is not None
+
+    @expose("/")
+    def index(self):
+        enterprise = current_user.enterprise
+        return self.render("enterprise/qr.html", enterprise=enterprise, form_url=employee_form_url(enterprise))
+
+    @expose("/qr.png")
+    def qr_png(self):
+        return enterprise_qr_response(current_user.enterprise, download=request.args.get("download") == "1")
+
+    @expose("/poster")
+    def poster(self):
+        enterprise = current_user.enterprise
+        return render_template("public/poster.html", enterprise=enterprise, qr_src=self.get_url(".qr_png"),
+                               form_url=employee_form_url(enterprise))
+
+    @expose("/rotate", methods=("POST",))
+    def rotate(self):
+        enterprise = current_user.enterprise
+        enterprise.rotate_qr_token()
+        record_event(current_user, "qr_token_rotated", target_type="enterprise", target_id=enterprise.id)
+        db.session.commit()
+        flash("企业专属二维码已重置：旧二维码已失效，请下载新二维码重新下发给员工", "success")
+        return redirect(self.get_url(".index"))
+
 
 def build_console(admin):
     admin.add_view(EnterprisePersonView(name="人员清单", endpoint="enterprise_persons"))
+    admin.add_view(EnterpriseImportView(name="批量导入", endpoint="enterprise_import", url="import"))
+    admin.add_view(EnterpriseQrView(name="企业专属二维码", endpoint="enterprise_qr", url="qr"))
 
 
 def home_view():
-    return EnterpriseHomeView(ENTERPRISE, name="企业看板")
+    return EnterpriseHomeView(ENTERPRISE, name="企业看板", template="enterprise/home.html")
+

@@ -5,9 +5,7 @@ clear page. The QR image and the printable poster of a token are public too: who
 holds the token can already open the form.
 """
 
-import io
-
-from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from extensions import db, limiter
@@ -15,7 +13,7 @@ from models.base import now
 from models.options import PERSON_CATEGORY, option_labels
 from models.org import Enterprise
 from public_forms.person_data import DUPLICATE_ID_MESSAGE, add_person, clean_person
-from services.qr import employee_form_url, qr_png
+from services.qr import employee_form_url, enterprise_qr_response
 
 bp = Blueprint("employee", __name__)
 
@@ -35,22 +33,6 @@ def enterprise_by_token(token):
 
 def invalid_code_page():
     return render_template("public/invalid_code.html"), 404
-
-
-def qr_download_name(enterprise):
-    return f"{enterprise.name}-企业专属二维码.png"
-
-
-def qr_png_response(enterprise, download=False):
-    """The PNG of an enterprise's own QR code, inline or as a download named after the company.
-
-    send_file writes the RFC 5987 `filename*` for the Chinese name, with an ASCII fallback.
-    """
-    png = qr_png(employee_form_url(enterprise), box_size=10)
-    response = send_file(io.BytesIO(png), mimetype="image/png", as_attachment=download,
-                         download_name=qr_download_name(enterprise), max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @bp.route("/e/<token>", methods=("GET", "POST"))
@@ -91,7 +73,7 @@ def qr_image(token):
     enterprise = enterprise_by_token(token)
     if enterprise is None:
         return invalid_code_page()
-    return qr_png_response(enterprise, download=request.args.get("download") == "1")
+    return enterprise_qr_response(enterprise, download=request.args.get("download") == "1")
 
 
 @bp.route("/e/<token>/poster")

@@ -3,7 +3,7 @@
 import io
 
 import qrcode
-from flask import current_app, request, url_for
+from flask import current_app, request, send_file, url_for
 
 
 def public_url(endpoint, **values):
@@ -28,3 +28,15 @@ def qr_png(data, box_size=8, border=4):
 def employee_form_url(enterprise):
     """The absolute URL an enterprise's own QR code opens (its employee form)."""
     return public_url("employee.form", token=enterprise.qr_token)
+
+
+def enterprise_qr_response(enterprise, download=False):
+    """The PNG of an enterprise's own QR code, inline or as a download named after the company.
+
+    send_file writes the RFC 5987 `filename*` for the Chinese name, with an ASCII fallback.
+    """
+    png = qr_png(employee_form_url(enterprise), box_size=10)
+    response = send_file(io.BytesIO(png), mimetype="image/png", as_attachment=download,
+                         download_name=f"{enterprise.name}-企业专属二维码.png", max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

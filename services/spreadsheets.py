@@ -87,6 +87,8 @@ def write_template(headers, required, notes, choices=None, text_headers=(), rows
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "人员信息"
+    lists = workbook.create_sheet("选项")
+    lists.sheet_state = "hidden"
     for index, header in enumerate(headers, start=1):
         cell = sheet.cell(row=1, column=index, value=header + ("*" if header in required else ""))
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
@@ -97,14 +99,17 @@ def write_template(headers, required, notes, choices=None, text_headers=(), rows
             # Text format on the empty cells, so Excel keeps all 18 digits of what is typed.
             for row in range(2, rows + 2):
                 sheet.cell(row=row, column=index).number_format = "@"
-        if choices and header in choices:
-            validation = DataValidation(type="list", formula1='"' + ",".join(choices[header]) + '"',
+        if choices and choices.get(header):
+            # The choices live on a hidden sheet: an inline list is limited to 255 characters.
+            for row, value in enumerate(choices[header], start=1):
+                lists.cell(row=row, column=index, value=value)
+            validation = DataValidation(type="list", formula1=f"'选项'!${letter}$1:${letter}${len(choices[header])}",
                                         allow_blank=True, showErrorMessage=True,
                                         errorTitle="请从列表中选择", error="请从下拉列表中选择")
             validation.add(f"{letter}2:{letter}{rows + 1}")
             sheet.add_data_validation(validation)
     sheet.freeze_panes = "A2"
-    help_sheet = workbook.create_sheet("填写说明")
+    help_sheet = workbook.create_sheet("填写说明", index=1)
     help_sheet.column_dimensions["A"].width = 100
     for line in notes:
         help_sheet.append([line])
