@@ -299,6 +299,13 @@ def _backdate_to_slots():
             offset = timedelta(minutes=(person_id * 7) % 80)
             db.session.execute(
                 update(Person).where(Person.id == person_id)
-                .values(checked_in_at=starts + offset, finished_at=starts + offset + timedelta(minutes=35))
+                .values(checked_in_at=starts + offset, finished_at=starts + offset + timedelta(minutes=35),
+                        **_stages_before(starts))
                 .execution_options(synchronize_session=False)
             )
+
+
+def _stages_before(starts):
+    """Stamp the earlier stages of a past appointment before its window, in funnel order (check-data)."""
+    stamps = ("submitted_at", "dept_approved_at", "center_approved_at", "allocated_at", "appointed_at")
+    return {stamp: starts - timedelta(hours=6 * (len(stamps) - index)) for index, stamp in enumerate(stamps)}
