@@ -50,6 +50,9 @@ def init_blueprints(app):
 
     app.register_blueprint(portal.bp)
     app.register_blueprint(auth.bp)
+    from public_forms import forgot_password
+
+    app.register_blueprint(forgot_password.bp)
     from public_forms import employee_form, registration
 
     app.register_blueprint(registration.bp)

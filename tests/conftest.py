@@ -115,6 +115,15 @@ def db(app):
                 connection.execute(table.delete())
 
 
+@pytest.fixture(autouse=True)
+def limiter_follows_the_test_app(app):
+    """Tests that build their own app with rate limits on switch the one shared Limiter on: switch it back."""
+    yield
+    from extensions import limiter
+
+    limiter.enabled = app.config["RATELIMIT_ENABLED"]
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

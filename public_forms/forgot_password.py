@@ -1,0 +1,243 @@
+"""忘记密码: 输入手机号 → 输入验证码 → 设置新密码, with a code sent by SMS.
+
+Codes are six random digits, stored only as a keyed hash, valid for five minutes and
+burnt after five wrong tries; a phone gets at most one code a minute and a few a day.
+The pages answer the same whether or not a phone belongs to an account: an unknown
+phone gets a code row (so the limits apply alike) but no message. The progress
+between the steps lives in the signed session, never in fields the user could alter.
+"""
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select, update
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from extensions import db, limiter
+from models.audit import record_event
+from models.base import now
+from models.sms import SmsCode
+from models.user import User
+from public_forms.passwords import password_error
+from public_forms.validators import normalise_phone, phone_error
+from services import sms
+
+bp = Blueprint("forgot_password", __name__)
+
+PURPOSE = "reset_password"
+CODE_DIGITS = 6
+CODE_LIFETIME = timedelta(minutes=5)
+MAX_ATTEMPTS = 5
+RESEND_INTERVAL = timedelta(minutes=1)
+DAILY_CAP = 10
+# Time allowed between entering the right code and choosing the new password.
+VERIFIED_LIFETIME = timedelta(minutes=10)
+SESSION_KEY = "password_reset"
+SENT_NOTICE = "若该手机号已绑定账号，验证码短信已发送，5分钟内有效。"
+STEPS = (("phone", "输入手机号"), ("code", "输入验证码"), ("password", "设置新密码"))
+
+
+class PhoneForm(FlaskForm):
+    phone = StringField("手机号", validators=[DataRequired("请输入手机号"), Length(max=20)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField("验证码", validators=[DataRequired("请输入验证码"), Length(max=12)])
+
+
+class NewPasswordForm(FlaskForm):
+    account = SelectField("账号", coerce=int, validate_choice=True)
+    new_password = PasswordField("新密码", validators=[DataRequired("请输入新密码")])
+    confirm = PasswordField("确认新密码", validators=[EqualTo("new_password", "两次输入的密码不一致")])
+
+
+# ---------------------------------------------------------------- codes
+
+def hash_code(phone, code):
+    """A keyed hash of a code: useless without the app's secret key, even for 10^6 guesses."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{PURPOSE}:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def accounts_with_phone(phone):
+    return db.session.execute(
+        select(User).where(User.phone == phone, User.active.is_(True)).order_by(User.role, User.username)
+    ).scalars().all()
+
+
+def rate_limit_error(phone, at):
+    """Return why no code may be sent to `phone` now, or None."""
+    codes = select(func.count(SmsCode.id)).where(SmsCode.phone == phone, SmsCode.purpose == PURPOSE)
+    if db.session.execute(codes.where(SmsCode.created_at > at - RESEND_INTERVAL)).scalar_one():
+        return "获取验证码过于频繁，请1分钟后再试"
+    start_of_day = datetime.combine(at.date(), datetime.min.time())
+    if db.session.execute(codes.where(SmsCode.created_at >= start_of_day)).scalar_one() >= DAILY_CAP:
+        return "该手机号今日获取验证码次数已达上限，请明天再试"
+    return None
+
+
+def issue_code(phone):
+    """Create a code for `phone` and text it when the phone has an account; return (code row, error)."""
+    at = now()
+    error = rate_limit_error(phone, at)
+    if error:
+        return None, error
+    # A new code replaces any earlier one still open.
+    db.session.execute(
+        update(SmsCode)
+        .where(SmsCode.phone == phone, SmsCode.purpose == PURPOSE, SmsCode.used_at.is_(None))
+        .values(used_at=at)
+    )
+    code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+    row = SmsCode(phone=phone, purpose=PURPOSE, code_hash=hash_code(phone, code), created_at=at,
+                  expires_at=at + CODE_LIFETIME, attempts=0)
+    db.session.add(row)
+    db.session.flush()
+    if accounts_with_phone(phone):
+        body = f"【滨海新区疫苗接种】您正在找回密码，验证码{code}，5分钟内有效。如非本人操作，请忽略本短信。"
+        message = sms.send_sms(phone, body, kind="reset_code")
+        if sms.backend().name != "outbox":
+            # Delivered by a real gateway: keep no usable code in the 短信记录.
+            message.body = body.replace(code, "*" * CODE_DIGITS)
+    return row, None
+
+
+def check_code(code_id, phone, code):
+    """Spend one try on a code; return None when it is right, else the message to show."""
+    at = now()
+    live = (SmsCode.id == code_id, SmsCode.phone == phone, SmsCode.purpose == PURPOSE,
+            SmsCode.used_at.is_(None))
+    # Counting the try first, in one conditional UPDATE, keeps parallel guesses within the limit.
+    counted = db.session.execute(
+        update(SmsCode).where(*live, SmsCode.attempts < MAX_ATTEMPTS, SmsCode.expires_at > at)
+        .values(attempts=SmsCode.attempts + 1)
+    ).rowcount
+    row = db.session.execute(select(SmsCode).where(SmsCode.id == code_id, SmsCode.phone == phone)).scalar_one_or_none()
+    if not counted:
+        if row is not None and row.used_at is None and row.attempts < MAX_ATTEMPTS and row.expires_at <= at:
+            return "验证码已过期，请重新获取"
+        return "验证码已失效，请重新获取"
+    if hmac.compare_digest(row.code_hash, hash_code(phone, code)):
+        used = db.session.execute(update(SmsCode).where(*live).values(used_at=at)).rowcount
+        return None if used else "验证码已失效，请重新获取"
+    left = MAX_ATTEMPTS - row.attempts
+    if left <= 0:
+        row.used_at = at
+        return "验证码错误次数过多，已失效，请重新获取"
+    return f"验证码错误，还可尝试{left}次"
+
+
+# ---------------------------------------------------------------- the steps
+
+def reset_state():
+    return session.get(SESSION_KEY) or {}
+
+
+def render_step(step, form, error=None, **kwargs):
+    return render_template("forgot_password.html", step=step, steps=STEPS, form=form, error=error, **kwargs)
+
+
+@bp.route("/forgot-password", methods=("GET", "POST"))
+@limiter.limit("5 per minute;30 per hour", methods=["POST"])
+def start():
+    form = PhoneForm()
+    error = None
+    if form.validate_on_submit():
+        phone = normalise_phone(form.phone.data)
+        error = phone_error(phone)
+        if error is None:
+            row, error = issue_code(phone)
+            db.session.commit()
+            if row is not None:
+                session[SESSION_KEY] = {"phone": phone, "code_id": row.id, "verified_at": None}
+                flash(SENT_NOTICE, "info")
+                return redirect(url_for("forgot_password.enter_code"))
+    elif form.errors:
+        error = next(iter(form.errors.values()))[0]
+    return render_step("phone", form, error)
+
+
+@bp.route("/forgot-password/code", methods=("GET", "POST"))
+@limiter.limit("20 per minute", methods=["POST"])
+def enter_code():
+    state = reset_state()
+    if not state.get("code_id"):
+        return redirect(url_for("forgot_password.start"))
+    if state.get("verified_at"):
+        return redirect(url_for("forgot_password.new_password"))
+    form = CodeForm()
+    error = None
+    if form.validate_on_submit():
+        code = form.code.data.strip()
+        if not (code.isdigit() and len(code) == CODE_DIGITS):
+            error = f"请输入{CODE_DIGITS}位数字验证码"
+        else:
+            error = check_code(state["code_id"], state["phone"], code)
+            db.session.commit()
+            if error is None:
+                session[SESSION_KEY] = {**state, "verified_at": now().isoformat()}
+                return redirect(url_for("forgot_password.new_password"))
+    elif form.errors:
+        error = next(iter(form.errors.values()))[0]
+    return render_step("code", form, error, masked_phone=_masked(state["phone"]))
+
+
+@bp.route("/forgot-password/resend", methods=("POST",))
+@limiter.limit("5 per minute;30 per hour")
+def resend():
+    state = reset_state()
+    if not state.get("phone") or state.get("verified_at"):
+        return redirect(url_for("forgot_password.start"))
+    row, error = issue_code(state["phone"])
+    db.session.commit()
+    if row is not None:
+        session[SESSION_KEY] = {**state, "code_id": row.id}
+        flash(SENT_NOTICE, "info")
+    else:
+        flash(error, "error")
+    return redirect(url_for("forgot_password.enter_code"))
+
+
+@bp.route("/forgot-password/new", methods=("GET", "POST"))
+def new_password():
+    state = reset_state()
+    verified_at = state.get("verified_at")
+    if not verified_at or datetime.fromisoformat(verified_at) + VERIFIED_LIFETIME < now():
+        session.pop(SESSION_KEY, None)
+        if verified_at:
+            flash("操作超时，请重新获取验证码", "error")
+        return redirect(url_for("forgot_password.start"))
+    accounts = accounts_with_phone(state["phone"])
+    if not accounts:
+        session.pop(SESSION_KEY, None)
+        flash("该手机号没有可用的账号，请联系系统管理员", "error")
+        return redirect(url_for("forgot_password.start"))
+    form = NewPasswordForm()
+    form.account.choices = [(user.id, f"{user.username}（{user.role_label}）") for user in accounts]
+    if len(accounts) == 1:
+        form.account.data = accounts[0].id
+    error = None
+    if form.validate_on_submit():
+        error = password_error(form.new_password.data)
+        if error is None:
+            user = next(user for user in accounts if user.id == form.account.data)
+            user.set_password(form.new_password.data)
+            user.must_change_password = False
+            user.unlock()
+            record_event(user, "password_reset_by_sms", target_type="user", target_id=user.id)
+            db.session.commit()
+            session.pop(SESSION_KEY, None)
+            flash("密码已重置，请使用新密码登录", "success")
+            return redirect(url_for("auth.login", role=user.role))
+    elif form.errors:
+        error = next(iter(form.errors.values()))[0]
+    return render_step("password", form, error, accounts=accounts)
+
+
+def _masked(phone):
+    return phone[:3] + "****" + phone[-4:]
