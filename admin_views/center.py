@@ -1,42 +1,130 @@
-"""防控中心端: second approval (复审), allocation, appointments, the district dashboard."""
+"""防控中心端: the district dashboard (实时监测) and second approval (人员审核) by department tree.
 
+Allocation to stations lives in center_allocation.py, appointments and time windows in
+center_appointments.py; build_console() mounts them all under /center/.
+"""
+
+from flask import jsonify, request
+from flask_admin import expose
 from flask_admin.actions import action
-from sqlalchemy import func, select
 
-from admin_views.base import PersonListView
+from admin_views import center_allocation, center_appointments
+from admin_views.center_tree import ToolButton, TreePersonListView
 from admin_views.home import FunnelHomeView
-from extensions import db
-from models.org import Enterprise
-from models.status import ALLOCATED, CENTER_APPROVED, DEPT_APPROVED
+from models import stats
+from models.base import now
+from models.org import DIMENSION_LABELS
+from models.status import CENTER_APPROVED, DEPT_APPROVED
 from models.user import CENTER
+
+FIGURES = (
+    ("enterprises", "企业数"),
+    ("declared", "申报人数"),
+    ("submitted", "提交审核"),
+    ("allocated", "分配人数"),
+    ("appointed", "预约人数"),
+    ("checked_in", "接种站登记"),
+    ("vaccinated", "完成接种"),
+)
+
+STATION_COLUMNS = (
+    "appointed_today", "capacity_today", "checked_in_today", "vaccinated_today",
+    "appointed_total", "checked_in_total", "vaccinated_total", "waiting",
+)
 
 
 class CenterHomeView(FunnelHomeView):
-    figures = (("enterprises", "企业数"),) + FunnelHomeView.figures
+    """实时监测: the seven figures, refreshed every few seconds, and the district's breakdowns."""
 
-    def extra_counts(self):
-        return {"enterprises": db.session.execute(select(func.count(Enterprise.id))).scalar_one()}
+    figures = FIGURES
+
+    @expose("/")
+    def index(self):
+        figures = stats.district_figures()
+        trend = stats.daily_vaccinations(days=14)
+        return self.render(
+            "center/home.html", counts=figures, figures=self.figures,
+            departments=stats.department_breakdown(), dimensions=DIMENSION_LABELS,
+            territories=stats.territory_breakdown(), stations=stats.station_breakdown(),
+            trend=trend, trend_chart=trend_chart(trend), updated_at=now(),
+        )
+
+    @expose("/live")
+    def live(self):
+        """The dashboard's live figures as JSON: polled by static/js/center-dashboard.js."""
+        values = {f"figure:{key}": value for key, value in stats.district_figures().items()}
+        for row in stats.station_breakdown():
+            station_id = row["station"].id
+            for column in STATION_COLUMNS:
+                values[f"station:{station_id}:{column}"] = row[column]
+            values[f"station:{station_id}:saturation_today"] = percent(row["saturation_today"])
+        return jsonify(values=values, updated_at=now().strftime("%H:%M:%S"))
 
 
-class CenterReviewView(PersonListView):
-    role = CENTER
+def percent(share):
+    return "—" if share is None else f"{share * 100:.0f}%"
+
+
+def trend_chart(points, width=640, height=200, pad_left=36, pad_bottom=28, pad_top=16):
+    """Lay out the bars of the daily vaccination chart for an inline SVG (no JS, no CDN)."""
+    top = max((count for _, count in points), default=0)
+    scale_max = max(top, 1)
+    plot_w, plot_h = width - pad_left - 8, height - pad_bottom - pad_top
+    step = plot_w / max(len(points), 1)
+    bars = []
+    for index, (day, count) in enumerate(points):
+        bar_h = plot_h * count / scale_max
+        bars.append({
+            "x": round(pad_left + index * step + step * 0.15, 1), "w": round(step * 0.7, 1),
+            "y": round(pad_top + plot_h - bar_h, 1), "h": round(bar_h, 1), "count": count,
+            "label": f"{day.month}/{day.day}", "cx": round(pad_left + index * step + step / 2, 1),
+            "title": f"{day:%Y-%m-%d}：完成接种 {count} 人",
+        })
+    ticks = [{"value": round(scale_max * f), "y": round(pad_top + plot_h - plot_h * f, 1)} for f in (0, 0.5, 1)]
+    return {"width": width, "height": height, "bars": bars, "ticks": ticks, "base_y": pad_top + plot_h,
+            "left": pad_left, "right": width - 8, "total": sum(c for _, c in points)}
+
+
+class CenterReviewView(TreePersonListView):
+    """人员审核: second approval of the people the review departments approved, node by node."""
+
+    tree_statuses = (DEPT_APPROVED,)
+    tree_title = "审核部门"
+    tree_count_label = "审核中人数"
     tabs = {
         "reviewing": ("审核中", (DEPT_APPROVED,)),
         "approved": ("已审批", (CENTER_APPROVED,)),
-        "allocated": ("已分配", (ALLOCATED,)),
     }
     default_tab = "reviewing"
-    column_list = ("enterprise.name", "name", "gender", "id_number", "age", "phone", "category", "status")
-    column_searchable_list = ("name", "id_number")
-    bulk_buttons = (("center_approve", "全部审核", "是否确认全部提交审核"),)
+    tool_buttons = {
+        "reviewing": (
+            ToolButton("all", "center_approve", "全部审核", confirm="是否确认全部提交审核"),
+            ToolButton("ticked", "center_approve", "批量审核", confirm="确认审核通过选中的 {n} 人？"),
+            ToolButton("ticked", "center_return", "批量退回", confirm="确认将选中的 {n} 人退回审核部门？",
+                       reason="退回原因", style="outline-danger"),
+        ),
+        "approved": (
+            ToolButton("ticked", "center_return", "取消", confirm="确认取消选中的 {n} 人的审批，退回审核部门？",
+                       reason="取消原因", style="outline-danger"),
+        ),
+    }
 
-    @action("center_approve", "批量审核", "确认审核通过选中的人员？")
+    @action("center_approve", "批量审核")
     def action_approve(self, ids):
         self.run_transition("center_approve", ids=ids)
 
+    @action("center_return", "批量退回")
+    def action_return(self, ids):
+        self.run_transition("center_return", ids=ids, reason=request.form.get("reason"))
+
 
 def build_console(admin):
-    admin.add_view(CenterReviewView(name="人员审核", endpoint="center_persons"))
+    admin.add_view(CenterReviewView(name="人员审核", endpoint="center_persons", url="review"))
+    admin.add_view(center_allocation.CenterAllocationView(name="人员分配管理", endpoint="center_allocation",
+                                                          url="allocation"))
+    admin.add_view(center_appointments.CenterAppointmentView(name="预约管理", endpoint="center_appointments",
+                                                             url="appointments"))
+    admin.add_view(center_appointments.CenterSlotView(name="预约时段", endpoint="center_slots", url="slots"))
 
 
 def home_view():

@@ -1,0 +1,94 @@
+"""人员分配管理: allocate approved people to stations from the 单位清单 tree, or take it back.
+
+全部分配 / 批量分配 open 请选择接种站: every active station with its capacity of the
+coming week, the people already waiting there and its saturation, with the best station
+pre-selected (same territory as most of the chosen people's enterprises, then most free
+places). 确认 allocates with one set-based transition.
+"""
+
+from flask import abort, flash, redirect, request
+from flask_admin import expose
+from flask_admin.actions import action
+from sqlalchemy import func, select
+
+from admin_views.center_tree import ToolButton, TreePersonListView
+from extensions import db
+from models import stats
+from models.org import Station, Territory
+from models.person import Person
+from models.status import ALLOCATED, CENTER_APPROVED
+
+# Query arguments that choose people, not the list they come from.
+CHOICE_ARGS = ("scope", "rowid", "station_id")
+
+
+class CenterAllocationView(TreePersonListView):
+    tree_statuses = (CENTER_APPROVED,)
+    tree_title = "单位清单"
+    tree_count_label = "待分配人数"
+    tabs = {
+        "pending": ("待分配", (CENTER_APPROVED,)),
+        "allocated": ("已分配", (ALLOCATED,)),
+    }
+    default_tab = "pending"
+    column_list = ("enterprise.name", "name", "gender", "id_number", "age", "phone", "category", "station", "status")
+    tool_buttons = {
+        "pending": (
+            ToolButton("choose_all", "allocate", "全部分配", endpoint=".choose_station"),
+            ToolButton("choose_ticked", "allocate", "批量分配", endpoint=".choose_station"),
+        ),
+        "allocated": (
+            ToolButton("all", "cancel_allocation", "全部取消", confirm="确认取消全部已分配人员的分配？",
+                       style="outline-danger"),
+            ToolButton("ticked", "cancel_allocation", "批量取消", confirm="确认取消选中的 {n} 人的分配？",
+                       style="outline-danger"),
+        ),
+    }
+
+    @action("cancel_allocation", "批量取消")
+    def action_cancel(self, ids):
+        self.run_transition("cancel_allocation", ids=ids)
+
+    def list_args(self):
+        """The arguments of the list the operator came from (tab, node, search…)."""
+        return {k: v for k, v in request.args.items() if k not in CHOICE_ARGS}
+
+    def chosen_query(self):
+        """A select of the ids chosen: the whole current list (scope=all) or the ticked rows."""
+        scope = request.values.get("scope")
+        if scope == "all":
+            return self.matching_ids()
+        if scope == "ticked":
+            return select(Person.id).where(Person.id.in_(self.ticked_ids()))
+        abort(400)
+
+    @expose("/choose-station")
+    def choose_station(self):
+        """请选择接种站: the stations with their load, the suggested one pre-selected."""
+        chosen = self.chosen_query()
+        waiting = select(Person.id).where(Person.id.in_(chosen), Person.status == CENTER_APPROVED)
+        count = db.session.execute(select(func.count()).select_from(waiting.subquery())).scalar_one()
+        if count == 0:
+            flash("没有可分配的人员：请勾选待分配的人员。", "warning")
+            return redirect(self.get_url(".index_view", **self.list_args()))
+        rows = stats.station_load(days=7)
+        territory_id = stats.majority_territory(waiting)
+        suggested = stats.suggest_station(rows, territory_id)
+        return self.render(
+            "center/choose_station.html", rows=rows, suggested=suggested, chosen_count=count,
+            territory=db.session.get(Territory, territory_id) if territory_id else None,
+            scope=request.args.get("scope"), rowids=self.ticked_ids(), list_args=self.list_args(),
+        )
+
+    @expose("/allocate", methods=("POST",))
+    def allocate(self):
+        """确认: allocate the chosen people to the station picked on 请选择接种站."""
+        station_id = request.form.get("station_id", type=int)
+        station = db.session.get(Station, station_id) if station_id else None
+        if station is None:
+            flash("请选择接种站", "error")
+            return redirect(self.get_url(".index_view", **self.list_args()))
+        result = self.run_transition("allocate", query=self.chosen_query(), station=station)
+        if result is not None and result.changed:
+            flash(f"已分配到{station.name}", "success")
+        return redirect(self.get_url(".index_view", **self.list_args()))

@@ -1,0 +1,309 @@
+"""District figures for the command center, counted with grouped queries only.
+
+Every number on the center's dashboard, trees and station chooser comes from a function
+here, and each function runs a handful of GROUP BY statements (by status, enterprise,
+department, territory, station or day) — never a load of person rows. A benchmark can
+replace any of these functions with maintained counters without touching a view.
+"""
+
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import and_, case, func, select
+
+from extensions import db
+from models.base import now, today
+from models.org import AppointmentSlot, Enterprise, ReviewDepartment, Station, Territory
+from models.person import Person
+from models.status import (
+    ALLOCATED,
+    APPOINTED,
+    CHECKED_IN,
+    NOT_VACCINATED,
+    SUBMITTED,
+    VACCINATED,
+    reached,
+)
+
+# The DESIGN funnel, in the order the dashboard shows it.
+FUNNEL_KEYS = ("declared", "submitted", "allocated", "appointed", "checked_in", "vaccinated")
+
+# People a station still has to serve: allocated to it, or appointed and not yet come.
+WAITING_STATUSES = (ALLOCATED, APPOINTED)
+
+
+def day_bounds(day):
+    """Return [start, end) of a campaign-local day as naive datetimes."""
+    start = datetime.combine(day, time.min)
+    return start, start + timedelta(days=1)
+
+
+def funnel_from(by_status):
+    """Turn {status: count} into the DESIGN funnel figures."""
+    def reached_count(status):
+        return sum(by_status.get(s, 0) for s in reached(status))
+
+    return {
+        "declared": sum(by_status.values()),
+        "submitted": reached_count(SUBMITTED),
+        "allocated": reached_count(ALLOCATED),
+        "appointed": reached_count(APPOINTED),
+        "checked_in": reached_count(CHECKED_IN),
+        "vaccinated": by_status.get(VACCINATED, 0),
+    }
+
+
+def status_counts(condition=None):
+    """Return {status: count} of the persons matching `condition` (GROUP BY status)."""
+    statement = select(Person.status, func.count()).group_by(Person.status)
+    if condition is not None:
+        statement = statement.where(condition)
+    return dict(db.session.execute(statement).all())
+
+
+def enterprise_count():
+    return db.session.execute(select(func.count(Enterprise.id))).scalar_one()
+
+
+def district_figures():
+    """The seven figures of the center's dashboard: 企业数 and the funnel."""
+    figures = funnel_from(status_counts())
+    figures["enterprises"] = enterprise_count()
+    return figures
+
+
+# ---------------------------------------------------------------- breakdowns
+
+def _counts_by(column):
+    """Return {value of column: {status: count}} over persons joined to their enterprise."""
+    rows = db.session.execute(
+        select(column, Person.status, func.count())
+        .select_from(Person)
+        .join(Enterprise, Person.enterprise_id == Enterprise.id)
+        .group_by(column, Person.status)
+    ).all()
+    grouped = {}
+    for key, status, count in rows:
+        grouped.setdefault(key, {})[status] = count
+    return grouped
+
+
+def _department_roots():
+    """Return the departments ordered for display and {department id: id of its top-level department}."""
+    departments = db.session.execute(
+        select(ReviewDepartment).order_by(ReviewDepartment.sort_order, ReviewDepartment.id)
+    ).scalars().all()
+    parent_of = {d.id: d.parent_id for d in departments}
+
+    def root(dept_id):
+        seen = set()
+        while parent_of.get(dept_id) is not None and dept_id not in seen:
+            seen.add(dept_id)
+            dept_id = parent_of[dept_id]
+        return dept_id
+
+    return departments, {d.id: root(d.id) for d in departments}
+
+
+def department_breakdown():
+    """Return {dimension: [(top-level department, funnel)]}, child units rolled up into their top."""
+    departments, root_of = _department_roots()
+    by_root = {}
+    for dept_id, by_status in _counts_by(Enterprise.department_id).items():
+        bucket = by_root.setdefault(root_of.get(dept_id, dept_id), {})
+        for status, count in by_status.items():
+            bucket[status] = bucket.get(status, 0) + count
+    result = {}
+    for department in departments:
+        if department.parent_id is None:
+            result.setdefault(department.dimension, []).append(
+                (department, funnel_from(by_root.get(department.id, {})))
+            )
+    return result
+
+
+def territory_breakdown():
+    """Return [(territory, funnel)] by the 所属辖区 of the persons' enterprises."""
+    counts = _counts_by(Enterprise.territory_id)
+    territories = db.session.execute(select(Territory).order_by(Territory.sort_order, Territory.id)).scalars()
+    return [(territory, funnel_from(counts.get(territory.id, {}))) for territory in territories]
+
+
+def station_breakdown(day=None):
+    """Return one row per station: today's and total appointed / checked in / vaccinated, saturation."""
+    day = day or today()
+    start, end = day_bounds(day)
+    checked_today = func.sum(case((and_(Person.checked_in_at >= start, Person.checked_in_at < end), 1), else_=0))
+    vaccinated_today = func.sum(case(
+        (and_(Person.status == VACCINATED, Person.finished_at >= start, Person.finished_at < end), 1), else_=0
+    ))
+    person_rows = db.session.execute(
+        select(Person.station_id, Person.status, func.count(), checked_today, vaccinated_today)
+        .where(Person.station_id.is_not(None))
+        .group_by(Person.station_id, Person.status)
+    ).all()
+    slot_rows = db.session.execute(
+        select(AppointmentSlot.station_id, func.sum(AppointmentSlot.booked), func.sum(AppointmentSlot.capacity))
+        .where(AppointmentSlot.starts_at >= start, AppointmentSlot.starts_at < end)
+        .group_by(AppointmentSlot.station_id)
+    ).all()
+    by_status, today_counts = {}, {}
+    for station_id, status, count, checked, vaccinated in person_rows:
+        by_status.setdefault(station_id, {})[status] = count
+        totals = today_counts.setdefault(station_id, [0, 0])
+        totals[0] += checked or 0
+        totals[1] += vaccinated or 0
+    slots = {station_id: (int(booked or 0), int(capacity or 0)) for station_id, booked, capacity in slot_rows}
+    rows = []
+    for station in db.session.execute(select(Station).order_by(Station.id)).scalars():
+        funnel = funnel_from(by_status.get(station.id, {}))
+        booked, capacity = slots.get(station.id, (0, 0))
+        checked, vaccinated = today_counts.get(station.id, (0, 0))
+        rows.append({
+            "station": station,
+            "allocated": funnel["allocated"],
+            "waiting": by_status.get(station.id, {}).get(ALLOCATED, 0),
+            "appointed_today": booked,
+            "capacity_today": capacity,
+            "saturation_today": booked / capacity if capacity else None,
+            "checked_in_today": checked,
+            "vaccinated_today": vaccinated,
+            "appointed_total": funnel["appointed"],
+            "checked_in_total": funnel["checked_in"],
+            "vaccinated_total": funnel["vaccinated"],
+        })
+    return rows
+
+
+def daily_vaccinations(days=14, last_day=None):
+    """Return [(date, count)] of vaccinations per day (by finished_at) for the last `days` days."""
+    last_day = last_day or today()
+    first_day = last_day - timedelta(days=days - 1)
+    start, _ = day_bounds(first_day)
+    _, end = day_bounds(last_day)
+    day_column = func.date(Person.finished_at)
+    rows = db.session.execute(
+        select(day_column, func.count())
+        .where(Person.status == VACCINATED, Person.finished_at >= start, Person.finished_at < end)
+        .group_by(day_column)
+    ).all()
+    # SQLite answers date() with text, PostgreSQL with a date.
+    counts = {str(day)[:10]: count for day, count in rows}
+    return [(first_day + timedelta(days=i), counts.get(str(first_day + timedelta(days=i)), 0))
+            for i in range(days)]
+
+
+# ---------------------------------------------------------------- trees and choosers
+
+def persons_by_enterprise(statuses, condition=None):
+    """Return [(enterprise id, its department id, count)] of persons in `statuses`.
+
+    One GROUP BY over persons joined to their enterprise: the tree rolls these up.
+    """
+    statement = (
+        select(Person.enterprise_id, Enterprise.department_id, func.count())
+        .select_from(Person)
+        .join(Enterprise, Person.enterprise_id == Enterprise.id)
+        .where(Person.status.in_(statuses))
+        .group_by(Person.enterprise_id, Enterprise.department_id)
+    )
+    if condition is not None:
+        statement = statement.where(condition)
+    return db.session.execute(statement).all()
+
+
+def enterprises_by_department():
+    """Return {department id: number of enterprises} (GROUP BY department)."""
+    return dict(db.session.execute(
+        select(Enterprise.department_id, func.count()).group_by(Enterprise.department_id)
+    ).all())
+
+
+def station_load(days=7, first_day=None):
+    """Return per active station: capacity and bookings of the coming `days` days, waiting people.
+
+    waiting = allocated + appointed (not yet finished); free = capacity - waiting;
+    saturation = waiting / capacity. This is what an operator weighs when allocating.
+    """
+    first_day = first_day or today()
+    start, _ = day_bounds(first_day)
+    end = start + timedelta(days=days)
+    slot_rows = db.session.execute(
+        select(AppointmentSlot.station_id, func.sum(AppointmentSlot.capacity), func.sum(AppointmentSlot.booked))
+        .where(AppointmentSlot.starts_at >= start, AppointmentSlot.starts_at < end)
+        .group_by(AppointmentSlot.station_id)
+    ).all()
+    waiting_rows = db.session.execute(
+        select(Person.station_id, func.count())
+        .where(Person.station_id.is_not(None), Person.status.in_(WAITING_STATUSES))
+        .group_by(Person.station_id)
+    ).all()
+    capacity = {sid: (int(cap or 0), int(booked or 0)) for sid, cap, booked in slot_rows}
+    waiting = dict(waiting_rows)
+    rows = []
+    stations = db.session.execute(select(Station).where(Station.active.is_(True)).order_by(Station.id)).scalars()
+    for station in stations:
+        cap, booked = capacity.get(station.id, (0, 0))
+        load = waiting.get(station.id, 0)
+        rows.append({
+            "station": station, "capacity": cap, "booked": booked, "waiting": load,
+            "free": cap - load, "saturation": load / cap if cap else None,
+        })
+    return rows
+
+
+def majority_territory(person_query):
+    """Return the territory id most of the chosen persons' enterprises belong to, or None."""
+    row = db.session.execute(
+        select(Enterprise.territory_id, func.count().label("n"))
+        .select_from(Person)
+        .join(Enterprise, Person.enterprise_id == Enterprise.id)
+        .where(Person.id.in_(person_query))
+        .group_by(Enterprise.territory_id)
+        .order_by(func.count().desc(), Enterprise.territory_id)
+        .limit(1)
+    ).first()
+    return row[0] if row else None
+
+
+def suggest_station(load_rows, territory_id):
+    """Pick the station in the same territory as most chosen people, then with most free places."""
+    if not load_rows:
+        return None
+    best = max(load_rows, key=lambda r: (r["station"].territory_id == territory_id, r["free"], -r["station"].id))
+    return best["station"]
+
+
+def waiting_by_station(statuses):
+    """Return {station id: {status: count}} for persons in `statuses` (GROUP BY station, status)."""
+    rows = db.session.execute(
+        select(Person.station_id, Person.status, func.count())
+        .where(Person.station_id.is_not(None), Person.status.in_(statuses))
+        .group_by(Person.station_id, Person.status)
+    ).all()
+    grouped = {}
+    for station_id, status, count in rows:
+        grouped.setdefault(station_id, {})[status] = count
+    return grouped
+
+
+def enterprises_waiting_at(station_id, statuses=(ALLOCATED, NOT_VACCINATED)):
+    """Return [(enterprise id, name, count)] of persons of a station waiting for an appointment."""
+    return db.session.execute(
+        select(Enterprise.id, Enterprise.name, func.count())
+        .select_from(Person)
+        .join(Enterprise, Person.enterprise_id == Enterprise.id)
+        .where(Person.station_id == station_id, Person.status.in_(statuses))
+        .group_by(Enterprise.id, Enterprise.name)
+        .order_by(func.count().desc(), Enterprise.id)
+    ).all()
+
+
+def upcoming_free_places(station_id, first_moment=None, last_day=None):
+    """Return the free places of a station's windows that have not ended yet (up to `last_day`)."""
+    first_moment = first_moment or now()
+    statement = select(func.coalesce(func.sum(AppointmentSlot.capacity - AppointmentSlot.booked), 0)).where(
+        AppointmentSlot.station_id == station_id, AppointmentSlot.ends_at > first_moment
+    )
+    if last_day is not None:
+        statement = statement.where(AppointmentSlot.starts_at < day_bounds(last_day)[1])
+    return int(db.session.execute(statement).scalar_one())

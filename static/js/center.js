@@ -1,0 +1,89 @@
+// Center console lists: ticked-row forms (批量…), the department tree loading enterprises when opened.
+(function () {
+  function tickedIds() {
+    return Array.prototype.map.call(
+      document.querySelectorAll("table.model-list input.action-checkbox:checked"),
+      function (box) { return box.value; }
+    );
+  }
+
+  // A form acting on ticked rows: refuse with none ticked, confirm, then carry the ids.
+  function onTickedSubmit(event) {
+    var form = event.target;
+    var submitter = event.submitter;
+    var needsRows = form.classList.contains("ticked-form") ||
+      (submitter && submitter.getAttribute("data-ticked") !== null);
+    if (!needsRows) {
+      return;
+    }
+    var ids = tickedIds();
+    if (ids.length === 0) {
+      event.preventDefault();
+      window.alert("请先勾选人员");
+      return;
+    }
+    var question = (submitter && submitter.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
+    if (question && !window.confirm(question.replace("{n}", ids.length))) {
+      event.preventDefault();
+      return;
+    }
+    form.querySelectorAll("input[name=rowid]").forEach(function (input) { input.remove(); });
+    ids.forEach(function (id) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "rowid";
+      input.value = id;
+      form.appendChild(input);
+    });
+  }
+
+  document.querySelectorAll("form.ticked-form, form.ticked-capable").forEach(function (form) {
+    form.addEventListener("submit", onTickedSubmit);
+  });
+
+  // Confirmation of plain forms (cancel a window, a day; delete a window).
+  document.querySelectorAll("form.confirm-form").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      var question = form.getAttribute("data-confirm");
+      if (question && !window.confirm(question)) {
+        event.preventDefault();
+      }
+    });
+  });
+
+  // The tree: a department's enterprises are fetched the first time it is opened.
+  function loadChildren(details) {
+    var placeholder = details.querySelector(":scope > .tree-lazy");
+    if (!placeholder || details.getAttribute("data-loaded")) {
+      return;
+    }
+    details.setAttribute("data-loaded", "1");
+    placeholder.textContent = "加载中…";
+    fetch(details.getAttribute("data-lazy"), { credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error(response.status);
+        }
+        return response.text();
+      })
+      .then(function (html) {
+        var holder = document.createElement("div");
+        holder.className = "tree-loaded";
+        holder.innerHTML = html;
+        placeholder.replaceWith(holder);
+      })
+      .catch(function () {
+        details.removeAttribute("data-loaded");
+        placeholder.textContent = "加载失败，请重试";
+      });
+  }
+
+  // "toggle" does not bubble: listen in the capture phase, so fetched nodes work too.
+  document.addEventListener("toggle", function (event) {
+    var details = event.target;
+    if (details.tagName === "DETAILS" && details.open && details.hasAttribute("data-lazy")) {
+      loadChildren(details);
+    }
+  }, true);
+  document.querySelectorAll("details[data-lazy][open]").forEach(loadChildren);
+})();
