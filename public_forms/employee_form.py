@@ -5,6 +5,8 @@ clear page. The QR image and the printable poster of a token are public too: who
 holds the token can already open the form.
 """
 
+import re
+
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -17,7 +19,7 @@ from services.qr import employee_form_url, enterprise_qr_response
 
 bp = Blueprint("employee", __name__)
 
-MAX_TOKEN_LENGTH = 64
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 FORM_FIELDS = ("name", "gender", "id_number", "age", "phone", "category", "lives_in_binhai", "community", "remarks")
 
 
@@ -26,7 +28,8 @@ def employee_form_rate_limit():
 
 
 def enterprise_by_token(token):
-    if not token or len(token) > MAX_TOKEN_LENGTH:
+    # Tokens are URL-safe base64; anything else (a NUL byte, quotes) never reaches the database.
+    if not TOKEN_PATTERN.fullmatch(token or ""):
         return None
     return db.session.execute(select(Enterprise).where(Enterprise.qr_token == token)).scalar_one_or_none()
 
