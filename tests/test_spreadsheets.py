@@ -72,7 +72,8 @@ def test_export_streams_many_rows():
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (libreoffice-calc-nogui) not installed")
 def test_a_real_spreadsheet_program_reads_the_export(tmp_path):
     source = tmp_path / "export.xlsx"
-    with write_xlsx(("姓名", "身份证号", "备注"), [("李四", "11010519491231002X", "=1+1")], text_columns=(1,)) as output:
+    rows = [("李四", "11010519491231002X", "=1+1")]
+    with write_xlsx(("姓名", "身份证号", "备注"), rows, text_columns=(1,)) as output:
         source.write_bytes(output.read())
     subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path}/.lo", "--headless", "--convert-to",
                     "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,true", "--outdir", str(tmp_path), str(source)],
