@@ -1,0 +1,245 @@
+"""预约管理 of one station: its slots with booked/capacity, setting, moving and cancelling appointments.
+
+The people to act on are chosen like everywhere else: the ticked rows, or 全部 — every
+row matching the current filter (enterprise, slot, day, status, name or ID number).
+Every change goes through the workflow (appoint / reschedule / cancel_appointment),
+which keeps slot capacity, and the people moved are told by SMS.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from admin_views.base import mask_id_number, mask_phone
+from admin_views.station_common import StationView, current_station
+from extensions import db
+from models.base import now, today
+from models.org import AppointmentSlot, Enterprise
+from models.person import Person
+from models.status import ALLOCATED, APPOINTED, CHECKED_IN, NOT_VACCINATED, STATUS_LABELS, VACCINATED
+from models.workflow import WorkflowError, apply_transition
+from public_forms.validators import normalise_id_number
+from services.card_match import window_text
+from services.sms import deliver_queued, notify_persons_of_event
+
+PAGE_SIZE = 50
+STATUS_FILTERS = {
+    "pending": ("待预约", (ALLOCATED, NOT_VACCINATED)),
+    "appointed": ("已预约", (APPOINTED,)),
+}
+BOOKABLE_DAYS = 30
+
+
+@dataclass
+class PeopleFilter:
+    """The filter of the people list, read from query arguments or posted hidden fields."""
+
+    status: str = "pending"
+    enterprise: int | None = None
+    slot: int | None = None
+    day: date | None = None
+    q: str = ""
+
+    @classmethod
+    def from_values(cls, values):
+        status = values.get("status")
+        day = _parse_day(values.get("day"))
+        slot = values.get("slot", type=int)
+        if status not in STATUS_FILTERS:
+            status = "appointed" if (slot or day) else "pending"
+        return cls(status=status, enterprise=values.get("enterprise", type=int), slot=slot, day=day,
+                   q=(values.get("q") or "").strip()[:32])
+
+    def args(self):
+        found = {"status": self.status, "enterprise": self.enterprise, "slot": self.slot,
+                 "day": self.day.isoformat() if self.day else None, "q": self.q or None}
+        return {key: value for key, value in found.items() if value is not None}
+
+    def condition(self, station_id):
+        """The people of the station this filter selects."""
+        conditions = [Person.station_id == station_id, Person.status.in_(STATUS_FILTERS[self.status][1])]
+        if self.enterprise:
+            conditions.append(Person.enterprise_id == self.enterprise)
+        if self.slot:
+            conditions.append(Person.slot_id == self.slot)
+        if self.day:
+            conditions.append(Person.slot_id.in_(_slot_ids_of_day(station_id, self.day)))
+        if self.q:
+            number = normalise_id_number(self.q)
+            if number[:1].isdigit():
+                conditions.append(Person.id_number.startswith(number))
+            else:
+                conditions.append(Person.name.startswith(self.q))
+        return conditions
+
+
+def _parse_day(value):
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _slot_ids_of_day(station_id, day):
+    start = datetime.combine(day, datetime.min.time())
+    return select(AppointmentSlot.id).where(AppointmentSlot.station_id == station_id,
+                                            AppointmentSlot.starts_at >= start,
+                                            AppointmentSlot.starts_at < start + timedelta(days=1))
+
+
+def slots_of_day(station_id, day):
+    """The station's slots of one day, with how many of their people came and were vaccinated."""
+    slots = db.session.execute(
+        select(AppointmentSlot).where(AppointmentSlot.id.in_(_slot_ids_of_day(station_id, day)))
+        .order_by(AppointmentSlot.starts_at)
+    ).scalars().all()
+    counts = db.session.execute(
+        select(Person.slot_id, Person.status, func.count()).where(
+            Person.station_id == station_id, Person.slot_id.in_([s.id for s in slots])
+        ).group_by(Person.slot_id, Person.status)
+    ).all()
+    by_slot = {}
+    for slot_id, status, count in counts:
+        by_slot.setdefault(slot_id, {})[status] = count
+    return [{"slot": s, "window": window_text(s), "ended": s.ends_at < now(),
+             "appointed": by_slot.get(s.id, {}).get(APPOINTED, 0),
+             "arrived": sum(by_slot.get(s.id, {}).get(x, 0) for x in (CHECKED_IN, VACCINATED, NOT_VACCINATED)),
+             "vaccinated": by_slot.get(s.id, {}).get(VACCINATED, 0)} for s in slots]
+
+
+def bookable_slots(station_id):
+    """Slots of the station that have not ended yet, in the next weeks, for the target choice."""
+    current = now()
+    return db.session.execute(
+        select(AppointmentSlot).where(AppointmentSlot.station_id == station_id, AppointmentSlot.ends_at > current,
+                                      AppointmentSlot.starts_at < current + timedelta(days=BOOKABLE_DAYS))
+        .order_by(AppointmentSlot.starts_at)
+    ).scalars().all()
+
+
+def station_enterprises(station_id):
+    """Enterprises with people allocated to the station."""
+    return db.session.execute(
+        select(Enterprise.id, Enterprise.name).where(
+            Enterprise.id.in_(select(Person.enterprise_id).where(Person.station_id == station_id).distinct())
+        ).order_by(Enterprise.name)
+    ).all()
+
+
+def appointment_sms(station, slot):
+    return (f"【滨海新区疫苗接种】您的接种预约时间为{window_text(slot)}，地点：{station.name}"
+            f"（{station.address}），请携带身份证按时前往。")
+
+
+def cancellation_sms(station, reason):
+    return f"【滨海新区疫苗接种】您在{station.name}的接种预约已取消，原因：{reason}。新的预约时间将另行通知。"
+
+
+class StationAppointmentView(StationView):
+    """预约管理: the day's slots, and the people list to appoint, move or cancel."""
+
+    @expose("/")
+    def index(self):
+        station = current_station()
+        day = _parse_day(request.args.get("day")) or today()
+        return self.render("station/appointments.html", day=day, previous_day=day - timedelta(days=1),
+                           next_day=day + timedelta(days=1), slots=slots_of_day(station.id, day),
+                           enterprises=station_enterprises(station.id), today=today())
+
+    @expose("/people")
+    def people(self):
+        station = current_station()
+        chosen = PeopleFilter.from_values(request.args)
+        conditions = chosen.condition(station.id)
+        total = db.session.execute(select(func.count()).select_from(Person).where(*conditions)).scalar_one()
+        page = max(request.args.get("page", 1, type=int), 1)
+        rows = db.session.execute(
+            select(Person).where(*conditions).order_by(Person.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        ).scalars().all()
+        slot = self._station_slot(chosen.slot) if chosen.slot else None
+        return self.render(
+            "station/appointment_people.html", filter=chosen, filter_args=chosen.args(), rows=rows, total=total,
+            page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), status_filters=STATUS_FILTERS,
+            slot=slot, slot_window=window_text(slot) if slot else "", targets=bookable_slots(station.id),
+            enterprises=station_enterprises(station.id), mask_id=mask_id_number, mask_phone=mask_phone,
+            status_labels=STATUS_LABELS, window_text=window_text,
+        )
+
+    @expose("/act", methods=("POST",))
+    def act(self):
+        """Appoint/move or cancel the ticked people, or every person matching the filter."""
+        station = current_station()
+        chosen = PeopleFilter.from_values(request.form)
+        back = redirect(url_for(".people", **chosen.args()))
+        if request.form.get("scope") == "all":
+            people = select(Person.id).where(*chosen.condition(station.id))
+        else:
+            ids = [int(i) for i in request.form.getlist("person_id") if i.isdigit()]
+            if not ids:
+                flash("请先勾选人员", "error")
+                return back
+            people = select(Person.id).where(Person.id.in_(ids))
+        action = request.form.get("action")
+        try:
+            if action == "appoint":
+                slot = self._station_slot(request.form.get("slot_id", type=int))
+                if slot is None or slot.ends_at <= now():
+                    flash("请选择本站尚未结束的预约时段", "error")
+                    return back
+                message = self._appoint(station, people, slot)
+            elif action == "cancel":
+                reason = request.form.get("reason", "").strip()[:200]
+                message = self._cancel(station, people, reason)
+            else:
+                abort(400)
+        except WorkflowError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            return back
+        db.session.commit()
+        deliver_queued()
+        db.session.commit()
+        flash(message, "success")
+        return back
+
+    def _appoint(self, station, people, slot):
+        """预约 the not yet appointed, 改约 the appointed, into `slot`, within its free places."""
+        requested = _count(Person.id.in_(people))
+        changed = 0
+        for action, statuses in (("appoint", (ALLOCATED, NOT_VACCINATED)), ("reschedule", (APPOINTED,))):
+            eligible = select(Person.id).where(Person.id.in_(people), Person.status.in_(statuses))
+            if action == "reschedule":
+                eligible = eligible.where(Person.slot_id != slot.id)
+            if _count(Person.id.in_(eligible)) == 0:
+                continue
+            result = apply_transition(action, current_user, query=eligible, slot=slot)
+            if result.changed:
+                notify_persons_of_event(result.event_id, appointment_sms(station, slot), "appointment")
+            changed += result.changed
+        free = db.session.execute(
+            select(AppointmentSlot.capacity - AppointmentSlot.booked).where(AppointmentSlot.id == slot.id)
+        ).scalar_one()
+        note = f"；时段 {window_text(slot)} 剩余 {free} 个名额" + ("（名额不足的人员未预约）" if free == 0 else "")
+        return f"已处理 {changed} 人，跳过 {max(requested - changed, 0)} 人（状态已变化、已在该时段或名额不足）{note}"
+
+    def _cancel(self, station, people, reason):
+        result = apply_transition("cancel_appointment", current_user, query=people, reason=reason)
+        if result.changed:
+            notify_persons_of_event(result.event_id, cancellation_sms(station, reason.strip()), "appointment_cancel")
+        return result.message() + "；已短信通知取消预约的人员"
+
+    def _station_slot(self, slot_id):
+        if slot_id is None:
+            return None
+        slot = db.session.get(AppointmentSlot, slot_id)
+        if slot is None or slot.station_id != current_user.station_id:
+            abort(404)
+        return slot
+
+
+def _count(condition):
+    return db.session.execute(select(func.count()).select_from(Person).where(condition)).scalar_one()

@@ -1,0 +1,178 @@
+"""入站登记, the station console's home: card reads arrive live, the desk checks people in.
+
+The page keeps a Server-Sent Events stream open. An event says only that something
+happened (a read with its id, a queue change); the page then fetches what to show
+through the scoped requests below, which also write the audit log of who saw a full
+ID number.
+"""
+
+import json
+import uuid
+
+from flask import Response, abort, current_app, redirect, request, stream_with_context, url_for
+from flask_admin import expose
+from flask_login import current_user
+from sqlalchemy import select
+
+from admin_views.base import ConsoleHomeView, mask_id_number, mask_phone
+from admin_views.station_common import StationView, answer, current_station, wants_json
+from admin_views.station_queue import publish_queue_changed, queue_context
+from extensions import db
+from models.audit import record_event
+from models.base import now
+from models.reader import CardRead
+from models.status import STATUS_LABELS
+from models.user import STATION
+from models.workflow import WorkflowError, apply_transition
+from public_forms.validators import id_number_error, normalise_id_number
+from services import events
+from services.card_match import ALREADY_CHECKED_IN, VERDICTS, WRONG_WINDOW, match_card, window_text
+
+MANUAL_READER = "手工录入"
+RECENT_READS = 8
+STALE_READ_SECONDS = 300
+
+
+class StationDeskView(StationView, ConsoleHomeView):
+    """The desk page (/station/): live card reads, manual lookup, 登记, and the queue beside."""
+
+    def __init__(self, name="入站登记"):
+        super().__init__(STATION, name=name, template="station/desk.html")
+
+    @expose("/")
+    def index(self):
+        station = current_station()
+        read = self._scoped_read(request.args.get("read", type=int)) if request.args.get("read") else None
+        if read is None:
+            read = self._latest_read_today(station.id)
+        panel = self._panel_context(read) if read is not None else {}
+        if read is not None:
+            db.session.commit()  # the audit row of the full ID number shown
+        return self.render(self._template, recent=self._recent_reads(station.id), **panel,
+                           **queue_context(station.id))
+
+    @expose("/events")
+    def stream(self):
+        """Server-Sent Events of this station: card reads and queue changes."""
+        channel = events.station_channel(current_user.station_id)
+        heartbeat = current_app.config.get("SSE_HEARTBEAT_SECONDS", 15)
+        subscription = events.subscribe(channel, heartbeat)
+        # The stream may stay open for hours: end the (read-only) transaction so the
+        # database connection goes back to the pool meanwhile.
+        db.session.rollback()
+
+        def generate():
+            try:
+                first = True
+                for event in subscription:
+                    if event is None:
+                        yield ("retry: 3000\n: connected\n\n" if first else ": ping\n\n")
+                        first = False
+                        continue
+                    payload = json.dumps(event, ensure_ascii=False)
+                    yield f"event: {event.get('type', 'message')}\ndata: {payload}\n\n"
+            finally:
+                subscription.close()
+
+        response = Response(stream_with_context(generate()), mimetype="text/event-stream")
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Accel-Buffering"] = "no"
+        return response
+
+    @expose("/reads/<int:read_id>")
+    def read_panel(self, read_id):
+        """One read as the desk shows it (an HTML fragment); viewing it is audited."""
+        read = self._scoped_read(read_id)
+        if read is None:
+            abort(404)
+        context = self._panel_context(read)
+        db.session.commit()
+        return self.render("station/_read_panel.html", **context)
+
+    @expose("/reads/recent")
+    def recent_panel(self):
+        return self.render("station/_recent_reads.html", recent=self._recent_reads(current_user.station_id))
+
+    @expose("/lookup", methods=("POST",))
+    def lookup(self):
+        """手工查询: an ID number typed (or sent by a keyboard-wedge reader) at the desk."""
+        number = normalise_id_number(request.form.get("id_number", ""))[:32]
+        error = id_number_error(number)
+        if error:
+            return answer(error, ok=False, status=422, redirect_to=url_for(".index"))
+        station = current_station()
+        at = now()
+        match = match_card(station, number, at)
+        read = CardRead(read_id=str(uuid.uuid4()), station_id=station.id, reader=MANUAL_READER, id_number=number,
+                        read_at=at, person_id=match.person.id if match.person else None, verdict=match.verdict)
+        db.session.add(read)
+        db.session.flush()
+        if not wants_json():
+            db.session.commit()
+            return redirect(url_for(".index", read=read.id))
+        context = self._panel_context(read, match)
+        db.session.commit()
+        return {"ok": True, "read": read.id, "html": self.render("station/_read_panel.html", **context)}
+
+    @expose("/check-in", methods=("POST",))
+    def check_in(self):
+        """登记: the person read at the desk is checked in and joins the queue."""
+        person_id = request.form.get("person_id", type=int)
+        read_id = request.form.get("read_id", type=int)
+        back = url_for(".index", read=read_id) if read_id else url_for(".index")
+        if person_id is None:
+            return answer("请先读取身份证", ok=False, status=422, redirect_to=back)
+        try:
+            result = apply_transition("check_in", current_user, ids=[person_id])
+        except WorkflowError as error:
+            db.session.rollback()
+            return answer(str(error), ok=False, redirect_to=back)
+        if result.changed != 1:
+            db.session.rollback()
+            return answer("未登记：该人员不是本站的已预约人员，或已被登记", ok=False, redirect_to=back)
+        db.session.commit()
+        publish_queue_changed(current_user.station_id)
+        return answer("已登记，进入候诊队列", redirect_to=back)
+
+    # ------------------------------------------------------------ helpers
+
+    def _scoped_read(self, read_id):
+        if read_id is None:
+            return None
+        return db.session.execute(
+            select(CardRead).where(CardRead.id == read_id, CardRead.station_id == current_user.station_id)
+        ).scalar_one_or_none()
+
+    def _latest_read_today(self, station_id):
+        start = now().replace(hour=0, minute=0, second=0)
+        return db.session.execute(
+            select(CardRead).where(CardRead.station_id == station_id, CardRead.received_at >= start)
+            .order_by(CardRead.id.desc()).limit(1)
+        ).scalar_one_or_none()
+
+    def _recent_reads(self, station_id):
+        reads = db.session.execute(
+            select(CardRead).where(CardRead.station_id == station_id)
+            .order_by(CardRead.id.desc()).limit(RECENT_READS)
+        ).scalars().all()
+        return [{"read": r, "masked_id": mask_id_number(r.id_number),
+                 "name": r.person.name if r.person is not None and r.person.station_id == station_id else "",
+                 "label": VERDICTS[r.verdict][0]} for r in reads]
+
+    def _panel_context(self, read, match=None):
+        """What the read panel shows now; the full ID number shown is written to the audit log."""
+        station = current_station()
+        match = match or match_card(station, read.id_number, read.read_at)
+        person = match.person if match.at_this_station else None
+        record_event(current_user, "view_id_number", target_type="person" if person else "card_read",
+                     target_id=person.id if person else read.id, detail=f"card_read={read.id}")
+        return {
+            "read": read, "match": match, "person": person,
+            "masked_phone": mask_phone(person.phone) if person else "",
+            "window": window_text(match.person.slot) if match.person is not None and match.person.slot else "",
+            "status_label": STATUS_LABELS.get(person.status, "") if person else "",
+            "stale": (now() - read.read_at).total_seconds() > STALE_READ_SECONDS,
+            "confirm_needed": match.verdict == WRONG_WINDOW,
+            "waiting": match.verdict == ALREADY_CHECKED_IN,
+        }
+

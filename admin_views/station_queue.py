@@ -1,0 +1,193 @@
+"""候诊队列 and 出站确认: who is waiting and for how long, vaccination with e-signature, or why not."""
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from flask import Response, abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_login import current_user
+from sqlalchemy import select
+
+from admin_views.base import mask_id_number
+from admin_views.station_common import StationView, answer, current_station, format_duration
+from admin_views.station_signature import SignatureError, signature_png
+from extensions import db
+from models.audit import record_event
+from models.base import now
+from models.options import NOT_VACCINATED_REASON, option_labels
+from models.person import Person
+from models.status import CHECKED_IN, NOT_VACCINATED, VACCINATED
+from models.workflow import WorkflowError, apply_transition, person_scope
+from services import events
+
+OTHER_REASON = "其他"
+
+
+@dataclass
+class WaitStats:
+    waiting: int
+    seen_today: int
+    average_seconds: int
+    longest_seconds: int
+
+    @property
+    def average(self):
+        return format_duration(self.average_seconds) if self.seen_today else "—"
+
+    @property
+    def longest(self):
+        return format_duration(self.longest_seconds) if self.seen_today else "—"
+
+
+def waiting_people(station_id):
+    """People checked in at the station and not yet through the exit desk, longest waiting first."""
+    return db.session.execute(
+        select(Person).where(Person.station_id == station_id, Person.status == CHECKED_IN)
+        .order_by(Person.checked_in_at, Person.id)
+    ).scalars().all()
+
+
+def wait_stats(station_id, at=None):
+    """Average and longest wait today: check-in to exit, or to now for those still waiting."""
+    at = at or now()
+    since = datetime.combine(at.date(), time.min)
+    rows = db.session.execute(
+        select(Person.status, Person.checked_in_at, Person.finished_at).where(
+            Person.station_id == station_id, Person.checked_in_at >= since,
+            Person.status.in_((CHECKED_IN, VACCINATED, NOT_VACCINATED)),
+        )
+    ).all()
+    waits = [((finished or at) - checked_in).total_seconds() for _, checked_in, finished in rows]
+    waiting = sum(1 for status, _, _ in rows if status == CHECKED_IN)
+    return WaitStats(
+        waiting=waiting, seen_today=len(waits),
+        average_seconds=int(sum(waits) / len(waits)) if waits else 0,
+        longest_seconds=int(max(waits)) if waits else 0,
+    )
+
+
+def queue_context(station_id):
+    """What the queue panel shows, on the desk and on the queue page."""
+    at = now()
+    people = waiting_people(station_id)
+    rows = [{"person": p, "wait_seconds": int((at - p.checked_in_at).total_seconds()) if p.checked_in_at else 0}
+            for p in people]
+    stats = wait_stats(station_id, at)
+    stats.waiting = len(rows)
+    return {"queue_rows": rows, "wait_stats": stats, "format_duration": format_duration}
+
+
+def publish_queue_changed(station_id):
+    events.publish(events.station_channel(station_id), {"type": "queue"})
+
+
+class StationQueueView(StationView):
+    """候诊队列 with 出站确认 for each waiting person."""
+
+    @expose("/")
+    def index(self):
+        station = current_station()
+        return self.render("station/queue.html", **queue_context(station.id))
+
+    @expose("/panel")
+    def panel(self):
+        """The queue as an HTML fragment, for the pages' scripts to refresh."""
+        return self.render("station/_queue_panel.html", compact=request.args.get("compact") == "1",
+                           **queue_context(current_user.station_id))
+
+    @expose("/<int:person_id>/")
+    def exit_form(self, person_id, signature_error=None, reason_error=None):
+        person = self._scoped_person(person_id)
+        station = current_station()
+        wait = int((now() - person.checked_in_at).total_seconds()) if person.checked_in_at else 0
+        return self.render(
+            "station/exit.html", person=person, masked_id=mask_id_number(person.id_number), wait_seconds=wait,
+            format_duration=format_duration, reasons=option_labels(NOT_VACCINATED_REASON),
+            other_reason=OTHER_REASON, product=request.form.get("vaccine_product", station.default_vaccine_product),
+            lot=request.form.get("vaccine_lot", station.default_vaccine_lot),
+            signature_error=signature_error, reason_error=reason_error,
+        )
+
+    @expose("/<int:person_id>/vaccinate", methods=("POST",))
+    def vaccinate(self, person_id):
+        person = self._scoped_person(person_id)
+        product = request.form.get("vaccine_product", "").strip()
+        lot = request.form.get("vaccine_lot", "").strip()
+        if not product or not lot or len(product) > 100 or len(lot) > 50:
+            return self._invalid(person_id, signature_error="请填写疫苗名称（100字以内）和批号（50字以内）")
+        try:
+            png = signature_png(request.form.get("signature", ""))
+        except SignatureError as error:
+            return self._invalid(person_id, signature_error=str(error))
+        return self._finish(person, "vaccinate", f"已确认接种：{person.name}",
+                            extra={"vaccine_product": product, "vaccine_lot": lot, "signature_png": png})
+
+    @expose("/<int:person_id>/not-vaccinated", methods=("POST",))
+    def not_vaccinated(self, person_id):
+        person = self._scoped_person(person_id)
+        reason = request.form.get("reason", "").strip()
+        other = request.form.get("other_reason", "").strip()
+        if reason not in option_labels(NOT_VACCINATED_REASON):
+            return self._invalid(person_id, reason_error="请选择未接种原因")
+        if reason == OTHER_REASON:
+            if not other or len(other) > 150:
+                return self._invalid(person_id, reason_error="选择“其他”时请填写具体原因（150字以内）")
+            reason = f"{OTHER_REASON}：{other}"
+        return self._finish(person, "mark_not_vaccinated", f"已记录未接种：{person.name}（{reason}）", reason=reason)
+
+    def _invalid(self, person_id, **errors):
+        """The exit form again, with what to correct, as 422."""
+        return self.exit_form(person_id, **errors), 422
+
+    def _finish(self, person, action, done_message, **kwargs):
+        station_id = person.station_id
+        try:
+            result = apply_transition(action, current_user, ids=[person.id], **kwargs)
+        except WorkflowError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            return redirect(url_for(".index"))
+        if result.changed != 1:
+            db.session.rollback()
+            flash("未处理：该人员不在候诊队列中（可能已被其他工作人员处理）", "error")
+            return redirect(url_for(".index"))
+        db.session.commit()
+        publish_queue_changed(station_id)
+        flash(done_message, "success")
+        return redirect(url_for(".index"))
+
+    @expose("/defaults", methods=("POST",))
+    def defaults(self):
+        """本站默认疫苗: the product and lot the exit form starts with."""
+        station = current_station()
+        product = request.form.get("default_vaccine_product", "").strip()
+        lot = request.form.get("default_vaccine_lot", "").strip()
+        if len(product) > 100 or len(lot) > 50:
+            return answer("疫苗名称最多100字，批号最多50字", ok=False, redirect_to=url_for(".index"))
+        before = f"{station.default_vaccine_product or ''} / {station.default_vaccine_lot or ''}"
+        station.default_vaccine_product, station.default_vaccine_lot = product or None, lot or None
+        record_event(current_user, "station_vaccine_defaults", target_type="station", target_id=station.id,
+                     detail=f"{before} -> {product} / {lot}")
+        db.session.commit()
+        return answer("已保存本站默认疫苗", redirect_to=url_for(".index"))
+
+    @expose("/<int:person_id>/signature.png")
+    def signature(self, person_id):
+        """The stored e-signature of a person of this station."""
+        person = db.session.execute(
+            select(Person).where(Person.id == person_id, person_scope(current_user))
+        ).scalar_one_or_none()
+        if person is None or not person.signature_png:
+            abort(404)
+        record_event(current_user, "view_signature", target_id=person.id)
+        db.session.commit()
+        return Response(person.signature_png, mimetype="image/png", headers={"Cache-Control": "private, no-store"})
+
+    def _scoped_person(self, person_id):
+        """A waiting person of this station, or 404 (other stations' people do not exist here)."""
+        person = db.session.execute(
+            select(Person).where(Person.id == person_id, person_scope(current_user), Person.status == CHECKED_IN)
+        ).scalar_one_or_none()
+        if person is None:
+            abort(404)
+        return person
