@@ -51,3 +51,18 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 def on_starting(server):
     # The workers read this to warn about a set-up that breaks with several processes.
     os.environ["WEB_CONCURRENCY"] = str(server.cfg.workers)
+
+
+def worker_exit(server, worker):
+    # A stopping gthread worker waits graceful_timeout for open requests, then returns;
+    # but the interpreter would still join its request threads at exit, and a live
+    # stream's thread never ends by itself, so a reload (SIGHUP) would leave the old
+    # worker holding its streams until the master's timeout kills it. End the process
+    # now: the browsers reconnect to the new workers.
+    import logging
+    import sys
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
