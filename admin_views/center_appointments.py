@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 from flask import abort, flash, redirect, request
 from flask_admin import BaseView, expose
+from flask_admin.actions import action
 from flask_login import current_user
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -253,15 +254,31 @@ def parse_day(value, default):
         abort(400)
 
 
-def commit_or_explain(message_on_conflict=FULL_MESSAGE):
-    """Commit; on a database refusal (e.g. CHECK booked <= capacity) roll back and say why."""
+def run_and_commit(operation, message_on_conflict=FULL_MESSAGE):
+    """Run `operation()` and commit; return its result, or None after telling the user why not.
+
+    A BookingError or WorkflowError is the user's to fix; an IntegrityError is the database
+    refusing (CHECK booked <= capacity, a window created twice) what someone else did at the
+    same moment. Either way nothing is kept.
+    """
     try:
+        result = operation()
         db.session.commit()
+    except (BookingError, WorkflowError) as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return None
     except IntegrityError:
         db.session.rollback()
         flash(message_on_conflict, "error")
-        return False
-    return True
+        return None
+    return result
+
+
+def send_queued_messages():
+    """Hand the queued texts to the SMS backend once the bookings they announce are committed."""
+    deliver_queued()
+    db.session.commit()
 
 
 def active_stations():
@@ -349,41 +366,40 @@ class CenterAppointmentView(TreePersonListView):
         station = self.current_station()
         if station is None:
             abort(404)
-        try:
+
+        def operation():
             amount = request.form.get("amount", type=int)
             if not amount or amount < 1:
                 raise BookingError("请填写预约人数（至少 1 人）")
             first_day, last_day = parse_day_range(request.form.get("first_day"), request.form.get("last_day"))
-            outcome = book_in_phases(current_user, station, self.chosen_query(), amount, first_day, last_day)
-        except (BookingError, WorkflowError) as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            return self.back()
-        if commit_or_explain():
+            return book_in_phases(current_user, station, self.chosen_query(), amount, first_day, last_day)
+
+        outcome = run_and_commit(operation)
+        if outcome is not None:
             flash(outcome.message(), "success" if outcome.booked and not outcome.remaining else "warning")
-            deliver_queued()
-            db.session.commit()
+            send_queued_messages()
         return self.back()
+
+    @action("cancel_appointment", "批量取消预约")
+    def action_cancel(self, ids):
+        self.cancel_and_report(lambda: select(Person.id).where(Person.id.in_([int(i) for i in ids])))
 
     @expose("/cancel", methods=("POST",))
     def cancel(self):
         """Cancel appointments: ticked rows, the whole list, one window (slot=) or one day (day=)."""
-        try:
-            if request.form.get("scope") in ("all", "ticked"):
-                query = self.chosen_query()
-            else:
-                query = self.window_query()
-            requested, cancelled = cancel_appointments(current_user, query, request.form.get("reason"))
-        except (BookingError, WorkflowError) as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            return redirect(self.next_url())
-        db.session.commit()
-        flash(f"已取消预约 {cancelled} 人，跳过 {max(requested - cancelled, 0)} 人（状态已变化或无权限）",
-              "success" if cancelled else "warning")
-        deliver_queued()
-        db.session.commit()
+        if request.form.get("scope") in ("all", "ticked"):
+            self.cancel_and_report(self.chosen_query)
+        else:
+            self.cancel_and_report(self.window_query)
         return redirect(self.next_url())
+
+    def cancel_and_report(self, chosen):
+        counts = run_and_commit(lambda: cancel_appointments(current_user, chosen(), request.form.get("reason")))
+        if counts is not None:
+            requested, cancelled = counts
+            flash(f"已取消预约 {cancelled} 人，跳过 {max(requested - cancelled, 0)} 人（状态已变化或无权限）",
+                  "success" if cancelled else "warning")
+            send_queued_messages()
 
     def next_url(self):
         """Where to go after a cancellation: the page it came from (same site only) or the list."""
@@ -418,19 +434,14 @@ class CenterAppointmentView(TreePersonListView):
         if slot is None or station is None or slot.station_id != station.id:
             flash("请选择新的预约时段", "error")
             return self.back()
-        try:
-            result = reschedule(current_user, self.chosen_query(), slot)
-        except (BookingError, WorkflowError) as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            return self.back()
-        if commit_or_explain():
-            message = f"已改约 {result.changed} 人到 {window_text(slot)}"
+        label = window_text(slot)
+        result = run_and_commit(lambda: reschedule(current_user, self.chosen_query(), slot))
+        if result is not None:
+            message = f"已改约 {result.changed} 人到 {label}"
             if result.skipped:
                 message += f"，{result.skipped} 人未改约（该时段名额不足或状态已变化）"
             flash(message, "success" if result.changed and not result.skipped else "warning")
-            deliver_queued()
-            db.session.commit()
+            send_queued_messages()
         return self.back()
 
     def render(self, template, **kwargs):
@@ -497,18 +508,18 @@ class CenterSlotView(RoleAccessMixin, BaseView):
         station = db.session.get(Station, request.form.get("station", type=int) or 0)
         if station is None:
             abort(404)
-        try:
+
+        def operation():
             first_day, last_day = parse_day_range(request.form.get("first_day"), request.form.get("last_day"))
             windows = parse_windows(request.form.get("windows"))
             capacity = request.form.get("capacity", type=int)
             if not capacity or capacity < 1 or capacity > 100000:
                 raise BookingError("请填写每个时段的容量（1 至 100000 人）")
-            created, skipped = create_slots(station, first_day, last_day, windows, capacity)
-        except BookingError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            return self.back(station.id)
-        if commit_or_explain("部分时段已被他人同时创建，请刷新后重试。"):
+            return create_slots(station, first_day, last_day, windows, capacity)
+
+        counts = run_and_commit(operation, "部分时段已被他人同时创建，请刷新后重试。")
+        if counts is not None:
+            created, skipped = counts
             flash(f"已新建 {created} 个时段，跳过 {skipped} 个已存在（或重叠）的时段",
                   "success" if created else "warning")
         return self.back(station.id)
@@ -520,15 +531,14 @@ class CenterSlotView(RoleAccessMixin, BaseView):
             abort(404)
         station_id = slot.station_id
         capacity = request.form.get("capacity", type=int)
-        try:
+
+        def operation():
             if capacity is None:
                 raise BookingError("请填写容量")
             set_capacity(slot_id, capacity)
-        except BookingError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-            return self.back(station_id)
-        if commit_or_explain("容量不能小于已预约人数（刚有人预约了该时段），请刷新后重试。"):
+            return capacity
+
+        if run_and_commit(operation, "容量不能小于已预约人数（刚有人预约了该时段），请刷新后重试。") is not None:
             flash(f"时段容量已改为 {capacity} 人", "success")
         return self.back(station_id)
 
@@ -538,14 +548,16 @@ class CenterSlotView(RoleAccessMixin, BaseView):
         if slot is None:
             abort(404)
         station_id = slot.station_id
-        result = db.session.execute(
-            delete(AppointmentSlot).where(AppointmentSlot.id == slot_id, AppointmentSlot.booked == 0)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            db.session.rollback()
-            flash("该时段已有预约，不能删除。请先取消本时段预约。", "error")
-            return self.back(station_id)
-        if commit_or_explain("该时段已有预约，不能删除。"):
+
+        def operation():
+            result = db.session.execute(
+                delete(AppointmentSlot).where(AppointmentSlot.id == slot_id, AppointmentSlot.booked == 0)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                raise BookingError("该时段已有预约，不能删除。请先取消本时段预约。")
+            return True
+
+        if run_and_commit(operation, "该时段已有预约，不能删除。"):
             flash("时段已删除", "success")
         return self.back(station_id)
