@@ -4,6 +4,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
 
 from admin_views.base import ConsoleHomeView, RoleAccessMixin
+from admin_views.reader_tokens import ReaderTokenView
 from extensions import db
 from models import (
     AuditEvent,
@@ -59,6 +60,7 @@ def build_console(admin):
     admin.add_view(AdminModelView(OptionItem, db, name="选项列表", endpoint="admin_options"))
     admin.add_view(AuditEventView(AuditEvent, db, name="审计日志", endpoint="admin_audit"))
     admin.add_view(SmsMessageView(SmsMessage, db, name="短信记录", endpoint="admin_sms"))
+    admin.add_view(ReaderTokenView(name="读卡器令牌", endpoint="admin_reader_tokens"))
 
 
 def home_view():

@@ -338,3 +338,33 @@ def test_each_read_is_pushed_to_the_desks_of_its_station_without_personal_data(a
     assert event == {"type": "card_read", "read": read.id, "verdict": "appointed_here", "reader": "Virtual PCD 00 00"}
     assert next(theirs) is None
     mine.close(), theirs.close()
+
+
+# ---------------------------------------------------------------- issuing and revoking tokens
+
+def test_admin_issues_a_token_shown_once_and_revokes_it(client, login, db, make_user, desk):
+    import re
+
+    login(make_user("admin", username="sysadmin"))
+    page = client.post("/admin/admin_reader_tokens/new/", data={"station": desk["station"].id, "name": "出口2号台"},
+                       follow_redirects=True).get_data(as_text=True)
+    token = re.search(r'<code class="issued-token">(rdr_[\w-]+)</code>', page).group(1)
+    row = db.session.execute(select(ReaderToken).where(ReaderToken.name == "出口2号台")).scalar_one()
+    assert row.token_hash != token and token not in client.get("/admin/admin_reader_tokens/").get_data(as_text=True)
+    assert post(client, token, body(make_id_number())).status_code == 201
+    client.post("/admin/admin_reader_tokens/action/", data={"action": "revoke", "rowid": [str(row.id)]})
+    assert db.session.get(ReaderToken, row.id).revoked_at is not None
+    assert post(client, token, body(make_id_number())).status_code == 401
+    assert "已吊销" in client.get("/admin/admin_reader_tokens/").get_data(as_text=True)
+
+
+def test_station_users_cannot_manage_tokens(client, login, make_user, desk):
+    login(make_user("station", desk["station"]))
+    assert client.get("/admin/admin_reader_tokens/").status_code == 403
+
+
+def test_cli_issues_a_working_token(app, client, db, desk):
+    result = app.test_cli_runner().invoke(args=["reader-token", desk["station"].name, "--name", "入口3号台"])
+    token = result.output.strip()
+    assert result.exit_code == 0 and token.startswith("rdr_")
+    assert post(client, token, body(make_id_number())).status_code == 201
