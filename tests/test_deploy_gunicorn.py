@@ -9,13 +9,16 @@ These are PostgreSQL + Redis tests: the SQLite pass skips them; in the PostgreSQ
 with CI=true an unreachable Redis fails the run.
 """
 
+import contextlib
 import http.client
 import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.parse
@@ -115,7 +118,7 @@ def server(tmp_path_factory):
     env.update(
         DATABASE_URL=f"postgresql://{base.username}@{base.host}:{base.port or 5432}/{name}",
         REDIS_URL=REDIS_URL, SECRET_KEY=secrets.token_hex(32), INSTANCE_PATH=str(tmp / "instance"),
-        WEB_CONCURRENCY="2", GUNICORN_THREADS="16", LOG_LEVEL="INFO",
+        WEB_CONCURRENCY="2", GUNICORN_THREADS="16", LOG_LEVEL="INFO", FORWARDED_PROXIES="1",
     )
     log_path = tmp / "serve.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed at the end of the module
@@ -318,6 +321,151 @@ def test_a_card_read_reaches_the_desk_pages_on_every_worker_within_a_second(serv
     other_worker = [rid for rid, pid in stream_workers.items() if pid != api_worker]
     assert other_worker, "some desk page must be on the worker that did not take the card read"
     assert max(arrived.values()) < 1.0, arrived
+
+
+# ---------------------------------------------------------------- behind nginx (docs/deploy/nginx-binhai.conf)
+
+SITE = REPO / "docs/deploy/nginx-binhai.conf"
+HOST = "vaccine.binhai.example.cn"
+
+
+@pytest.fixture(scope="module")
+def proxy(server, tmp_path_factory):
+    """nginx with the documented site file, its ports, certificate and paths swapped for test ones."""
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx is None:
+        message = "nginx is not installed (scripts/install-system-packages.sh installs nginx-light)"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    tmp = tmp_path_factory.mktemp("nginx")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={HOST}",
+                    "-addext", f"subjectAltName=DNS:{HOST}", "-keyout", str(tmp / "key.pem"),
+                    "-out", str(tmp / "cert.pem")], check=True, capture_output=True)
+    http_port, https_port = _free_port(), _free_port()
+    site = SITE.read_text()
+    for old, new in [
+        ("    listen [::]:80;\n", ""), ("    listen [::]:443 ssl http2;\n", ""),
+        ("listen 80;", f"listen 127.0.0.1:{http_port};"),
+        ("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
+        ("server 127.0.0.1:8000;", f"server 127.0.0.1:{server.port};"),
+        ("/etc/ssl/binhai/fullchain.pem", str(tmp / "cert.pem")),
+        ("/etc/ssl/binhai/privkey.pem", str(tmp / "key.pem")),
+        ("/opt/binhai/app/static/", str(REPO / "static") + "/"),
+        ("/var/log/nginx/", str(tmp) + "/"),
+    ]:
+        assert old in site, f"the documented site no longer has {old!r}"
+        site = site.replace(old, new)
+    (tmp / "site.conf").write_text(site)
+    temp_paths = "".join(f"    {kind}_temp_path {tmp}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi",
+                                                                               "uwsgi", "scgi"))
+    (tmp / "nginx.conf").write_text(
+        ("user root;\n" if os.geteuid() == 0 else "")
+        + f"worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/main-error.log;\n"
+        + "events { worker_connections 256; }\n"
+        + f"http {{\n    include /etc/nginx/mime.types;\n{temp_paths}    access_log off;\n"
+        + f"    include {tmp}/site.conf;\n}}\n")
+    checked = subprocess.run([nginx, "-t", "-c", str(tmp / "nginx.conf"), "-p", str(tmp)],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    process = subprocess.Popen([nginx, "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-g", "daemon off;"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    context = ssl.create_default_context(cafile=str(tmp / "cert.pem"))
+    context.check_hostname = False  # we connect to 127.0.0.1; the chain is still verified
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.1)
+        yield {"http": http_port, "https": https_port, "context": context, "dir": tmp}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _via_proxy(proxy, method, path, body=None, headers=None):
+    connection = http.client.HTTPSConnection("127.0.0.1", proxy["https"], context=proxy["context"], timeout=10)
+    try:
+        connection.request(method, path, body=body, headers={"Host": HOST, **(headers or {})})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def test_through_nginx_pages_static_files_and_request_ids(server, proxy):
+    status, headers, body = _via_proxy(proxy, "GET", "/healthz")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+    request_id = headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)  # nginx's $request_id, kept by the app
+    server.worker_of(request_id)  # and on the app's log line
+
+    status, headers, css = _via_proxy(proxy, "GET", "/static/css/app.css")
+    assert status == 200 and css == (REPO / "static/css/app.css").read_bytes()
+    assert "X-Request-ID" not in headers  # served by nginx from disk, not by the app
+
+    plain = http.client.HTTPConnection("127.0.0.1", proxy["http"], timeout=5)
+    plain.request("GET", "/login/center", headers={"Host": HOST})
+    redirect = plain.getresponse()
+    assert redirect.status == 301 and redirect.getheader("Location") == f"https://{HOST}/login/center"
+    plain.close()
+
+    status, _, _ = _via_proxy(proxy, "GET", "/login/center?search=120116199001011237")
+    assert status == 200
+    deadline = time.monotonic() + 3
+    while '"GET /login/center HTTP/1.1" 200' not in (proxy["dir"] / "binhai.access.log").read_text():
+        assert time.monotonic() < deadline, "no access log line for the login page"
+        time.sleep(0.05)
+    assert "120116199001011237" not in (proxy["dir"] / "binhai.access.log").read_text()
+
+
+def test_nginx_refuses_an_upload_over_its_limit(proxy):
+    connection = http.client.HTTPSConnection("127.0.0.1", proxy["https"], context=proxy["context"], timeout=10)
+    try:
+        connection.putrequest("POST", "/enterprise/", skip_host=True)
+        connection.putheader("Host", HOST)
+        connection.putheader("Content-Length", str(25 * 1024 * 1024))
+        connection.endheaders()
+        assert connection.getresponse().status == 413
+    finally:
+        connection.close()
+
+
+def test_a_card_read_reaches_a_desk_through_nginx_within_a_second(server, proxy):
+    desk = Session(server)
+    desk.login("station", "station01")
+    raw = socket.create_connection(("127.0.0.1", proxy["https"]), timeout=10)
+    stream = proxy["context"].wrap_socket(raw)
+    cookie = "; ".join(f"{k}={v}" for k, v in desk.cookies.items())
+    stream.sendall((f"GET /station/events HTTP/1.0\r\nHost: {HOST}\r\nAccept: text/event-stream\r\n"
+                    f"Cookie: {cookie}\r\n\r\n").encode())
+    received = b""
+    try:
+        while b": connected" not in received:
+            chunk = stream.recv(4096)
+            assert chunk, received
+            received += chunk
+        assert received.startswith(b"HTTP/1.1 200"), received[:300]
+        reader = "经代理-" + uuid.uuid4().hex[:6]
+        body = json.dumps({"read_id": str(uuid.uuid4()), "id_number": _valid_id_number(), "reader": reader,
+                           "read_at": datetime.now().astimezone().isoformat()})
+        sent = time.monotonic()
+        status, _, answer = _via_proxy(proxy, "POST", "/api/v1/card-reads", body=body, headers={
+            "Authorization": f"Bearer {server.reader_token}", "Content-Type": "application/json"})
+        assert status == 201, answer
+        stream.settimeout(0.2)
+        while reader.encode() not in received and time.monotonic() - sent < 3:
+            with contextlib.suppress(TimeoutError):
+                received += stream.recv(4096)
+        waited = time.monotonic() - sent
+    finally:
+        stream.close()
+    assert reader.encode() in received, "the event did not come through nginx"
+    assert waited < 1.0, waited  # nginx does not buffer the stream
 
 
 def test_a_restart_does_not_wait_for_open_streams(server):
