@@ -22,6 +22,17 @@ from models.status import ALLOCATED, CENTER_APPROVED
 CHOICE_ARGS = ("scope", "rowid", "station_id")
 
 
+def suggestion_reason(station, territory):
+    """Say why a station is suggested, in the operator's words."""
+    if station is None:
+        return None
+    if territory is not None and station.territory_id == territory.id:
+        return f"与多数人员的企业同属{territory.name}，且该辖区内剩余名额最多"
+    if territory is not None:
+        return f"{territory.name}没有接种站，建议全区剩余名额最多的接种站"
+    return "剩余名额最多"
+
+
 class CenterAllocationView(TreePersonListView):
     tree_statuses = (CENTER_APPROVED,)
     tree_title = "单位清单"
@@ -74,9 +85,10 @@ class CenterAllocationView(TreePersonListView):
         rows = stats.station_load(days=7)
         territory_id = stats.majority_territory(waiting)
         suggested = stats.suggest_station(rows, territory_id)
+        territory = db.session.get(Territory, territory_id) if territory_id else None
         return self.render(
-            "center/choose_station.html", rows=rows, suggested=suggested, chosen_count=count,
-            territory=db.session.get(Territory, territory_id) if territory_id else None,
+            "center/choose_station.html", rows=rows, suggested=suggested, chosen_count=count, territory=territory,
+            reason=suggestion_reason(suggested, territory),
             scope=request.args.get("scope"), rowids=self.ticked_ids(), list_args=self.list_args(),
         )
 
