@@ -62,6 +62,11 @@ class Config:
         self.SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN")
         self.PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")
         self.PRIVACY_POLICY_VERSION = env_str("PRIVACY_POLICY_VERSION", "2026-01")
+        # Per client address. Staff of one company often share an address (office Wi-Fi), so the
+        # employee form allows a whole morning meeting scanning at once.
+        self.EMPLOYEE_FORM_RATE_LIMIT = env_str("EMPLOYEE_FORM_RATE_LIMIT", "60 per minute;1000 per hour")
+        self.REGISTER_RATE_LIMIT = env_str("REGISTER_RATE_LIMIT", "10 per minute;60 per hour")
+        self.IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 10000)
         self.BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
         self.BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
         self.CAMPAIGN_TIMEZONE = env_str("CAMPAIGN_TIMEZONE", "Asia/Shanghai")

@@ -204,6 +204,13 @@ class EnterprisePersonView(PersonListView):
 
     # ------------------------------------------------------------ batch actions on ticked rows
 
+    def is_action_allowed(self, name):
+        # Offer 提交/删除 only in 未提交, where they can apply; a posted action is still re-checked
+        # row by row (status and scope), whatever page it came from.
+        if name in ("submit", "remove") and request.method == "GET" and self.current_tab() != "unsubmitted":
+            return False
+        return super().is_action_allowed(name)
+
     @action("submit", "提交接种人员", "确认提交选中的人员？")
     def action_submit(self, ids):
         self.run_transition("submit", ids=ids)

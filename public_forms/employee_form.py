@@ -24,7 +24,7 @@ FORM_FIELDS = ("name", "gender", "id_number", "age", "phone", "category", "lives
 
 
 def employee_form_rate_limit():
-    return current_app.config.get("EMPLOYEE_FORM_RATE_LIMIT", "30 per minute;300 per hour")
+    return current_app.config.get("EMPLOYEE_FORM_RATE_LIMIT") or "60 per minute;1000 per hour"
 
 
 def enterprise_by_token(token):

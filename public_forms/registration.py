@@ -39,7 +39,7 @@ DONE_SESSION_KEY = "registered_enterprise_id"
 
 
 def register_rate_limit():
-    return current_app.config.get("REGISTER_RATE_LIMIT", "10 per minute;60 per hour")
+    return current_app.config.get("REGISTER_RATE_LIMIT") or "10 per minute;60 per hour"
 
 
 def department_choices():
