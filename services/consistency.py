@@ -28,7 +28,7 @@ from models.workflow import TRANSITIONS
 @dataclass(frozen=True)
 class Check:
     key: str
-    title_zh: str
+    title_zh: str  # the rule, as a statement that holds on good data
     title_en: str
     sql: str  # selects one column, `id`, of every offending row
     subject: str  # the table the ids belong to
@@ -91,36 +91,36 @@ BEFORE_SLOT = tuple(s for s in ALL_STATUSES if RANK[s] < RANK[APPOINTED])
 NEEDS_STATION = tuple(s for s in ALL_STATUSES if RANK[s] >= RANK[ALLOCATED])
 
 CHECKS = [
-    Check("slot_over_capacity", "预约时段超出容量", "slot booked beyond its capacity",
+    Check("slot_over_capacity", "预约时段不超出容量", "no slot booked beyond its capacity",
           "SELECT id FROM appointment_slot WHERE booked > capacity OR booked < 0", "appointment_slot"),
-    Check("slot_booked_count", "时段已约人数与持有该时段的人数不一致",
-          "slot.booked differs from the persons holding it",
+    Check("slot_booked_count", "时段已约人数等于持有该时段的人数",
+          "slot.booked equals the persons holding the slot",
           "SELECT s.id FROM appointment_slot s LEFT JOIN "
           "(SELECT slot_id, COUNT(*) AS holders FROM person WHERE slot_id IS NOT NULL GROUP BY slot_id) h "
           "ON h.slot_id = s.id WHERE s.booked <> COALESCE(h.holders, 0)", "appointment_slot"),
-    Check("appointed_without_slot", "已预约/已登记人员缺少预约时段或接种站",
-          "appointed or checked-in person without a slot or station",
+    Check("appointed_without_slot", "已预约/已登记人员都有预约时段和接种站",
+          "appointed and checked-in persons have a slot and a station",
           f"SELECT id FROM person WHERE status IN {_in((APPOINTED, CHECKED_IN))} "
           "AND (slot_id IS NULL OR station_id IS NULL)", "person"),
-    Check("allocated_without_station", "已分配及以后的人员缺少接种站", "allocated or later person without a station",
+    Check("allocated_without_station", "已分配及以后的人员都有接种站", "allocated and later persons have a station",
           f"SELECT id FROM person WHERE status IN {_in(NEEDS_STATION)} AND station_id IS NULL", "person"),
-    Check("slot_before_appointment", "未到预约环节的人员占用了预约时段", "person holds a slot before being appointed",
+    Check("slot_before_appointment", "未到预约环节的人员不占预约时段", "persons not yet appointed hold no slot",
           f"SELECT id FROM person WHERE status IN {_in(BEFORE_SLOT)} AND slot_id IS NOT NULL", "person"),
-    Check("slot_station_mismatch", "人员的接种站与预约时段所属接种站不一致",
-          "person's station differs from the station of their slot",
+    Check("slot_station_mismatch", "人员的接种站与其预约时段的接种站一致",
+          "a person's station is the station of their slot",
           "SELECT p.id FROM person p JOIN appointment_slot s ON s.id = p.slot_id "
           "WHERE p.station_id IS NULL OR p.station_id <> s.station_id", "person"),
-    Check("stage_stamp_missing", "已到达环节缺少时间记录", "stage reached without its time stamp",
+    Check("stage_stamp_missing", "已到达的环节都有时间记录", "every stage reached has its time stamp",
           _missing_stamp_sql(), "person"),
-    Check("stage_stamp_unreached", "未到达环节却有时间记录", "time stamp of a stage not reached",
+    Check("stage_stamp_unreached", "未到达的环节没有时间记录", "no time stamp of a stage not reached",
           _stamp_beyond_status_sql(), "person"),
-    Check("stage_stamp_order", "各环节时间先后顺序错误", "stage time stamps out of order",
+    Check("stage_stamp_order", "各环节时间先后有序", "stage time stamps in funnel order",
           _stamp_order_sql(), "person"),
-    Check("moved_without_history", "状态已变化的人员没有流转记录", "person moved on without any history row",
+    Check("moved_without_history", "状态变化过的人员都有流转记录", "every person who moved on has history rows",
           f"SELECT p.id FROM person p WHERE p.status <> '{REGISTERED}' "
           "AND NOT EXISTS (SELECT 1 FROM person_event pe WHERE pe.person_id = p.id)", "person"),
-    Check("event_changed_count", "操作记录的处理人数与流转明细条数不一致",
-          "audit event's changed count differs from its history rows",
+    Check("event_changed_count", "操作记录的处理人数等于流转明细条数",
+          "an audit event's changed count equals its history rows",
           "SELECT e.id FROM audit_event e LEFT JOIN "
           "(SELECT event_id, COUNT(*) AS moved FROM person_event GROUP BY event_id) h ON h.event_id = e.id "
           f"WHERE e.target_type = 'person' AND e.action IN {_in(sorted(TRANSITIONS))} "
@@ -164,7 +164,7 @@ def format_report(findings):
         else:
             examples = ", ".join(str(i) for i in finding.example_ids)
             more = " …" if finding.count > len(finding.example_ids) else ""
-            lines.append(f"  [问题 FAIL] {check.key}: {title}: {finding.count} 行 rows；"
+            lines.append(f"  [问题 FAIL] {check.key}: {title}: {finding.count} 行不符 rows break it；"
                          f"例如 e.g. {check.subject}.id {examples}{more}")
     failed = [f for f in findings if not f.ok]
     ran = [f for f in findings if not f.skipped]

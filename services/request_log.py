@@ -47,7 +47,8 @@ def current_request_id():
 def init_request_log(app):
     """Log every request, tag it with a request id, and show the id on the 500 page."""
     logging.getLogger("binhai").setLevel(app.config.get("LOG_LEVEL", "INFO"))
-    app.before_request(_start_request)
+    # First of all before-request functions, so a request refused early (CSRF) still gets its id.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
     app.after_request(_log_request)
     app.context_processor(lambda: {"request_id": g.get("request_id") if g.get("show_request_id") else None})
     _wrap_server_error_page(app)

@@ -187,7 +187,7 @@ def test_report_names_the_check_counts_rows_and_shows_ids_only(app, demo):
     result = check_data(app)
     assert result.exit_code == 1
     line = next(line for line in result.output.splitlines() if "stage_stamp_missing" in line)
-    assert "[问题 FAIL]" in line and "7 行 rows" in line
+    assert "[问题 FAIL]" in line and "7 行不符 rows break it" in line
     assert "person.id " + ", ".join(str(p.id) for p in people[:5]) + " …" in line
     for person in people:
         assert person.id_number not in result.output and person.name not in result.output
@@ -204,6 +204,6 @@ def test_a_check_of_a_missing_table_is_skipped_and_can_be_added(app, demo, monke
     assert result.exit_code == 1
     assert "[跳过 SKIP] counter_matches" in result.output
     vaccinated = demo.session.execute(select(func.count()).where(Person.status == "vaccinated")).scalar_one()
-    assert f"no_people_named_x: 测试 / test: {vaccinated} 行 rows" in result.output
+    assert f"no_people_named_x: 测试 / test: {vaccinated} 行不符" in result.output
     with pytest.raises(ValueError):
         register_check(Check("no_people_named_x", "", "", "SELECT 1 AS id", "person"))

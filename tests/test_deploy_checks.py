@@ -198,3 +198,12 @@ def test_the_500_page_shows_the_request_id_that_the_log_has(database_url, caplog
 def test_other_message_pages_show_no_request_id(client):
     page = client.get("/no-such-page").get_data(as_text=True)
     assert "页面不存在" in page and "请求编号" not in page
+
+
+def test_a_request_refused_by_csrf_still_gets_a_request_id(database_url, caplog):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "WTF_CSRF_ENABLED": True})
+    caplog.set_level(logging.INFO, logger="binhai")
+    response = app.test_client().post("/login/center", data={"username": "x", "password": "y"})
+    assert response.status_code == 400 and "页面已过期" in response.get_data(as_text=True)
+    (line,) = request_lines(caplog)
+    assert "status=400" in line and f"rid={response.headers['X-Request-ID']} " in line

@@ -414,8 +414,18 @@ def test_through_nginx_pages_static_files_and_request_ids(server, proxy):
     assert redirect.status == 301 and redirect.getheader("Location") == f"https://{HOST}/login/center"
     plain.close()
 
-    status, _, _ = _via_proxy(proxy, "GET", "/login/center?search=120116199001011237")
+    status, headers, page = _via_proxy(proxy, "GET", "/login/center?search=120116199001011237")
     assert status == 200
+    # a login over https through the proxy, as a browser sends it (CSRF checks the Referer on https)
+    cookie = headers["Set-Cookie"].split(";")[0]
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.decode()).group(1)
+    status, headers, _ = _via_proxy(proxy, "POST", "/login/center", body=urllib.parse.urlencode(
+        {"csrf_token": token, "username": "center", "password": DEMO_PASSWORD}), headers={
+        "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded",
+        "Referer": f"https://{HOST}/login/center"})
+    assert status == 302 and headers["Location"].endswith("/center/")
+    status, _, console = _via_proxy(proxy, "GET", "/center/", headers={"Cookie": headers["Set-Cookie"].split(";")[0]})
+    assert status == 200 and "防控中心" in console.decode()
     deadline = time.monotonic() + 3
     while '"GET /login/center HTTP/1.1" 200' not in (proxy["dir"] / "binhai.access.log").read_text():
         assert time.monotonic() < deadline, "no access log line for the login page"
