@@ -222,7 +222,10 @@ def insert_people(rows, attempts=3):
         if not pending:
             return refused
         try:
-            db.session.execute(insert(Person), pending)
+            # With RETURNING, SQLAlchemy batches the rows into multi-row VALUES statements
+            # ("insertmanyvalues"); a plain executemany may run one statement per row, and the
+            # person triggers would then fire once per row.
+            db.session.execute(insert(Person.__table__).returning(Person.__table__.c.id), pending)
             db.session.commit()
             return refused
         except IntegrityError:
