@@ -125,6 +125,15 @@ CHECKS = [
           "(SELECT event_id, COUNT(*) AS moved FROM person_event GROUP BY event_id) h ON h.event_id = e.id "
           f"WHERE e.target_type = 'person' AND e.action IN {_in(sorted(TRANSITIONS))} "
           "AND e.changed <> COALESCE(h.moved, 0)", "audit_event"),
+    # The counters kept by triggers (models/counters.py); ids are "enterprise_id:status".
+    Check("status_counters", "人数计数器等于实际人数", "person counters equal the counted persons",
+          "SELECT c.enterprise_id || ':' || c.status AS id FROM person_status_count c LEFT JOIN "
+          "(SELECT enterprise_id, status, COUNT(*) AS actual FROM person GROUP BY enterprise_id, status) p "
+          "ON p.enterprise_id = c.enterprise_id AND p.status = c.status WHERE c.n <> COALESCE(p.actual, 0) "
+          "UNION ALL SELECT p.enterprise_id || ':' || p.status AS id FROM "
+          "(SELECT enterprise_id, status FROM person GROUP BY enterprise_id, status) p WHERE NOT EXISTS "
+          "(SELECT 1 FROM person_status_count c WHERE c.enterprise_id = p.enterprise_id AND c.status = p.status)",
+          "person_status_count", tables=("person_status_count",)),
 ]
 
 
