@@ -23,6 +23,7 @@ from reader_agent.backends.keyboard import KeyboardBackend
 from reader_agent.backends.simulate import SimulatedBackend
 from reader_agent.outbox import Outbox
 from tests.conftest import make_id_number
+from tests.pcsc_stack import PcscStack, VirtualCard, card_record
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -193,23 +194,29 @@ def wait_for(condition, timeout, step=0.05):
     return condition()
 
 
-def run_agent(token, server_url, queue_path, log_path, *cards, interval="0.1"):
-    args = [sys.executable, "-m", "reader_agent", "--backend", "simulate", "--server", server_url,
-            "--queue", str(queue_path), "--interval", interval, "--max-backoff", "0.5", "--timeout", "2",
-            "--reader", "模拟读卡器", "--exit-when-done"]
-    for card in cards:
-        args += ["--card", card]
+def start_agent(token, server_url, tmp_path, *args):
+    """The agent as a subprocess, with its log in tmp_path/agent.log; return (process, log path)."""
+    log_path = tmp_path / "agent.log"
+    command = [sys.executable, "-m", "reader_agent", "--server", server_url, "--queue", str(tmp_path / "queue.sqlite3"),
+               "--max-backoff", "0.5", "--timeout", "2", "--device-retry", "0.3", *args]
     env = {**os.environ, "READER_TOKEN": token, "PYTHONPATH": str(REPO)}
     with open(log_path, "w") as log:
-        return subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log), log_path
+
+
+def simulated_agent(token, server_url, tmp_path, *cards):
+    args = ["--backend", "simulate", "--interval", "0.1", "--reader", "模拟读卡器", "--exit-when-done"]
+    for card in cards:
+        args += ["--card", card]
+    return start_agent(token, server_url, tmp_path, *args)
 
 
 def test_reads_made_while_the_server_is_down_arrive_once_and_in_order(db, serve, reader_token, tmp_path):
     numbers = [make_id_number() for _ in range(3)]
     port = free_port()
-    queue_path, log_path = tmp_path / "queue.sqlite3", tmp_path / "agent.log"
-    agent = run_agent(reader_token, f"http://127.0.0.1:{port}", queue_path, log_path,
-                      *(f"{n},测试{i}" for i, n in enumerate(numbers)))
+    queue_path = tmp_path / "queue.sqlite3"
+    agent, log_path = simulated_agent(reader_token, f"http://127.0.0.1:{port}", tmp_path,
+                                      *(f"{n},测试{i}" for i, n in enumerate(numbers)))
     try:
         assert wait_for(lambda: queued(queue_path) == 3, 15), log_path.read_text()
         time.sleep(1.0)  # a few more failed attempts while the server stays down
@@ -241,18 +248,17 @@ def test_a_delivery_whose_answer_was_lost_is_not_stored_twice(db, serve, reader_
 
     assert post_read(url, reader_token, payload).status == 201  # stored; pretend the answer got lost
     second = make_id_number()
-    agent = run_agent(reader_token, url, tmp_path / "queue.sqlite3", tmp_path / "agent.log", second)
+    agent, log_path = simulated_agent(reader_token, url, tmp_path, second)
     assert agent.wait(timeout=30) == 0
     stored = db.session.execute(select(CardRead.id_number).order_by(CardRead.id)).scalars().all()
     assert stored == [number, second]
-    assert "读卡已上传 read_id=6f1c1b2e-8a55-4c1e-9a3f-2f6d7f0c1a11 结果=未登记 (HTTP 200)" in (
-        tmp_path / "agent.log").read_text()
+    assert "读卡已上传 read_id=6f1c1b2e-8a55-4c1e-9a3f-2f6d7f0c1a11 结果=未登记 (HTTP 200)" in log_path.read_text()
 
 
 def test_a_revoked_token_keeps_the_reads_queued_and_says_so(db, serve, reader_token, tmp_path):
     url = serve(free_port())
-    queue_path, log_path = tmp_path / "queue.sqlite3", tmp_path / "agent.log"
-    agent = run_agent("rdr_revoked-or-wrong", url, queue_path, log_path, make_id_number())
+    queue_path = tmp_path / "queue.sqlite3"
+    agent, log_path = simulated_agent("rdr_revoked-or-wrong", url, tmp_path, make_id_number())
     try:
         assert wait_for(lambda: "令牌" in log_path.read_text(), 15)
         assert queued(queue_path) == 1
@@ -261,3 +267,83 @@ def test_a_revoked_token_keeps_the_reads_queued_and_says_so(db, serve, reader_to
         agent.wait(10)
     assert "请检查 READER_TOKEN" in log_path.read_text()
     assert queued(queue_path) == 1  # still there for when the token is fixed
+
+
+# ---------------------------------------------------------------- a real PC/SC stack
+
+@pytest.fixture
+def pcsc(tmp_path):
+    """The PC/SC stack, locked for this test, pcscd not yet started."""
+    stack = PcscStack(tmp_path / "pcscd.log")
+    stack.acquire()
+    yield stack
+    stack.release()
+
+
+def stop(process):
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def reads(db):
+    db.session.rollback()
+    return db.session.execute(select(CardRead.id_number, CardRead.reader).order_by(CardRead.id)).all()
+
+
+@pytest.mark.slow
+def test_agent_waits_for_pcscd_then_reads_cards_and_survives_a_pcscd_restart(db, pcsc, serve, reader_token,
+                                                                              tmp_path):
+    url = serve(free_port())
+    agent, log_path = start_agent(reader_token, url, tmp_path, "--backend", "pcsc")
+    first, second = make_id_number(), make_id_number()
+    try:
+        assert wait_for(lambda: "pcscd 未运行" in log_path.read_text(), 15), log_path.read_text()
+        pcsc.start()
+        assert wait_for(lambda: "读卡器就绪" in log_path.read_text(), 15), log_path.read_text()
+        card = VirtualCard(card_record(first, "王晓东")).insert()
+        inserted = time.monotonic()
+        assert wait_for(lambda: len(reads(db)) == 1, 10), log_path.read_text()
+        seen_after = time.monotonic() - inserted
+        card.remove()
+        assert reads(db) == [(first, "Virtual PCD 00 00")]
+
+        pcsc.stop()  # pcscd goes away under the agent, and comes back
+        assert wait_for(lambda: log_path.read_text().count("读卡器就绪") == 1 and (
+            "PC/SC 服务或读卡器出错" in log_path.read_text() or log_path.read_text().count("pcscd 未运行") > 1), 15)
+        pcsc.start()
+        assert wait_for(lambda: log_path.read_text().count("读卡器就绪") == 2, 15), log_path.read_text()
+        card = VirtualCard(card_record(second, "李明")).insert()
+        assert wait_for(lambda: len(reads(db)) == 2, 10), log_path.read_text()
+        card.remove()
+    finally:
+        stop(agent)
+    assert [number for number, _ in reads(db)] == [first, second]
+    log = log_path.read_text()
+    assert first not in log and second not in log and "王晓东" not in log
+    print(f"card insertion to stored read: {seen_after:.2f} s")
+    assert seen_after < 3
+
+
+@pytest.mark.slow
+def test_agent_reports_a_missing_reader_and_refuses_foreign_cards(db, pcsc, serve, reader_token, tmp_path):
+    url = serve(free_port())
+    pcsc.start()
+    agent, log_path = start_agent(reader_token, url, tmp_path, "--backend", "pcsc", "--reader", "ACS ACR1281")
+    try:
+        assert wait_for(lambda: "未检测到名称含“ACS ACR1281”的读卡器" in log_path.read_text(), 15)
+    finally:
+        stop(agent)
+    agent, log_path = start_agent(reader_token, url, tmp_path, "--backend", "pcsc", "--reader", "Virtual PCD 00 00")
+    try:
+        assert wait_for(lambda: "读卡器就绪" in log_path.read_text(), 15), log_path.read_text()
+        # A bank card: another application, so SELECT of ours answers 6A82.
+        foreign = VirtualCard(card_record(make_id_number(), "某人"), aid=bytes.fromhex("A0000000031010")).insert()
+        assert wait_for(lambda: "不支持的卡片" in log_path.read_text(), 10), log_path.read_text()
+        foreign.remove()
+    finally:
+        stop(agent)
+    assert reads(db) == []

@@ -1,0 +1,217 @@
+"""A real PC/SC stack for tests: our own pcscd with the vsmartcard virtual reader, and cards we play.
+
+pcscd has one socket per host, so a file lock keeps test runs (and the SQLite and
+PostgreSQL runs of `make test`, or two developers' runs) from using it at once. The
+pcscd we start is recorded in a pid file and stopped by that pid; one left behind by a
+crashed run is recognised by the same file and stopped before a new one starts.
+"""
+
+import contextlib
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+VPCD_PORT = 35963  # vsmartcard-vpcd's first virtual reader ("Virtual PCD 00 00")
+VPCD_READER = "Virtual PCD 00 00"
+VPCD_CONFIG = Path("/etc/reader.conf.d/vpcd")
+SYSTEM_PID_FILE = Path("/run/pcscd/pcscd.pid")
+LOCK_FILE = Path(tempfile.gettempdir()) / "binhai-test-pcscd.lock"
+OUR_PID_FILE = Path(tempfile.gettempdir()) / "binhai-test-pcscd.pid"
+
+# The test card: our application id and a TLV record, written here independently of the agent.
+AID = bytes.fromhex("F0") + b"BINHAIID"
+ATR = bytes.fromhex("3B8880014249484149494401")
+
+
+def unavailable(reason):
+    """Skip where pcscd cannot run; in CI the stack must run, so fail instead."""
+    if IN_CI:
+        pytest.fail(f"PC/SC stack unavailable in CI: {reason}")
+    pytest.skip(f"PC/SC stack unavailable: {reason}")
+
+
+def card_record(id_number, name, sex="1", birth_date=""):
+    out = b""
+    for tag, value in ((1, id_number.encode()), (2, name.encode("utf-8")), (3, sex.encode()),
+                       (4, (birth_date or id_number[6:14]).encode())):
+        out += bytes((tag, len(value))) + value
+    return out
+
+
+def _alive(pid):
+    """Whether `pid` is a running (not zombie) pcscd."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    name, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:][:1]
+    return name == "pcscd" and state != "Z"
+
+
+def _read_pid(path):
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+class PcscStack:
+    """Our pcscd, started and stopped by pid, with the vpcd virtual reader."""
+
+    def __init__(self, log_path):
+        self.log_path = log_path
+        self.process = None
+        self._lock = None
+
+    def acquire(self, timeout=600):
+        if not shutil.which("pcscd"):
+            unavailable("pcscd is not installed (apt-get install pcscd vsmartcard-vpcd)")
+        if not VPCD_CONFIG.exists():
+            unavailable("the vsmartcard-vpcd reader driver is not installed (apt-get install vsmartcard-vpcd)")
+        self._lock = open(LOCK_FILE, "w")  # noqa: SIM115 - held until release()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    unavailable("another test run kept the PC/SC stack for too long")
+                time.sleep(0.5)
+        self._stop_stale()
+        other = _read_pid(SYSTEM_PID_FILE)
+        if other and _alive(other):
+            self.release()
+            unavailable(f"a pcscd not started by the tests is running (pid {other}); stop it to run this test")
+
+    def _stop_stale(self):
+        stale = _read_pid(OUR_PID_FILE)
+        if stale and _alive(stale):
+            os.kill(stale, signal.SIGTERM)
+            for _ in range(50):
+                if not _alive(stale):
+                    break
+                time.sleep(0.1)
+        OUR_PID_FILE.unlink(missing_ok=True)
+
+    def start(self):
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(["pcscd", "--foreground"], stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        OUR_PID_FILE.write_text(str(self.process.pid))
+        if not self.wait_for_reader(10):
+            self.stop()
+            unavailable("pcscd could not be started: " + self.log_path.read_text()[-500:])
+
+    def wait_for_reader(self, timeout):
+        from smartcard.pcsc.PCSCExceptions import BaseSCardException
+        from smartcard.System import readers
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                if VPCD_READER in [str(r) for r in readers()]:
+                    return True
+            except BaseSCardException:
+                pass
+            time.sleep(0.05)
+        return False
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        OUR_PID_FILE.unlink(missing_ok=True)
+
+    def release(self):
+        self.stop()
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
+
+
+class VirtualCard:
+    """A card in the virtual reader, answering APDUs over the vpcd socket (2-byte length frames)."""
+
+    def __init__(self, record, aid=AID, port=VPCD_PORT):
+        self.record = record
+        self.aid = aid
+        self.port = port
+        self.sock = None
+        self.thread = None
+        self.apdus = 0
+
+    def insert(self):
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(None)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        return self
+
+    def remove(self):
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.close()
+            self.sock = None
+        if self.thread is not None:
+            self.thread.join(5)
+
+    def _receive(self, count):
+        data = b""
+        while len(data) < count:
+            chunk = self.sock.recv(count - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return data
+
+    def _send(self, payload):
+        self.sock.sendall(struct.pack(">H", len(payload)) + payload)
+        if hasattr(socket, "TCP_QUICKACK"):
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+
+    def _serve(self):
+        selected = False
+        try:
+            while True:
+                (length,) = struct.unpack(">H", self._receive(2))
+                message = self._receive(length)
+                if len(message) == 1:  # control: 00 off, 01 on, 02 reset, 04 ATR
+                    if message[0] == 0x04:
+                        self._send(ATR)
+                    continue
+                self.apdus += 1
+                answer, selected = self._answer(message, selected)
+                self._send(answer)
+        except (EOFError, OSError):
+            return
+
+    def _answer(self, apdu, selected):
+        ins = apdu[1]
+        if ins == 0xA4:
+            chosen = apdu[5:5 + apdu[4]] == self.aid
+            return (b"\x90\x00", True) if chosen else (b"\x6a\x82", False)
+        if ins == 0xB0:
+            return (self.record + b"\x90\x00", selected) if selected else (b"\x69\x86", selected)
+        return b"\x6d\x00", selected
