@@ -42,10 +42,11 @@ class CenterHomeView(FunnelHomeView):
     def index(self):
         figures = stats.district_figures()
         trend = stats.daily_vaccinations(days=14)
+        departments, territories = stats.organisation_breakdown()
         return self.render(
             "center/home.html", counts=figures, figures=self.figures,
-            departments=stats.department_breakdown(), dimensions=DIMENSION_LABELS,
-            territories=stats.territory_breakdown(), stations=stats.station_breakdown(),
+            departments=departments, dimensions=DIMENSION_LABELS,
+            territories=territories, stations=stats.station_breakdown(),
             trend=trend, trend_chart=trend_chart(trend), updated_at=now(),
         )
 

@@ -367,7 +367,9 @@ class TreePersonListView(PersonListView):
 
     def tab_counts(self):
         """Return {tab: count} for the current node with one GROUP BY status."""
-        by_status = stats.status_counts(and_(person_scope(current_user), *self.narrowing_conditions()))
+        shown = sorted({s for _, statuses in self.tabs.values() for s in statuses})
+        by_status = stats.status_counts(and_(person_scope(current_user), Person.status.in_(shown),
+                                             *self.narrowing_conditions()))
         return {key: sum(by_status.get(s, 0) for s in statuses) for key, (_, statuses) in self.tabs.items()}
 
     def ticked_ids(self):

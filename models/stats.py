@@ -73,18 +73,18 @@ def district_figures():
 
 # ---------------------------------------------------------------- breakdowns
 
-def _counts_by(column):
-    """Return {value of column: {status: count}} over persons joined to their enterprise."""
-    rows = db.session.execute(
-        select(column, Person.status, func.count())
+def _counts_by_department_and_territory():
+    """Return [(department id, territory id, status, count)]: one scan serves both breakdowns."""
+    return db.session.execute(
+        select(Enterprise.department_id, Enterprise.territory_id, Person.status, func.count())
         .select_from(Person)
         .join(Enterprise, Person.enterprise_id == Enterprise.id)
-        .group_by(column, Person.status)
+        .group_by(Enterprise.department_id, Enterprise.territory_id, Person.status)
     ).all()
-    grouped = {}
-    for key, status, count in rows:
-        grouped.setdefault(key, {})[status] = count
-    return grouped
+
+
+def _add(bucket, status, count):
+    bucket[status] = bucket.get(status, 0) + count
 
 
 def _department_roots():
@@ -104,28 +104,36 @@ def _department_roots():
     return departments, {d.id: root(d.id) for d in departments}
 
 
-def department_breakdown():
-    """Return {dimension: [(top-level department, funnel)]}, child units rolled up into their top."""
+def organisation_breakdown():
+    """Return (department breakdown, territory breakdown) from one grouped query.
+
+    Departments: {dimension: [(top-level department, funnel)]}, child units rolled up into
+    their top. Territories: [(territory, funnel)] by the 所属辖区 of the persons' enterprises.
+    """
+    rows = _counts_by_department_and_territory()
     departments, root_of = _department_roots()
-    by_root = {}
-    for dept_id, by_status in _counts_by(Enterprise.department_id).items():
-        bucket = by_root.setdefault(root_of.get(dept_id, dept_id), {})
-        for status, count in by_status.items():
-            bucket[status] = bucket.get(status, 0) + count
-    result = {}
+    by_root, by_territory = {}, {}
+    for dept_id, territory_id, status, count in rows:
+        _add(by_root.setdefault(root_of.get(dept_id, dept_id), {}), status, count)
+        _add(by_territory.setdefault(territory_id, {}), status, count)
+    by_dimension = {}
     for department in departments:
         if department.parent_id is None:
-            result.setdefault(department.dimension, []).append(
+            by_dimension.setdefault(department.dimension, []).append(
                 (department, funnel_from(by_root.get(department.id, {})))
             )
-    return result
+    territories = db.session.execute(select(Territory).order_by(Territory.sort_order, Territory.id)).scalars()
+    return by_dimension, [(t, funnel_from(by_territory.get(t.id, {}))) for t in territories]
+
+
+def department_breakdown():
+    """Return {dimension: [(top-level department, funnel)]}, child units rolled up into their top."""
+    return organisation_breakdown()[0]
 
 
 def territory_breakdown():
     """Return [(territory, funnel)] by the 所属辖区 of the persons' enterprises."""
-    counts = _counts_by(Enterprise.territory_id)
-    territories = db.session.execute(select(Territory).order_by(Territory.sort_order, Territory.id)).scalars()
-    return [(territory, funnel_from(counts.get(territory.id, {}))) for territory in territories]
+    return organisation_breakdown()[1]
 
 
 def station_breakdown(day=None):
