@@ -1,5 +1,8 @@
 """Command-line tools: `flask --app app init-db | seed-demo | create-user | reader-token`."""
 
+import os
+from pathlib import Path
+
 import click
 from flask_migrate import upgrade
 from sqlalchemy import func, select
@@ -16,6 +19,7 @@ def register_commands(app):
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_user)
     app.cli.add_command(reader_token)
+    app.cli.add_command(import_departments_command)
     app.cli.add_command(check_data)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
@@ -150,3 +154,43 @@ def restore_command(path, yes):
     except BackupError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"已从 {path} 恢复 / restored from {path}")
+
+
+@click.command("import-departments")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the credentials sheet (default: next to FILE).")
+def import_departments_command(file, output):
+    """Create or update review departments and their accounts from an .xlsx sheet."""
+    from models.base import now
+    from services.spreadsheets_departments import (
+        DepartmentSheetError,
+        credentials_workbook,
+        import_departments,
+        read_department_sheet,
+    )
+
+    try:
+        rows = read_department_sheet(file)
+    except DepartmentSheetError as error:
+        raise click.ClickException(str(error)) from error
+    result, problems = import_departments(rows)
+    if problems:
+        db.session.rollback()
+        for problem in problems:
+            click.echo(problem, err=True)
+        raise click.ClickException(f"发现 {len(problems)} 处问题，未导入任何数据")
+    if result.credentials:
+        # A stamped default name never overwrites the passwords of an earlier run.
+        output = output or file.with_name(f"{file.stem}-账号密码-{now():%Y%m%d%H%M%S}.xlsx")
+        try:
+            # Written before the commit: without the sheet, nobody could log in to the new accounts.
+            with open(output, "wb", opener=lambda path, flags: os.open(path, flags, 0o600)) as sheet:
+                sheet.write(credentials_workbook(result.credentials))
+        except OSError as error:
+            db.session.rollback()
+            raise click.ClickException(f"无法写入 {output}：{error.strerror}，未导入任何数据") from error
+    db.session.commit()
+    click.echo(result.summary())
+    if result.credentials:
+        click.echo(f"初始密码已写入 {output}（首次登录须修改密码），请妥善保管")

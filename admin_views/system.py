@@ -1,70 +1,543 @@
-"""系统管理: accounts, units, stations, option lists and the audit log."""
+"""系统管理: accounts, territories, review departments (tree and import), stations, option lists, logs.
 
+Issued passwords (new account, reset) appear once, in the answer to the POST that
+made them, and nowhere else; password and SMS-code hashes are never shown.
+"""
+
+import base64
+import re
+from datetime import datetime, time
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.filters import (
+    BaseSQLAFilter,
+    BooleanEqualFilter,
+    DateTimeBetweenFilter,
+    DateTimeGreaterFilter,
+    DateTimeSmallerFilter,
+    FilterEqual,
+    FilterLike,
+)
+from flask_admin.menu import MenuLink
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from sqlalchemy import func, or_, select, update
+from wtforms import SelectField, StringField, ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from admin_views.base import ConsoleHomeView, RoleAccessMixin
-from admin_views.reader_tokens import ReaderTokenView
 from extensions import db
-from models import (
-    AuditEvent,
-    OptionItem,
-    ReviewDepartment,
-    SmsMessage,
-    Station,
-    Territory,
-    User,
+from models import AuditEvent, Enterprise, OptionItem, ReviewDepartment, SmsMessage, Station, Territory, User
+from models.audit import record_event
+from models.base import now, today
+from models.options import NOT_VACCINATED_REASON, PERSON_CATEGORY
+from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY
+from models.user import ADMIN, ENTERPRISE, REVIEW, ROLE_LABELS, STATION
+from models.workflow import TRANSITIONS
+from public_forms.passwords import random_password
+from services.spreadsheets_departments import (
+    USERNAME_PATTERN,
+    XLSX_MIMETYPE,
+    DepartmentSheetError,
+    clean_phone,
+    credentials_workbook,
+    department_template_workbook,
+    import_departments,
+    read_department_sheet,
 )
-from models.user import ADMIN
+
+MOBILE = Regexp(r"^1[3-9]\d{9}$", message="请输入正确的11位手机号")
+NO_STORE = {"Cache-Control": "no-store"}
+
+ACTION_LABELS = {
+    **{key: transition.label for key, transition in TRANSITIONS.items()},
+    "login": "登录", "login_failed": "登录失败", "password_changed": "修改密码",
+    "password_reset_by_sms": "短信找回密码", "password_reset_by_admin": "管理员重置密码",
+    "account_created": "新建账号", "account_updated": "修改账号", "account_unlocked": "解锁账号",
+    "account_disabled": "停用账号", "account_enabled": "启用账号", "view_person": "查看人员详情",
+    "import_departments": "导入审核部门",
+}
+SMS_KIND_LABELS = {"notice": "通知", "reset_code": "找回密码验证码"}
+SMS_STATUS_LABELS = {"queued": "待发送", "stored": "已存入发件箱", "sent": "已发送", "failed": "发送失败"}
+
+
+def labelled(labels):
+    """A list formatter showing the Chinese label of a coded value."""
+    def formatter(view, context, model, name):
+        value = getattr(model, name)
+        return labels.get(value, value)
+    return formatter
+
+
+def yes_no(view, context, model, name):
+    return "是" if getattr(model, name) else "否"
 
 
 class AdminModelView(RoleAccessMixin, ModelView):
     role = ADMIN
     page_size = 50
     column_default_sort = ("id", False)
+    can_delete = False  # rows are referenced everywhere; stations and options are switched off instead
+
+    def __init__(self, model, name=None, endpoint=None, **kwargs):
+        super().__init__(model, db, name=name, endpoint=endpoint, **kwargs)
+
+
+class ReadOnlyView(AdminModelView):
+    can_create = can_edit = can_delete = False
+    column_default_sort = ("id", True)
+
+
+def optional_id(value):
+    return int(value) if value not in (None, "", "None") else None
+
+
+class ForeignKeySelectMixin:
+    """Plain selects for foreign keys: Flask-Admin's relation fields give WTForms 3.3 deprecated tuples."""
+
+    foreign_keys = {}  # form field -> (model whose rows are offered, label of the empty choice)
+
+    def _fill_choices(self, form):
+        for field_name, (model, blank) in self.foreign_keys.items():
+            rows = db.session.execute(select(model.id, model.name).order_by(model.name)).all()
+            getattr(form, field_name).choices = [SelectChoice("", blank)] + [SelectChoice(r.id, r.name) for r in rows]
+        return form
+
+    def create_form(self, obj=None):
+        return self._fill_choices(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self._fill_choices(super().edit_form(obj))
+
+
+# ---------------------------------------------------------------- accounts
+
+class LockedFilter(BaseSQLAFilter):
+    def apply(self, query, value, alias=None):
+        locked = User.locked_until > now()
+        return query.filter(locked if value == "1" else or_(User.locked_until.is_(None), ~locked))
+
+    def operation(self):
+        return "为"
+
+
+class NewAccountForm(FlaskForm):
+    username = StringField("账号", validators=[
+        DataRequired("请输入账号"),
+        Regexp(USERNAME_PATTERN.pattern.join("^$"), message="账号只能由3-64位字母、数字、下划线、点或横线组成"),
+    ])
+    role = SelectField("角色", choices=ROLE_LABELS)
+    display_name = StringField("名称", validators=[Optional(), Length(max=100)])
+    phone = StringField("手机号", validators=[Optional(), MOBILE])
+    department = SelectField("审核部门", coerce=int)
+    station = SelectField("接种站", coerce=int)
+    credit_code = StringField("企业统一社会信用代码", validators=[Optional(), Length(max=18)])
+
+
+def username_link(view, context, model, name):
+    return Markup('<a href="{0}">{1}</a>').format(url_for("admin_users.manage_view", user_id=model.id), model.username)
+
+
+def lock_state(view, context, model, name):
+    return f"已锁定至 {model.locked_until:%H:%M}" if model.is_locked() else ""
 
 
 class UserView(AdminModelView):
-    column_list = ("username", "display_name", "role", "phone", "active", "locked_until", "last_login_at")
-    column_searchable_list = ("username", "display_name")
-    column_filters = ("role", "active")
-    column_labels = {"username": "账号", "display_name": "名称", "role": "角色", "phone": "手机号",
-                     "active": "启用", "locked_until": "锁定至", "last_login_at": "最近登录"}
-    form_excluded_columns = ("password_hash", "failed_logins", "created_at", "last_login_at")
-    can_create = False
+    can_create = False  # accounts are made on the 新建账号 page, which shows the initial password once
+    can_edit = True
+    list_template = "system/user_list.html"
+    column_list = ("username", "display_name", "role", "phone", "active", "locked_until", "must_change_password",
+                   "last_login_at")
+    column_searchable_list = ("username", "display_name", "phone")
+    column_filters = (
+        FilterEqual(User.role, "角色", options=list(ROLE_LABELS.items())),
+        BooleanEqualFilter(User.active, "启用"),
+        LockedFilter(User.locked_until, "锁定", options=[("1", "已锁定"), ("0", "未锁定")]),
+    )
+    column_labels = {"username": "账号", "display_name": "名称/单位", "role": "角色", "phone": "手机号",
+                     "active": "启用", "locked_until": "锁定", "must_change_password": "须改密码",
+                     "last_login_at": "最近登录"}
+    form_columns = ("display_name", "phone", "active")
+    form_args = {"display_name": {"label": "名称/单位", "validators": [Length(max=100)]},
+                 "phone": {"label": "手机号", "validators": [Optional(), MOBILE]},
+                 "active": {"label": "启用"}}
+
+    column_formatters = {"username": username_link, "role": labelled(ROLE_LABELS), "active": yes_no,
+                         "must_change_password": yes_no, "locked_until": lock_state}
+
+    def on_model_change(self, form, model, is_created):
+        if model.id == current_user.id and not model.active:
+            raise ValidationError("不能停用当前登录的账号")
+        model.phone = model.phone or None
+        record_event(current_user, "account_updated", target_type="user", target_id=model.id)
+
+    # -------------------------------------------------- batch actions (set-based)
+
+    def _set_many(self, ids, event, message, **values):
+        chosen = [int(i) for i in ids if str(i).isdigit()]
+        statement = update(User).where(User.id.in_(chosen))
+        if values.get("active") is False:
+            statement = statement.where(User.id != current_user.id)
+        changed = db.session.execute(statement.values(**values).execution_options(synchronize_session=False)).rowcount
+        record_event(current_user, event, target_type="user", detail="ids=" + ",".join(map(str, chosen)),
+                     requested=len(chosen), changed=changed)
+        db.session.commit()
+        flash(f"{message} {changed} 个账号", "success")
+
+    @action("unlock", "解锁", "确认解锁选中的账号？")
+    def action_unlock(self, ids):
+        self._set_many(ids, "account_unlocked", "已解锁", locked_until=None, failed_logins=0)
+
+    @action("disable", "停用", "确认停用选中的账号？")
+    def action_disable(self, ids):
+        self._set_many(ids, "account_disabled", "已停用", active=False)
+
+    @action("enable", "启用", "确认启用选中的账号？")
+    def action_enable(self, ids):
+        self._set_many(ids, "account_enabled", "已启用", active=True)
+
+    # -------------------------------------------------- one account
+
+    def _account_or_404(self, user_id):
+        user = db.session.get(User, user_id)
+        if user is None:
+            abort(404)
+        return user
+
+    def _password_page(self, user, password, title):
+        response = self.render("system/password_once.html", account=user, password=password, title=title,
+                               role_labels=ROLE_LABELS)
+        return response, 200, NO_STORE
+
+    @expose("/new-account/", methods=("GET", "POST"))
+    def new_account_view(self):
+        form = NewAccountForm()
+        departments = db.session.execute(
+            select(ReviewDepartment.id, ReviewDepartment.name).order_by(ReviewDepartment.sort_order,
+                                                                        ReviewDepartment.name)).all()
+        stations = db.session.execute(select(Station.id, Station.name).order_by(Station.name)).all()
+        none = SelectChoice(0, "（不适用）")
+        form.department.choices = [none] + [SelectChoice(row.id, row.name) for row in departments]
+        form.station.choices = [none] + [SelectChoice(row.id, row.name) for row in stations]
+        error = None
+        if form.validate_on_submit():
+            user, error = self._new_account(form)
+            if user is not None:
+                password = random_password()
+                user.set_password(password)
+                db.session.add(user)
+                db.session.flush()
+                record_event(current_user, "account_created", target_type="user", target_id=user.id,
+                             detail=f"{user.username} {user.role}")
+                db.session.commit()
+                return self._password_page(user, password, "账号已创建")
+        elif form.errors:
+            error = next(iter(form.errors.values()))[0]
+        return self.render("system/user_new.html", form=form, error=error)
+
+    def _new_account(self, form):
+        """Build the account the form describes, or return the problem."""
+        username, role = form.username.data.strip(), form.role.data
+        if db.session.execute(select(User.id).where(User.username == username)).first():
+            return None, f"账号“{username}”已存在"
+        user = User(username=username, role=role, phone=form.phone.data or None, must_change_password=True,
+                    display_name=(form.display_name.data or "").strip())
+        if role == REVIEW:
+            user.department = db.session.get(ReviewDepartment, form.department.data or 0)
+            if user.department is None:
+                return None, "审核部门端账号须选择审核部门"
+        elif role == STATION:
+            user.station = db.session.get(Station, form.station.data or 0)
+            if user.station is None:
+                return None, "接种站端账号须选择接种站"
+        elif role == ENTERPRISE:
+            code = (form.credit_code.data or "").strip().upper()
+            user.enterprise = db.session.execute(
+                select(Enterprise).where(Enterprise.credit_code == code)).scalar_one_or_none()
+            if user.enterprise is None:
+                return None, "找不到该统一社会信用代码的企业"
+        unit = user.department or user.station or user.enterprise
+        user.display_name = user.display_name or (unit.name if unit else username)
+        return user, None
+
+    @expose("/manage/<int:user_id>/")
+    def manage_view(self, user_id):
+        user = self._account_or_404(user_id)
+        return self.render("system/user_manage.html", account=user, role_labels=ROLE_LABELS,
+                           locked=user.is_locked(), is_self=user.id == current_user.id)
+
+    @expose("/manage/<int:user_id>/reset-password/", methods=("POST",))
+    def reset_password_view(self, user_id):
+        user = self._account_or_404(user_id)
+        password = random_password()
+        user.set_password(password)
+        user.must_change_password = True
+        user.unlock()
+        record_event(current_user, "password_reset_by_admin", target_type="user", target_id=user.id)
+        db.session.commit()
+        return self._password_page(user, password, "密码已重置")
+
+    @expose("/manage/<int:user_id>/unlock/", methods=("POST",))
+    def unlock_view(self, user_id):
+        user = self._account_or_404(user_id)
+        user.unlock()
+        record_event(current_user, "account_unlocked", target_type="user", target_id=user.id)
+        db.session.commit()
+        flash(f"账号 {user.username} 已解锁", "success")
+        return redirect(url_for(".manage_view", user_id=user.id))
+
+    @expose("/manage/<int:user_id>/active/", methods=("POST",))
+    def set_active_view(self, user_id):
+        user = self._account_or_404(user_id)
+        active = request.form.get("active") == "1"
+        if user.id == current_user.id and not active:
+            flash("不能停用当前登录的账号", "error")
+        else:
+            user.active = active
+            record_event(current_user, "account_enabled" if active else "account_disabled", target_type="user",
+                         target_id=user.id)
+            db.session.commit()
+            flash(f"账号 {user.username} 已{'启用' if active else '停用'}", "success")
+        return redirect(url_for(".manage_view", user_id=user.id))
 
 
-class AuditEventView(AdminModelView):
-    can_create = can_edit = can_delete = False
-    column_default_sort = ("id", True)
-    column_list = ("at", "username", "role", "action", "from_status", "to_status", "requested",
-                   "changed", "reason", "detail")
-    column_filters = ("username", "action", "at")
-    column_labels = {"at": "时间", "username": "账号", "role": "角色", "action": "操作",
-                     "from_status": "原状态", "to_status": "新状态", "requested": "请求人数",
-                     "changed": "处理人数", "reason": "原因", "detail": "详情"}
+# ---------------------------------------------------------------- units
+
+class TerritoryView(AdminModelView):
+    column_default_sort = ("sort_order", False)
+    column_list = ("name", "sort_order")
+    column_searchable_list = ("name",)
+    column_labels = {"name": "名称", "sort_order": "排序"}
+    form_columns = ("name", "sort_order")
+    form_args = {"name": {"label": "名称", "validators": [DataRequired("请输入名称"), Length(max=64)]},
+                 "sort_order": {"label": "排序"}}
 
 
-class SmsMessageView(AdminModelView):
-    can_create = can_edit = can_delete = False
-    column_default_sort = ("id", True)
-    column_labels = {"phone": "手机号", "body": "内容", "kind": "类型", "status": "状态",
-                     "created_at": "时间", "sent_at": "发送时间", "error": "错误"}
+def check_department_phone(form, field):
+    try:
+        field.data, _ = clean_phone(field.data)
+    except ValueError as error:
+        raise ValidationError("联系电话格式不正确（手机号11位，座机如 022-65301234）") from error
+
+
+class ReviewDepartmentView(ForeignKeySelectMixin, AdminModelView):
+    list_template = "system/department_list.html"
+    column_default_sort = ("sort_order", False)
+    column_list = ("name", "dimension", "parent", "contact_phone", "sort_order")
+    column_searchable_list = ("name",)
+    column_filters = (FilterEqual(ReviewDepartment.dimension, "维度", options=list(DIMENSION_LABELS.items())),)
+    column_labels = {"name": "名称", "dimension": "维度", "parent": "上级部门", "contact_phone": "联系电话",
+                     "sort_order": "排序"}
+    column_formatters = {"dimension": labelled(DIMENSION_LABELS)}
+    form_columns = ("name", "dimension", "parent_id", "contact_phone", "sort_order")
+    form_overrides = {"dimension": SelectField, "parent_id": SelectField}
+    foreign_keys = {"parent_id": (ReviewDepartment, "（无上级部门）")}
+    form_args = {
+        "name": {"label": "名称", "validators": [DataRequired("请输入名称"), Length(max=100)]},
+        "dimension": {"label": "维度", "choices": DIMENSION_LABELS},
+        "parent_id": {"label": "上级部门", "coerce": optional_id},
+        "contact_phone": {"label": "联系电话", "validators": [check_department_phone]},
+        "sort_order": {"label": "排序"},
+    }
+
+    def on_model_change(self, form, model, is_created):
+        model.contact_phone = model.contact_phone or None
+        with db.session.no_autoflush:
+            parent = db.session.get(ReviewDepartment, model.parent_id) if model.parent_id else None
+            if parent is not None and parent.dimension != model.dimension:
+                raise ValidationError(f"维度须与上级部门“{parent.name}”一致（{DIMENSION_LABELS[parent.dimension]}）")
+            seen = {model.id}
+            while parent is not None:
+                if parent.id in seen:
+                    raise ValidationError("上级部门不能是本部门或其下级部门")
+                seen.add(parent.id)
+                parent = parent.parent
+
+    @expose("/tree/")
+    def tree_view(self):
+        """The departments as a tree in the two dimensions, with their accounts and enterprise counts."""
+        departments = db.session.execute(
+            select(ReviewDepartment).order_by(ReviewDepartment.sort_order, ReviewDepartment.name)).scalars().all()
+        enterprise_counts = dict(db.session.execute(
+            select(Enterprise.department_id, func.count()).group_by(Enterprise.department_id)).all())
+        accounts = {}
+        for department_id, username in db.session.execute(
+            select(User.department_id, User.username).where(User.role == REVIEW).order_by(User.username)
+        ):
+            accounts.setdefault(department_id, []).append(username)
+        children = {}
+        for department in departments:
+            children.setdefault(department.parent_id, []).append(department)
+
+        def node(department):
+            return {"department": department, "enterprises": enterprise_counts.get(department.id, 0),
+                    "accounts": accounts.get(department.id, []),
+                    "children": [node(child) for child in children.get(department.id, [])]}
+
+        roots = [(DIMENSION_LABELS[dimension],
+                  [node(d) for d in children.get(None, []) if d.dimension == dimension])
+                 for dimension in (INDUSTRY, TERRITORY)]
+        return self.render("system/department_tree.html", roots=roots, total=len(departments))
+
+    @expose("/import/", methods=("GET", "POST"))
+    def import_view(self):
+        """批量导入: a department sheet in, departments and accounts created, the credentials sheet out."""
+        if request.method == "GET":
+            return self.render("system/department_import.html")
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            return self.render("system/department_import.html", problems=["请选择要上传的 .xlsx 文件"])
+        try:
+            rows = read_department_sheet(upload.stream)
+        except DepartmentSheetError as error:
+            return self.render("system/department_import.html", problems=[str(error)])
+        result, problems = import_departments(rows, current_user)
+        if problems:
+            db.session.rollback()
+            return self.render("system/department_import.html", problems=problems)
+        sheet = credentials_workbook(result.credentials) if result.credentials else None
+        db.session.commit()
+        download = f"data:{XLSX_MIMETYPE};base64,{base64.b64encode(sheet).decode()}" if sheet else None
+        stem = re.sub(r"[^\w\-]+", "_", (upload.filename or "departments").rsplit(".", 1)[0])
+        response = self.render("system/department_import.html", result=result, download=download,
+                               download_name=f"{stem}-账号密码-{now():%Y%m%d%H%M%S}.xlsx")
+        return response, 200, NO_STORE
+
+    @expose("/import/template.xlsx")
+    def import_template_view(self):
+        return (department_template_workbook(), 200, {
+            "Content-Type": XLSX_MIMETYPE,
+            "Content-Disposition": "attachment; filename=departments-template.xlsx",
+        })
+
+
+class StationView(ForeignKeySelectMixin, AdminModelView):
+    column_list = ("name", "address", "territory", "contact_phone", "active", "default_vaccine_product",
+                   "default_vaccine_lot")
+    column_searchable_list = ("name", "address")
+    column_filters = (BooleanEqualFilter(Station.active, "启用"),)
+    column_labels = {"name": "名称", "address": "地址", "territory": "所属辖区", "contact_phone": "联系电话",
+                     "active": "启用", "default_vaccine_product": "默认疫苗产品", "default_vaccine_lot": "默认批号"}
+    column_formatters = {"active": yes_no}
+    form_columns = ("name", "address", "territory_id", "contact_phone", "active", "default_vaccine_product",
+                    "default_vaccine_lot")
+    form_overrides = {"territory_id": SelectField}
+    foreign_keys = {"territory_id": (Territory, "（未指定）")}
+    form_args = {
+        "name": {"label": "名称", "validators": [DataRequired("请输入名称"), Length(max=100)]},
+        "address": {"label": "地址", "validators": [Length(max=200)]},
+        "territory_id": {"label": "所属辖区", "coerce": optional_id},
+        "contact_phone": {"label": "联系电话", "validators": [check_department_phone]},
+        "active": {"label": "启用"},
+        "default_vaccine_product": {"label": "默认疫苗产品"},
+        "default_vaccine_lot": {"label": "默认批号"},
+    }
+
+
+class OptionListView(AdminModelView):
+    """One option list (人员类别 or 未接种原因); entries no longer wanted are switched off, not deleted."""
+
+    column_default_sort = ("sort_order", False)
+    column_list = ("label", "sort_order", "active")
+    column_labels = {"label": "选项", "sort_order": "排序", "active": "启用"}
+    column_formatters = {"active": yes_no}
+    form_columns = ("label", "sort_order", "active")
+    form_args = {"label": {"label": "选项", "validators": [DataRequired("请输入选项"), Length(max=100)]},
+                 "sort_order": {"label": "排序"}, "active": {"label": "启用"}}
+
+    def __init__(self, kind, **kwargs):
+        self.kind = kind
+        super().__init__(OptionItem, **kwargs)
+
+    def get_query(self):
+        return super().get_query().filter(OptionItem.kind == self.kind)
+
+    def get_count_query(self):
+        return super().get_count_query().filter(OptionItem.kind == self.kind)
+
+    def get_one(self, id):
+        return self.get_query().filter(OptionItem.id == int(id)).one_or_none() if str(id).isdigit() else None
+
+    def on_model_change(self, form, model, is_created):
+        model.kind = self.kind
+        with db.session.no_autoflush:
+            clash = db.session.execute(select(OptionItem.id).where(
+                OptionItem.kind == self.kind, OptionItem.label == model.label, OptionItem.id != model.id)).first()
+        if clash:
+            raise ValidationError(f"选项“{model.label}”已存在")
+
+
+# ---------------------------------------------------------------- logs
+
+class AuditEventView(ReadOnlyView):
+    column_list = ("at", "username", "role", "action", "target_type", "target_id", "from_status", "to_status",
+                   "requested", "changed", "reason", "detail")
+    column_filters = (
+        FilterEqual(AuditEvent.username, "账号"),
+        FilterEqual(AuditEvent.action, "操作", options=sorted(ACTION_LABELS.items(), key=lambda item: item[1])),
+        DateTimeBetweenFilter(AuditEvent.at, "时间"),
+        DateTimeGreaterFilter(AuditEvent.at, "时间"),
+        DateTimeSmallerFilter(AuditEvent.at, "时间"),
+    )
+    column_labels = {"at": "时间", "username": "账号", "role": "角色", "action": "操作", "target_type": "对象",
+                     "target_id": "对象编号", "from_status": "原状态", "to_status": "新状态", "requested": "请求数",
+                     "changed": "处理数", "reason": "原因", "detail": "详情"}
+    column_formatters = {"action": labelled(ACTION_LABELS), "role": labelled(ROLE_LABELS)}
+
+
+class SmsMessageView(ReadOnlyView):
+    column_list = ("created_at", "phone", "kind", "status", "body", "sent_at", "error")
+    column_filters = (
+        FilterLike(SmsMessage.phone, "手机号"),
+        FilterEqual(SmsMessage.kind, "类型", options=list(SMS_KIND_LABELS.items())),
+        FilterEqual(SmsMessage.status, "状态", options=list(SMS_STATUS_LABELS.items())),
+        DateTimeBetweenFilter(SmsMessage.created_at, "时间"),
+    )
+    column_labels = {"phone": "手机号", "body": "内容", "kind": "类型", "status": "状态", "created_at": "时间",
+                     "sent_at": "发送时间", "error": "错误"}
+    column_formatters = {"kind": labelled(SMS_KIND_LABELS), "status": labelled(SMS_STATUS_LABELS)}
+
+
+# ---------------------------------------------------------------- home
+
+def _count(column, *conditions):
+    return db.session.execute(select(func.count(column)).where(*conditions)).scalar_one()
+
+
+class SystemHomeView(ConsoleHomeView):
+    @expose("/")
+    def index(self):
+        by_role = dict(db.session.execute(select(User.role, func.count()).group_by(User.role)).all())
+        figures = {
+            "locked": _count(User.id, User.locked_until > now()),
+            "disabled": _count(User.id, User.active.is_(False)),
+            "departments": _count(ReviewDepartment.id),
+            "stations": _count(Station.id, Station.active.is_(True)),
+            "sms_today": _count(SmsMessage.id, SmsMessage.created_at >= datetime.combine(today(), time())),
+        }
+        return self.render("system/home.html", by_role=by_role, role_labels=ROLE_LABELS, figures=figures)
 
 
 def build_console(admin):
-    admin.add_view(UserView(User, db, name="账号管理", endpoint="admin_users"))
-    admin.add_view(AdminModelView(Territory, db, name="辖区", endpoint="admin_territories"))
-    admin.add_view(AdminModelView(ReviewDepartment, db, name="审核部门", endpoint="admin_departments"))
-    admin.add_view(AdminModelView(Station, db, name="接种站", endpoint="admin_stations"))
-    admin.add_view(AdminModelView(OptionItem, db, name="选项列表", endpoint="admin_options"))
-    admin.add_view(AuditEventView(AuditEvent, db, name="审计日志", endpoint="admin_audit"))
-    admin.add_view(SmsMessageView(SmsMessage, db, name="短信记录", endpoint="admin_sms"))
-    admin.add_view(ReaderTokenView(name="读卡器令牌", endpoint="admin_reader_tokens"))
+    admin.add_view(UserView(User, name="账号管理", endpoint="admin_users"))
+    admin.add_view(TerritoryView(Territory, name="辖区", endpoint="admin_territories"))
+    admin.add_view(ReviewDepartmentView(ReviewDepartment, name="部门列表", endpoint="admin_departments",
+                                        category="审核部门"))
+    admin.add_link(MenuLink("部门树", endpoint="admin_departments.tree_view", category="审核部门"))
+    admin.add_link(MenuLink("批量导入", endpoint="admin_departments.import_view", category="审核部门"))
+    admin.add_view(StationView(Station, name="接种站", endpoint="admin_stations"))
+    admin.add_view(OptionListView(PERSON_CATEGORY, name="人员类别", endpoint="admin_option_categories",
+                                  category="选项列表"))
+    admin.add_view(OptionListView(NOT_VACCINATED_REASON, name="未接种原因", endpoint="admin_option_reasons",
+                                  category="选项列表"))
+    admin.add_view(AuditEventView(AuditEvent, name="审计日志", endpoint="admin_audit"))
+    admin.add_view(SmsMessageView(SmsMessage, name="短信记录", endpoint="admin_sms"))
 
 
 def home_view():
-    return ConsoleHomeView(ADMIN, name="系统管理")
-
-
-__all__ = ["build_console", "home_view", "current_user"]
+    return SystemHomeView(ADMIN, name="系统管理")

@@ -16,6 +16,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, sess
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select, update
 from wtforms import PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from extensions import db, limiter
@@ -218,7 +219,7 @@ def new_password():
         flash("该手机号没有可用的账号，请联系系统管理员", "error")
         return redirect(url_for("forgot_password.start"))
     form = NewPasswordForm()
-    form.account.choices = [(user.id, f"{user.username}（{user.role_label}）") for user in accounts]
+    form.account.choices = [SelectChoice(user.id, f"{user.username}（{user.role_label}）") for user in accounts]
     if len(accounts) == 1:
         form.account.data = accounts[0].id
     error = None
