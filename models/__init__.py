@@ -2,6 +2,7 @@
 
 from models.audit import AuditEvent, PersonEvent, record_event
 from models.base import now, today
+from models.counters import PersonStatusCount
 from models.options import OptionItem, option_labels
 from models.org import AppointmentSlot, Enterprise, ReviewDepartment, Station, Territory
 from models.person import Person
@@ -11,6 +12,6 @@ from models.user import User
 
 __all__ = [
     "AppointmentSlot", "AuditEvent", "CardRead", "Enterprise", "OptionItem", "Person",
-    "PersonEvent", "ReaderToken", "ReviewDepartment", "SmsCode", "SmsMessage", "Station",
+    "PersonEvent", "PersonStatusCount", "ReaderToken", "ReviewDepartment", "SmsCode", "SmsMessage", "Station",
     "Territory", "User", "now", "option_labels", "record_event", "today",
 ]
