@@ -81,3 +81,7 @@ class Config:
         self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
         self.LOGIN_LOCK_MINUTES = env_int("LOGIN_LOCK_MINUTES", 15)
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+        # The station desk and the reader API (api/card_reads.py, services/card_match.py, services/events.py).
+        self.READER_RATE_LIMIT = env_str("READER_RATE_LIMIT", "300 per minute")
+        self.CHECKIN_GRACE_MINUTES = env_int("CHECKIN_GRACE_MINUTES", 60)
+        self.SSE_HEARTBEAT_SECONDS = env_int("SSE_HEARTBEAT_SECONDS", 15)

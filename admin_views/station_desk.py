@@ -9,7 +9,7 @@ ID number.
 import json
 import uuid
 
-from flask import Response, abort, current_app, redirect, request, stream_with_context, url_for
+from flask import Response, abort, redirect, request, stream_with_context, url_for
 from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
@@ -55,8 +55,7 @@ class StationDeskView(StationView, ConsoleHomeView):
     def stream(self):
         """Server-Sent Events of this station: card reads and queue changes."""
         channel = events.station_channel(current_user.station_id)
-        heartbeat = current_app.config.get("SSE_HEARTBEAT_SECONDS", 15)
-        subscription = events.subscribe(channel, heartbeat)
+        subscription = events.subscribe(channel)  # heartbeat every SSE_HEARTBEAT_SECONDS
         # The stream may stay open for hours: end the (read-only) transaction so the
         # database connection goes back to the pool meanwhile.
         db.session.rollback()

@@ -50,7 +50,7 @@ def rate_limit_key():
 
 
 def rate_limit():
-    return current_app.config.get("READER_RATE_LIMIT", "300 per minute")
+    return current_app.config["READER_RATE_LIMIT"]
 
 
 @bp.route("/card-reads", methods=("GET", "POST"))

@@ -66,7 +66,7 @@ class CardMatch:
 
 def grace():
     """How early before and how late after its window an appointment still counts."""
-    return timedelta(minutes=current_app.config.get("CHECKIN_GRACE_MINUTES", 60))
+    return timedelta(minutes=current_app.config["CHECKIN_GRACE_MINUTES"])
 
 
 def window_text(slot):

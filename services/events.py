@@ -143,5 +143,5 @@ def publish(channel, event):
 def subscribe(channel, timeout=None):
     """Return a generator: None once subscribed, then events, and None after each quiet `timeout`."""
     if timeout is None:
-        timeout = current_app.config.get("SSE_HEARTBEAT_SECONDS", 15)
+        timeout = current_app.config["SSE_HEARTBEAT_SECONDS"]
     return broker().subscribe(channel, timeout)

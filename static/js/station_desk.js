@@ -52,6 +52,8 @@
     },
     queue: function () { refreshQueue(); }
   }, document.getElementById("live-status"));
+  // The day's average and longest wait move with the clock, too.
+  window.setInterval(refreshQueue, 60000);
 
   lookupForm.addEventListener("submit", function (event) {
     event.preventDefault();
