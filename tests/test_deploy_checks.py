@@ -207,3 +207,13 @@ def test_a_request_refused_by_csrf_still_gets_a_request_id(database_url, caplog)
     assert response.status_code == 400 and "页面已过期" in response.get_data(as_text=True)
     (line,) = request_lines(caplog)
     assert "status=400" in line and f"rid={response.headers['X-Request-ID']} " in line
+
+
+def test_a_login_still_works_while_the_rate_limit_store_is_down(database_url, make_user, db):
+    user = make_user("center")
+    db.session.commit()
+    down = f"redis://127.0.0.1:{_closed_port()}/0"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": down, "RATELIMIT_STORAGE_URI": down,
+                      "RATELIMIT_ENABLED": True, "WTF_CSRF_ENABLED": False})
+    response = app.test_client().post("/login/center", data={"username": user.username, "password": "Passw0rd2026"})
+    assert response.status_code == 302  # limits counted in memory meanwhile, not a 500
