@@ -156,7 +156,6 @@ def start():
             db.session.commit()
             if row is not None:
                 session[SESSION_KEY] = {"phone": phone, "code_id": row.id, "verified_at": None}
-                flash(SENT_NOTICE, "info")
                 return redirect(url_for("forgot_password.enter_code"))
     elif form.errors:
         error = next(iter(form.errors.values()))[0]

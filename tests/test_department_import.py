@@ -38,8 +38,11 @@ def write_sheet(path, rows, header=HEADER):
 
 
 def read_credentials(source):
-    sheet = load_workbook(source, read_only=True).worksheets[0]
-    rows = [tuple(row) for row in sheet.iter_rows(values_only=True)]
+    workbook = load_workbook(source, read_only=True)
+    try:
+        rows = [tuple(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        workbook.close()
     assert rows[0] == ("部门", "账号", "初始密码")
     return rows[1:]
 
