@@ -37,6 +37,7 @@ from models.audit import record_event
 from models.base import now, today
 from models.options import NOT_VACCINATED_REASON, PERSON_CATEGORY
 from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY
+from models.status import STATUS_LABELS
 from models.user import ADMIN, ENTERPRISE, REVIEW, ROLE_LABELS, STATION
 from models.workflow import TRANSITIONS
 from public_forms.passwords import random_password
@@ -62,6 +63,8 @@ ACTION_LABELS = {
     "account_disabled": "停用账号", "account_enabled": "启用账号", "view_person": "查看人员详情",
     "import_departments": "导入审核部门",
 }
+TARGET_LABELS = {"person": "人员", "user": "账号", "department": "审核部门", "enterprise": "企业",
+                 "station": "接种站"}
 SMS_KIND_LABELS = {"notice": "通知", "reset_code": "找回密码验证码"}
 SMS_STATUS_LABELS = {"queued": "待发送", "stored": "已存入发件箱", "sent": "已发送", "failed": "发送失败"}
 
@@ -72,6 +75,12 @@ def labelled(labels):
         value = getattr(model, name)
         return labels.get(value, value)
     return formatter
+
+
+def status_list(view, context, model, name):
+    """One status or several (the sources of a transition), by their labels."""
+    value = getattr(model, name)
+    return "、".join(STATUS_LABELS.get(status, status) for status in value.split(",")) if value else ""
 
 
 def yes_no(view, context, model, name):
@@ -90,6 +99,7 @@ class AdminModelView(RoleAccessMixin, ModelView):
 
 class ReadOnlyView(AdminModelView):
     can_create = can_edit = can_delete = False
+    column_display_actions = False
     column_default_sort = ("id", True)
 
 
@@ -487,7 +497,9 @@ class AuditEventView(ReadOnlyView):
     column_labels = {"at": "时间", "username": "账号", "role": "角色", "action": "操作", "target_type": "对象",
                      "target_id": "对象编号", "from_status": "原状态", "to_status": "新状态", "requested": "请求数",
                      "changed": "处理数", "reason": "原因", "detail": "详情"}
-    column_formatters = {"action": labelled(ACTION_LABELS), "role": labelled(ROLE_LABELS)}
+    column_formatters = {"action": labelled(ACTION_LABELS), "role": labelled(ROLE_LABELS),
+                         "target_type": labelled(TARGET_LABELS), "from_status": status_list,
+                         "to_status": status_list}
 
 
 class SmsMessageView(ReadOnlyView):

@@ -49,7 +49,8 @@ def test_admin_console_refuses_other_roles(app, login, make_user, make_departmen
     login(make_user(role, unit() if unit else None), test_client=client)
     for page in PAGES:
         assert client.get(page).status_code == 403, page
-    for url in (f"/admin/admin_users/manage/{victim.id}/reset-password/", f"/admin/admin_users/manage/{victim.id}/unlock/",
+    manage = f"/admin/admin_users/manage/{victim.id}"
+    for url in (f"{manage}/reset-password/", f"{manage}/unlock/", f"{manage}/active/",
                 "/admin/admin_users/new-account/", "/admin/admin_departments/import/"):
         assert client.post(url, data={"username": "x1234", "role": "admin"}).status_code == 403, url
     db.session.expire_all()
@@ -90,7 +91,8 @@ def test_new_account_shows_its_password_once_and_forces_a_change(admin_client, a
      "找不到该统一社会信用代码的企业"),
     ({"username": "root", "role": "center", "department": 0, "station": 0}, "账号“root”已存在"),
     ({"username": "a b", "role": "center", "department": 0, "station": 0}, "账号只能由3-64位字母"),
-    ({"username": "badphone", "role": "center", "department": 0, "station": 0, "phone": "123"}, "请输入正确的11位手机号"),
+    ({"username": "badphone", "role": "center", "department": 0, "station": 0, "phone": "123"},
+     "请输入正确的11位手机号"),
 ])
 def test_new_account_refuses_incomplete_forms(admin_client, db, data, message):
     page = admin_client.post("/admin/admin_users/new-account/", data=data).get_data(as_text=True)
@@ -237,7 +239,8 @@ def test_audit_log_filters_by_user_and_action_and_is_read_only(admin_client, mak
     db.session.commit()
     def column(url, name):
         page = admin_client.get(url).get_data(as_text=True)
-        return [re.sub(r"\s+", " ", cell).strip() for cell in re.findall(rf'<td class="col-{name}">(.*?)</td>', page, re.S)]
+        cells = re.findall(rf'<td class="col-{name}">(.*?)</td>', page, re.S)
+        return [re.sub(r"\s+", " ", cell).strip() for cell in cells]
 
     assert column("/admin/admin_audit/?flt0_0=auditee", "username") == ["auditee", "auditee"]
     assert column("/admin/admin_audit/?flt0_1=center_approve", "username") == ["other", "auditee"]

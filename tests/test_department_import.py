@@ -213,7 +213,8 @@ def test_console_upload_offers_the_credentials_sheet_once(admin_client, db, app)
 
 
 def test_console_upload_lists_problems_and_imports_nothing(admin_client, db):
-    page = upload(admin_client, [("甲", "行业", "", "", "jia01"), ("乙", "工业", "", "", "yi01")]).get_data(as_text=True)
+    rows = [("甲", "行业", "", "", "jia01"), ("乙", "工业", "", "", "yi01")]
+    page = upload(admin_client, rows).get_data(as_text=True)
     assert "表格有 1 处问题，未导入任何数据" in page and "第3行：维度“工业”应为 行业 或 属地" in page
     assert count(db, ReviewDepartment.id) == 0
 
