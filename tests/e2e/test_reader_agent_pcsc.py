@@ -44,6 +44,7 @@ def test_cards_on_a_pcsc_reader_appear_live_on_the_desk(page, base_url, browser_
                                                          desk_people, tmp_path):
     browser_login(page, "station", "xinhe-pcsc", TEST_PASSWORD)
     expect(page.locator("#live-status")).to_have_attribute("data-state", "open")
+    page.wait_for_load_state()
     log_path = tmp_path / "agent.log"
     env = {**os.environ, "READER_TOKEN": desk_people["token"], "PYTHONPATH": str(REPO)}
     with open(log_path, "w") as log:

@@ -67,10 +67,15 @@ def test_a_read_pops_up_live_then_check_in_sign_and_confirm(page, browser, base_
                                                             station_day, db, tmp_path):
     center_page = browser.new_page()
     browser_login(center_page, "center", station_day["center"].username, TEST_PASSWORD)
+    # Let each page finish loading before the next navigation: an aborted static-file
+    # request leaves werkzeug's dev server an unclosed file (a ResourceWarning).
+    center_page.wait_for_url(re.compile(r"/center/$"))
+    center_page.wait_for_load_state()
     vaccinated_before = center_figure(center_page, base_url, "完成接种")
 
     browser_login(page, "station", "xinhe-e2e", TEST_PASSWORD)
     expect(page).to_have_url(re.compile(r"/station/$"))
+    page.wait_for_load_state()
     expect(page.locator("#live-status")).to_have_attribute("data-state", "open")
     expect(page.locator(".queue-name", has_text="赵候诊")).to_be_visible()
 
@@ -115,6 +120,7 @@ def test_a_read_pops_up_live_then_check_in_sign_and_confirm(page, browser, base_
     assert signature.getchannel("A").point(lambda alpha: 255 if alpha > 32 else 0).histogram()[255] > 300
 
     assert center_figure(center_page, base_url, "完成接种") == vaccinated_before + 1
+    page.wait_for_load_state()
     page.goto(base_url + "/station/progress/")
     expect(page.locator('[data-total="vaccinated"]')).to_have_text("1")
     screenshot(page, "station-progress")
@@ -124,6 +130,8 @@ def test_a_read_pops_up_live_then_check_in_sign_and_confirm(page, browser, base_
 
 def test_not_vaccinated_with_other_reason_in_the_browser(page, base_url, browser_login, station_day, db):
     browser_login(page, "station", "xinhe-e2e", TEST_PASSWORD)
+    page.wait_for_url(re.compile(r"/station/$"))
+    page.wait_for_load_state()
     page.goto(f"{base_url}/station/queue/{station_day['zhao']}/")
     other = page.locator("#other-reason-group")
     expect(other).to_be_hidden()
@@ -133,6 +141,7 @@ def test_not_vaccinated_with_other_reason_in_the_browser(page, base_url, browser
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="记录未接种").click()
     expect(page.locator(".alert-success")).to_contain_text("已记录未接种：赵候诊（其他：血压过高，建议改日）")
+    page.wait_for_load_state()
     db.session.rollback()
     assert db.session.get(Person, station_day["zhao"]).not_vaccinated_reason == "其他：血压过高，建议改日"
 
@@ -143,6 +152,8 @@ def test_signature_pad_works_with_a_finger_on_a_phone_sized_screen(phone_context
     page.get_by_label("账号").fill("xinhe-e2e")
     page.get_by_label("密码").fill(TEST_PASSWORD)
     page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{base_url}/station/")
+    page.wait_for_load_state()
     page.goto(f"{base_url}/station/queue/{station_day['zhao']}/")
     pad = page.locator("#signature-pad")
     pad.scroll_into_view_if_needed()
@@ -163,6 +174,7 @@ def test_signature_pad_works_with_a_finger_on_a_phone_sized_screen(phone_context
     assert page.evaluate("() => window.scrollY") == scroll_before  # the finger drew; the page did not scroll
     page.get_by_role("button", name="确认接种").click()
     expect(page.locator(".alert-success")).to_contain_text("已确认接种：赵候诊")
+    page.wait_for_load_state()
     db.session.rollback()
     person = db.session.get(Person, station_day["zhao"])
     assert person.status == "vaccinated" and len(person.signature_png) > 500
