@@ -211,7 +211,7 @@ class PersonListView(ScopedModelView):
         if descending is None or not page_size:
             query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
             query = self._apply_pagination(query, page, page_size)
-            for join in self._auto_joins:
+            for join in self._list_relationships():
                 query = query.options(joinedload(join))
             return count, query.all()
         return count, self._rows_by_id(page_ids(ids_query, Person.id, page or 0, page_size, count, descending))
@@ -229,10 +229,16 @@ class PersonListView(ScopedModelView):
         if not ids:
             return []
         query = db.session.query(self.model).filter(self.model.id.in_(ids))
-        for join in self._auto_joins:
+        for join in self._list_relationships():
             query = query.options(joinedload(join))
         by_id = {row.id: row for row in query}
         return [by_id[i] for i in ids if i in by_id]
+
+    def _list_relationships(self):
+        """The relationships the list's columns read (enterprise.name, slot…): loaded with the rows, not per row."""
+        relationships = self.model.__mapper__.relationships
+        names = {column.split(".")[0] for column, _ in self._list_columns}
+        return [getattr(self.model, name) for name in sorted(names) if name in relationships]
 
     def matching_ids(self):
         """A select of the ids of every row of the current list (tab, search, filters)."""

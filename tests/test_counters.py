@@ -1,10 +1,7 @@
 """The maintained person counts agree with the persons table whatever path changes it."""
 
-import re
-
 from sqlalchemy import and_, delete, func, select, true, update
 
-from admin_views.base import page_ids
 from models import Enterprise, Person
 from models.counters import (
     TABLE,
@@ -79,23 +76,3 @@ def test_rebuild_repairs_counts_written_behind_the_triggers_back(db, make_enterp
     assert mismatches() == [(enterprise.id, "registered", 99, 4)]
     rebuild()
     assert mismatches() == []
-
-
-def test_page_ids_read_deep_pages_from_the_end_with_the_same_result(db, make_enterprise, make_persons):
-    ids = sorted(make_persons(make_enterprise(), 23))
-    query = db.session.query(Person).with_entities(Person.id)
-    for descending in (False, True):
-        ordered = ids[::-1] if descending else ids
-        pages = [page_ids(query, Person.id, page, 5, len(ids), descending) for page in range(6)]
-        assert pages == [ordered[i * 5:i * 5 + 5] for i in range(6)]
-
-
-def test_console_pages_show_every_person_once_in_id_order(client, login, make_enterprise, make_persons, make_user):
-    enterprise = make_enterprise()
-    ids = sorted(make_persons(enterprise, 120))
-    login(make_user("enterprise", enterprise))
-    seen = []
-    for page in range(3):
-        html = client.get(f"/enterprise/enterprise_persons/?tab=unsubmitted&page={page}").get_data(as_text=True)
-        seen += [int(i) for i in re.findall(r'name="rowid" value="(\d+)"', html)]
-    assert seen == ids
