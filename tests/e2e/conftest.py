@@ -12,6 +12,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
+from extensions import db
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
@@ -60,6 +61,8 @@ def served_app(app, database_url):
     yield browser_app
     server.shutdown()
     thread.join(timeout=5)
+    with browser_app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
