@@ -31,6 +31,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from admin_views.base import ConsoleHomeView, RoleAccessMixin
+from admin_views.reader_tokens import ReaderTokenView
 from extensions import db
 from models import AuditEvent, Enterprise, OptionItem, ReviewDepartment, SmsMessage, Station, Territory, User
 from models.audit import record_event
@@ -549,6 +550,7 @@ def build_console(admin):
                                   category="选项列表"))
     admin.add_view(AuditEventView(AuditEvent, name="审计日志", endpoint="admin_audit"))
     admin.add_view(SmsMessageView(SmsMessage, name="短信记录", endpoint="admin_sms"))
+    admin.add_view(ReaderTokenView(name="读卡器令牌", endpoint="admin_reader_tokens"))
 
 
 def home_view():
