@@ -22,10 +22,11 @@ from pathlib import Path
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-VPCD_PORT = 35963  # vsmartcard-vpcd's first virtual reader ("Virtual PCD 00 00")
+# Our pcscd reads its own reader.conf.d, moving vpcd's virtual reader from 35963 (inside the
+# ephemeral range: any client socket, e.g. to PostgreSQL, may hold that port) to one below it.
+VPCD_PORT = 31547
 VPCD_READER = "Virtual PCD 00 00"
 VPCD_CONFIG = Path("/etc/reader.conf.d/vpcd")
-SYSTEM_PID_FILE = Path("/run/pcscd/pcscd.pid")
 LOCK_FILE = Path(tempfile.gettempdir()) / "binhai-test-pcscd.lock"
 OUR_PID_FILE = Path(tempfile.gettempdir()) / "binhai-test-pcscd.pid"
 
@@ -66,6 +67,21 @@ def _read_pid(path):
         return None
 
 
+def _running_pcscd():
+    """Pids of running pcscd processes (any owner)."""
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit() and _alive(entry.name)]
+
+
+def _port_taken(port):
+    """Whether vpcd could not listen on `port` now (bound without SO_REUSEADDR, as vpcd does)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            return True
+    return False
+
+
 class PcscStack:
     """Our pcscd, started and stopped by pid, with the vpcd virtual reader."""
 
@@ -79,7 +95,7 @@ class PcscStack:
             unavailable("pcscd is not installed (apt-get install pcscd vsmartcard-vpcd)")
         if not VPCD_CONFIG.exists():
             unavailable("the vsmartcard-vpcd reader driver is not installed (apt-get install vsmartcard-vpcd)")
-        self._lock = open(LOCK_FILE, "w")  # noqa: SIM115 - held until release()
+        self._lock = open(LOCK_FILE, "a")  # noqa: SIM115 - held until release()
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -90,10 +106,15 @@ class PcscStack:
                     unavailable("another test run kept the PC/SC stack for too long")
                 time.sleep(0.5)
         self._stop_stale()
-        other = _read_pid(SYSTEM_PID_FILE)
-        if other and _alive(other):
-            self.release()
-            unavailable(f"a pcscd not started by the tests is running (pid {other}); stop it to run this test")
+        deadline = min(deadline, time.monotonic() + 90)
+        # Also wait out a pcscd we do not own and a vpcd port still held (TIME_WAIT lasts up to a minute).
+        while _running_pcscd() or _port_taken(VPCD_PORT):
+            if time.monotonic() > deadline:
+                others = _running_pcscd()
+                self.release()
+                unavailable(f"a pcscd not started by these tests is running (pid {others}); stop it to run this test"
+                            if others else f"TCP port {VPCD_PORT} of the virtual reader is in use")
+            time.sleep(0.5)
 
     def _stop_stale(self):
         stale = _read_pid(OUR_PID_FILE)
@@ -105,10 +126,20 @@ class PcscStack:
                 time.sleep(0.1)
         OUR_PID_FILE.unlink(missing_ok=True)
 
+    def _reader_config(self):
+        """A reader.conf.d with the vpcd reader on VPCD_PORT (the driver from the installed config)."""
+        library = next(line.split(None, 1)[1].strip() for line in VPCD_CONFIG.read_text().splitlines()
+                       if line.startswith("LIBPATH"))
+        directory = self.log_path.parent / "reader.conf.d"
+        directory.mkdir(exist_ok=True)
+        (directory / "vpcd").write_text(f'FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:0x{VPCD_PORT:X}\n'
+                                        f"LIBPATH {library}\nCHANNELID 0x{VPCD_PORT:X}\n")
+        return directory
+
     def start(self):
         with open(self.log_path, "a") as log:
-            self.process = subprocess.Popen(["pcscd", "--foreground"], stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(["pcscd", "--foreground", "--config", str(self._reader_config())],
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         OUR_PID_FILE.write_text(str(self.process.pid))
         if not self.wait_for_reader(10):
             self.stop()
