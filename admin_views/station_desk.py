@@ -42,9 +42,7 @@ class StationDeskView(StationView, ConsoleHomeView):
     @expose("/")
     def index(self):
         station = current_station()
-        read = self._scoped_read(request.args.get("read", type=int)) if request.args.get("read") else None
-        if read is None:
-            read = self._latest_read_today(station.id)
+        read = self._scoped_read(request.args.get("read", type=int)) or self._latest_read_today(station.id)
         panel = self._panel_context(read) if read is not None else {}
         if read is not None:
             db.session.commit()  # the audit row of the full ID number shown

@@ -6,7 +6,7 @@ from datetime import datetime, time
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from admin_views.base import mask_id_number
 from admin_views.station_common import StationView, answer, current_station, format_duration
@@ -52,13 +52,15 @@ def wait_stats(station_id, at=None):
     at = at or now()
     since = datetime.combine(at.date(), time.min)
     rows = db.session.execute(
-        select(Person.status, Person.checked_in_at, Person.finished_at).where(
+        select(Person.checked_in_at, Person.finished_at).where(
             Person.station_id == station_id, Person.checked_in_at >= since,
             Person.status.in_((CHECKED_IN, VACCINATED, NOT_VACCINATED)),
         )
     ).all()
-    waits = [((finished or at) - checked_in).total_seconds() for _, checked_in, finished in rows]
-    waiting = sum(1 for status, _, _ in rows if status == CHECKED_IN)
+    waits = [((finished or at) - checked_in).total_seconds() for checked_in, finished in rows]
+    waiting = db.session.execute(
+        select(func.count()).select_from(Person).where(Person.station_id == station_id, Person.status == CHECKED_IN)
+    ).scalar_one()
     return WaitStats(
         waiting=waiting, seen_today=len(waits),
         average_seconds=int(sum(waits) / len(waits)) if waits else 0,
@@ -72,9 +74,7 @@ def queue_context(station_id):
     people = waiting_people(station_id)
     rows = [{"person": p, "wait_seconds": int((at - p.checked_in_at).total_seconds()) if p.checked_in_at else 0}
             for p in people]
-    stats = wait_stats(station_id, at)
-    stats.waiting = len(rows)
-    return {"queue_rows": rows, "wait_stats": stats, "format_duration": format_duration}
+    return {"queue_rows": rows, "wait_stats": wait_stats(station_id, at), "format_duration": format_duration}
 
 
 def publish_queue_changed(station_id):
