@@ -140,7 +140,8 @@ def _id_number(value):
     if not value:
         raise ApiError(422, "missing_id_number", "缺少身份证号 id_number")
     number = normalise_id_number(value)
-    error = id_number_error(number)
+    # \d in the shared check also takes other scripts' digits (e.g. ١٢٣): only ASCII is an ID number.
+    error = id_number_error(number) if number.isascii() else "身份证号只能包含数字和X"
     if error:
         raise ApiError(422, "invalid_id_number", error)
     return number

@@ -11,8 +11,8 @@ CHECK_CHARS = "10X98765432"
 PROVINCES = set(range(11, 16)) | set(range(21, 24)) | set(range(31, 38)) | set(range(41, 47)) \
     | set(range(50, 55)) | set(range(61, 66)) | {71, 81, 82, 83}
 FULL_WIDTH = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789XX")
-PATTERN = re.compile(r"[1-9]\d{16}[\dX]")
-FIND_PATTERN = re.compile(r"[1-9]\d{16}[\dXx]")
+PATTERN = re.compile(r"[1-9][0-9]{16}[0-9X]")  # ASCII only: \d would take any script's digits
+FIND_PATTERN = re.compile(r"[1-9][0-9]{16}[0-9Xx]")
 
 
 def normalise(raw):
