@@ -222,7 +222,7 @@ def test_malformed_bodies_get_a_chinese_json_error_and_nothing_is_stored(client,
     ("110105194902300025", "出生日期"),
     ("990105194912310023", "地区码"),
     ("12345", "18位"),
-    ("١١٠١٠٥١٩٤٩١٢٣١٠٠٢X", "只能包含数字和X"),
+    ("1١٠١٠٥١٩٤٩١٢٣١٠٠٢X", "只能包含数字和X"),
 ])
 def test_invalid_id_numbers_are_refused_with_the_reason(client, db, desk, number, message):
     response = post(client, desk["token"], body(number))

@@ -40,7 +40,7 @@ def test_valid_id_numbers_pass_the_agents_own_check(number):
     ("110105194902300025", "birth date does not exist"),
     ("990105194912310023", "unknown region code"),
     ("1101051949123100", "not 17 digits and a check character"),
-    ("١١٠١٠٥١٩٤٩١٢٣١٠٠٢X", "not 17 digits and a check character"),
+    ("1١٠١٠٥١٩٤٩١٢٣١٠٠٢X", "not 17 digits and a check character"),
 ])
 def test_invalid_id_numbers_are_caught_before_posting(number, problem):
     assert idcard.problem(number) == problem
