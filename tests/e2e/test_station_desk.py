@@ -180,3 +180,21 @@ def test_signature_pad_works_with_a_finger_on_a_phone_sized_screen(phone_context
     assert person.status == "vaccinated" and len(person.signature_png) > 500
     assert db.session.execute(select(Person.status).where(Person.id == station_day["li"].id)).scalar_one() == \
         "appointed"
+
+
+def test_an_id_number_typed_or_sent_by_a_keyboard_wedge_reader_shows_the_person(page, base_url, browser_login,
+                                                                                 station_day):
+    browser_login(page, "station", "xinhe-e2e", TEST_PASSWORD)
+    page.wait_for_url(re.compile(r"/station/$"))
+    page.wait_for_load_state()
+    field = page.locator("#manual-id-number")
+    expect(field).to_be_focused()
+    field.type("11010519491230002X\n")  # wrong check character
+    expect(page.locator("#lookup-error")).to_contain_text("校验位")
+    field.fill("")
+    field.type(station_day["li"].id_number.lower() + "\n")  # a wedge reader types and presses Enter
+    panel = page.locator("#read-panel .read-card")
+    expect(panel.locator(".person-name")).to_have_text("李明")
+    expect(panel).to_contain_text("本站已预约")
+    expect(field).to_have_value("")
+    expect(page.locator(".recent-reads li")).to_have_count(1)
