@@ -7,7 +7,6 @@ ID number.
 """
 
 import json
-import uuid
 
 from flask import Response, abort, redirect, request, stream_with_context, url_for
 from flask_admin import expose
@@ -26,7 +25,7 @@ from models.user import STATION
 from models.workflow import WorkflowError, apply_transition
 from public_forms.validators import id_number_error, normalise_id_number
 from services import events
-from services.card_match import ALREADY_CHECKED_IN, VERDICTS, WRONG_WINDOW, match_card, window_text
+from services.card_match import ALREADY_CHECKED_IN, VERDICTS, WRONG_WINDOW, match_card, record_read, window_text
 
 MANUAL_READER = "手工录入"
 RECENT_READS = 8
@@ -97,12 +96,7 @@ class StationDeskView(StationView, ConsoleHomeView):
         error = id_number_error(number)
         if error:
             return answer(error, ok=False, status=422, redirect_to=url_for(".index"))
-        station = current_station()
-        at = now()
-        match = match_card(station, number, at)
-        read = CardRead(read_id=str(uuid.uuid4()), station_id=station.id, reader=MANUAL_READER, id_number=number,
-                        read_at=at, person_id=match.person.id if match.person else None, verdict=match.verdict)
-        db.session.add(read)
+        read, match = record_read(current_station(), number, now(), reader=MANUAL_READER)
         db.session.flush()
         if not wants_json():
             db.session.commit()

@@ -23,7 +23,7 @@ from models.reader import CardRead, ReaderToken, hash_token
 from models.status import STATUS_LABELS
 from public_forms.validators import id_number_error, normalise_id_number
 from services import events
-from services.card_match import VERDICTS, match_card
+from services.card_match import VERDICTS, record_read
 
 MAX_BODY_BYTES = 4096
 FIELD_LIMITS = {"read_id": 64, "id_number": 32, "name": 50, "reader": 64, "read_at": 40}
@@ -64,13 +64,8 @@ def create_card_read():
     if stored is not None:
         return replay(stored, token)
     station = token.station
-    match = match_card(station, payload.id_number, payload.read_at, payload.name)
-    read = CardRead(
-        read_id=payload.read_id, station_id=station.id, reader_token_id=token.id,
-        reader=payload.reader or token.name or None, id_number=payload.id_number, read_at=payload.read_at,
-        person_id=match.person.id if match.person else None, verdict=match.verdict,
-    )
-    db.session.add(read)
+    read, match = record_read(station, payload.id_number, payload.read_at, read_id=payload.read_id,
+                              reader=payload.reader or token.name or None, token_id=token.id, card_name=payload.name)
     try:
         db.session.flush()
     except IntegrityError:

@@ -5,6 +5,7 @@ the time of the read. It is computed here once, for the reader API and for the m
 lookup at the desk alike.
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models.person import Person
+from models.reader import CardRead
 from models.status import APPOINTED, CHECKED_IN, NOT_VACCINATED, STATUS_LABELS, VACCINATED
 
 APPOINTED_HERE = "appointed_here"
@@ -85,6 +87,16 @@ def match_card(station, id_number, at, card_name=None):
     result = _verdict_of(station, person, at)
     result.name_mismatch = bool(card_name) and card_name.strip() != person.name
     return result
+
+
+def record_read(station, id_number, at, *, read_id=None, reader=None, token_id=None, card_name=None):
+    """Match a read and add its CardRead to the session (not flushed); return (read, match)."""
+    match = match_card(station, id_number, at, card_name)
+    read = CardRead(read_id=read_id or str(uuid.uuid4()), station_id=station.id, reader_token_id=token_id,
+                    reader=reader, id_number=id_number, read_at=at, verdict=match.verdict,
+                    person_id=match.person.id if match.person else None)
+    db.session.add(read)
+    return read, match
 
 
 def _match(station, verdict, person, detail):
