@@ -29,7 +29,8 @@ from services.card_match import ALREADY_CHECKED_IN, VERDICTS, WRONG_WINDOW, matc
 
 MANUAL_READER = "手工录入"
 RECENT_READS = 8
-STALE_READ_SECONDS = 300
+# A read that reached the server this long after it was made was queued by the agent (offline).
+DELAYED_READ_SECONDS = 60
 
 
 class StationDeskView(StationView, ConsoleHomeView):
@@ -162,7 +163,7 @@ class StationDeskView(StationView, ConsoleHomeView):
             "masked_phone": mask_phone(person.phone) if person else "",
             "window": window_text(match.person.slot) if match.person is not None and match.person.slot else "",
             "status_label": STATUS_LABELS.get(person.status, "") if person else "",
-            "stale": (now() - read.read_at).total_seconds() > STALE_READ_SECONDS,
+            "delayed": (read.received_at - read.read_at).total_seconds() > DELAYED_READ_SECONDS,
             "confirm_needed": match.verdict == WRONG_WINDOW,
             "waiting": match.verdict == ALREADY_CHECKED_IN,
         }

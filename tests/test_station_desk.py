@@ -166,3 +166,14 @@ def test_event_stream_is_sse_with_heartbeats_and_the_station_events(app, client,
     finally:
         response.close()
     assert events.broker(app).subscriber_count(events.station_channel(desk["station"].id)) == 0
+
+
+def test_a_read_delivered_late_from_the_agents_queue_is_marked(client, login, db, desk):
+    login(desk["user"])
+    client.post("/api/v1/card-reads", headers={"Authorization": f"Bearer {desk['token']}"},
+                json={"read_id": str(uuid.uuid4()), "id_number": desk["appointed"].id_number,
+                      "read_at": (now() - timedelta(minutes=10)).isoformat()})
+    read_card(client, desk, desk["tomorrow"])
+    reads = db.session.execute(select(CardRead.id).order_by(CardRead.id)).scalars().all()
+    assert "离线补传" in client.get(f"/station/reads/{reads[0]}").get_data(as_text=True)
+    assert "离线补传" not in client.get(f"/station/reads/{reads[1]}").get_data(as_text=True)
