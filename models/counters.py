@@ -1,17 +1,24 @@
-"""Counts of persons per enterprise and status, kept by the database itself.
+"""Counts of persons kept by the database itself: per enterprise, per station, vaccinations per day.
 
 Counting a status tab of 1,000,000 persons with count(*) costs tens of milliseconds on
-every page; the figures of a dashboard or a department tree cost more. The table
-`person_status_count` holds n for every (enterprise, status), and triggers keep it
-right on every INSERT, UPDATE and DELETE of person, whatever the path (the workflow,
-the public form, imports, raw SQL). On PostgreSQL they are statement triggers with
-transition tables: a 50,000-person batch adjusts the counters with one grouped
-statement. SQLite has only row triggers; each costs two small indexed writes.
+every page; the figures of a dashboard or a department tree cost more. Three small
+tables hold the figures instead, and triggers keep them right on every INSERT, UPDATE
+and DELETE of person, whatever the path (the workflow, the public form, imports, raw SQL):
+
+- person_status_count (enterprise_id, status, n): every person;
+- station_status_count (station_id, status, n): persons allocated to a station;
+- vaccination_day_count (day, station_id, n): vaccinated persons by the day of finished_at.
+
+On PostgreSQL the triggers are statement triggers with transition tables: a
+50,000-person batch adjusts all three with one grouped statement. SQLite has row
+triggers only; each fires just for the columns it counts.
 
 `count_persons(condition)` and `status_totals(condition)` answer from the counters
 whenever the condition only looks at a person's enterprise and status (scopes, tabs,
-tree nodes), and fall back to counting persons otherwise.
+tree nodes), and count persons otherwise.
 """
+
+from datetime import date
 
 from sqlalchemy import DDL, and_, event, func, select, true
 from sqlalchemy.sql import visitors
@@ -20,6 +27,7 @@ from sqlalchemy.sql.selectable import Select
 
 from extensions import db
 from models.person import Person
+from models.status import VACCINATED
 
 
 class PersonStatusCount(db.Model):
@@ -33,84 +41,136 @@ class PersonStatusCount(db.Model):
     __table_args__ = (db.Index("ix_person_status_count_status", "status", "enterprise_id", "n"),)
 
 
+class StationStatusCount(db.Model):
+    """n persons allocated to a station are in a status."""
+
+    __tablename__ = "station_status_count"
+    station_id = db.Column(db.Integer, primary_key=True, autoincrement=False)
+    status = db.Column(db.String(20), primary_key=True)
+    n = db.Column(db.Integer, nullable=False, default=0)
+
+
+class VaccinationDayCount(db.Model):
+    """n persons were vaccinated at a station on a day (by finished_at)."""
+
+    __tablename__ = "vaccination_day_count"
+    day = db.Column(db.Date, primary_key=True)
+    station_id = db.Column(db.Integer, primary_key=True, autoincrement=False)
+    n = db.Column(db.Integer, nullable=False, default=0)
+
+
 TABLE = PersonStatusCount.__table__
 PERSON = Person.__table__
 COUNTED_COLUMNS = {"enterprise_id": TABLE.c.enterprise_id, "status": TABLE.c.status}
 
 # ---------------------------------------------------------------- the triggers
 
-POSTGRESQL_TRIGGERS = (
-    """
-CREATE OR REPLACE FUNCTION person_status_count_apply() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO person_status_count AS c (enterprise_id, status, n)
-        SELECT enterprise_id, status, count(*) FROM new_rows GROUP BY enterprise_id, status
-        ON CONFLICT (enterprise_id, status) DO UPDATE SET n = c.n + EXCLUDED.n;
-    ELSIF TG_OP = 'DELETE' THEN
-        UPDATE person_status_count AS c SET n = c.n - d.k
-        FROM (SELECT enterprise_id, status, count(*) AS k FROM old_rows GROUP BY enterprise_id, status) AS d
-        WHERE c.enterprise_id = d.enterprise_id AND c.status = d.status;
-    ELSE
-        -- The net change per (enterprise, status): rows that kept both cancel out.
-        WITH d AS (
-            SELECT enterprise_id, status, sum(k) AS k FROM (
-                SELECT enterprise_id, status, -1 AS k FROM old_rows
-                UNION ALL
-                SELECT enterprise_id, status, 1 AS k FROM new_rows
-            ) AS moves
-            GROUP BY enterprise_id, status
-            HAVING sum(k) <> 0
-        ), taken AS (
-            UPDATE person_status_count AS c SET n = c.n + d.k
-            FROM d WHERE d.k < 0 AND c.enterprise_id = d.enterprise_id AND c.status = d.status
-        )
-        INSERT INTO person_status_count AS c (enterprise_id, status, n)
-        SELECT enterprise_id, status, k FROM d WHERE k > 0
-        ON CONFLICT (enterprise_id, status) DO UPDATE SET n = c.n + EXCLUDED.n;
-    END IF;
-    RETURN NULL;
-END
-$$
-""",
-    "CREATE TRIGGER person_status_count_insert AFTER INSERT ON person REFERENCING NEW TABLE AS new_rows "
-    "FOR EACH STATEMENT EXECUTE FUNCTION person_status_count_apply()",
-    "CREATE TRIGGER person_status_count_update AFTER UPDATE ON person "
-    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
-    "FOR EACH STATEMENT EXECUTE FUNCTION person_status_count_apply()",
-    "CREATE TRIGGER person_status_count_delete AFTER DELETE ON person REFERENCING OLD TABLE AS old_rows "
-    "FOR EACH STATEMENT EXECUTE FUNCTION person_status_count_apply()",
+# (table, its key columns, the same keys computed from a person row R, when R counts, columns it reads)
+COUNTERS = (
+    ("person_status_count", ("enterprise_id", "status"), ("R.enterprise_id", "R.status"), "1 = 1",
+     ("enterprise_id", "status")),
+    ("station_status_count", ("station_id", "status"), ("R.station_id", "R.status"), "R.station_id IS NOT NULL",
+     ("station_id", "status")),
+    ("vaccination_day_count", ("day", "station_id"), ("DAY(R.finished_at)", "R.station_id"),
+     f"R.status = '{VACCINATED}' AND R.finished_at IS NOT NULL AND R.station_id IS NOT NULL",
+     ("status", "finished_at", "station_id")),
 )
+TRIGGER_NAMES = {
+    "postgresql": ("person_counts_insert", "person_counts_update", "person_counts_delete"),
+    "sqlite": tuple(f"{table}_{op}" for table, *_ in COUNTERS for op in ("insert", "update", "delete")),
+}
 
-_SQLITE_ADD = (
-    "INSERT INTO person_status_count (enterprise_id, status, n) VALUES (NEW.enterprise_id, NEW.status, 1) "
-    "ON CONFLICT (enterprise_id, status) DO UPDATE SET n = n + 1;"
-)
-_SQLITE_TAKE = (
-    "UPDATE person_status_count SET n = n - 1 WHERE enterprise_id = OLD.enterprise_id AND status = OLD.status;"
-)
-SQLITE_TRIGGERS = (
-    f"CREATE TRIGGER person_status_count_insert AFTER INSERT ON person BEGIN {_SQLITE_ADD} END",
-    f"CREATE TRIGGER person_status_count_delete AFTER DELETE ON person BEGIN {_SQLITE_TAKE} END",
-    "CREATE TRIGGER person_status_count_update AFTER UPDATE OF enterprise_id, status ON person "
-    "WHEN NEW.enterprise_id IS NOT OLD.enterprise_id OR NEW.status IS NOT OLD.status "
-    f"BEGIN {_SQLITE_TAKE} {_SQLITE_ADD} END",
-)
 
-TRIGGER_NAMES = ("person_status_count_insert", "person_status_count_update", "person_status_count_delete")
+def _postgresql_statement(moves):
+    """One statement applying the net moves (rows of enterprise_id, station_id, status, day, k) to all counters."""
+    parts = [
+        "WITH m AS (SELECT enterprise_id, station_id, status, day, sum(k) AS k FROM (" + moves + ") AS moves "
+        "GROUP BY enterprise_id, station_id, status, day HAVING sum(k) <> 0)"
+    ]
+    final = None
+    for index, (table, keys, _, _, _) in enumerate(COUNTERS):
+        key_list = ", ".join(keys)
+        not_null = " AND ".join(f"{k} IS NOT NULL" for k in keys)
+        join = " AND ".join(f"c.{k} = d{index}.{k}" for k in keys)
+        parts.append(f"d{index} AS (SELECT {key_list}, sum(k) AS k FROM m WHERE {not_null} "
+                     f"GROUP BY {key_list} HAVING sum(k) <> 0)")
+        parts.append(f"take{index} AS (UPDATE {table} AS c SET n = c.n + d{index}.k FROM d{index} "
+                     f"WHERE d{index}.k < 0 AND {join})")
+        add = (f"INSERT INTO {table} AS c ({key_list}, n) SELECT {key_list}, k FROM d{index} WHERE k > 0 "
+               f"ON CONFLICT ({key_list}) DO UPDATE SET n = c.n + EXCLUDED.n")
+        if index < len(COUNTERS) - 1:
+            parts.append(f"add{index} AS ({add})")
+        else:
+            final = add
+    return ",\n".join(parts) + "\n" + final + ";"
+
+
+def _moves_of(rows, k):
+    day = f"CASE WHEN status = '{VACCINATED}' AND station_id IS NOT NULL THEN CAST(finished_at AS DATE) END"
+    return f"SELECT enterprise_id, station_id, status, {day} AS day, {k} AS k FROM {rows}"
+
+
+def postgresql_triggers():
+    """A plpgsql function applying each statement's net change, and its three statement triggers."""
+    function = (
+        "CREATE OR REPLACE FUNCTION person_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+        "IF TG_OP = 'INSERT' THEN\n" + _postgresql_statement(_moves_of("new_rows", 1)) + "\n"
+        "ELSIF TG_OP = 'DELETE' THEN\n" + _postgresql_statement(_moves_of("old_rows", -1)) + "\n"
+        "ELSE\n" + _postgresql_statement(_moves_of("old_rows", -1) + " UNION ALL " + _moves_of("new_rows", 1))
+        + "\nEND IF;\nRETURN NULL;\nEND\n$$"
+    )
+    insert, update, delete = TRIGGER_NAMES["postgresql"]
+    return (
+        function,
+        f"CREATE TRIGGER {insert} AFTER INSERT ON person REFERENCING NEW TABLE AS new_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION person_counts_apply()",
+        f"CREATE TRIGGER {update} AFTER UPDATE ON person REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION person_counts_apply()",
+        f"CREATE TRIGGER {delete} AFTER DELETE ON person REFERENCING OLD TABLE AS old_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION person_counts_apply()",
+    )
+
+
+def sqlite_triggers():
+    """Row triggers, three per counter; an UPDATE one fires only when a column it counts changes."""
+    statements = []
+    for table, keys, values, counts, reads in COUNTERS:
+        key_list = ", ".join(keys)
+
+        def add(row, table=table, values=values, counts=counts, key_list=key_list):
+            return (f"INSERT INTO {table} ({key_list}, n) SELECT {', '.join(_sqlite(v, row) for v in values)}, 1 "
+                    f"WHERE {counts.replace('R.', row)} ON CONFLICT ({key_list}) DO UPDATE SET n = n + 1;")
+
+        def take(row, table=table, keys=keys, values=values, counts=counts):
+            match = " AND ".join(f"{k} = {_sqlite(v, row)}" for k, v in zip(keys, values))
+            return f"UPDATE {table} SET n = n - 1 WHERE {match} AND {counts.replace('R.', row)};"
+
+        changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in reads)
+        statements += [
+            f"CREATE TRIGGER {table}_insert AFTER INSERT ON person BEGIN {add('NEW.')} END",
+            f"CREATE TRIGGER {table}_update AFTER UPDATE OF {', '.join(reads)} ON person WHEN {changed} "
+            f"BEGIN {take('OLD.')} {add('NEW.')} END",
+            f"CREATE TRIGGER {table}_delete AFTER DELETE ON person BEGIN {take('OLD.')} END",
+        ]
+    return tuple(statements)
+
+
+def _sqlite(expression, row):
+    """A key expression of COUNTERS for the row NEW. or OLD. (date() is SQLite's day of a timestamp)."""
+    return expression.replace("DAY(", "date(").replace("R.", row)
 
 
 def trigger_ddl(dialect_name):
     """The statements that create the counting triggers on `dialect_name`."""
-    return POSTGRESQL_TRIGGERS if dialect_name == "postgresql" else SQLITE_TRIGGERS
+    return postgresql_triggers() if dialect_name == "postgresql" else sqlite_triggers()
 
 
 def drop_trigger_ddl(dialect_name):
     if dialect_name == "postgresql":
-        return tuple(f"DROP TRIGGER IF EXISTS {name} ON person" for name in TRIGGER_NAMES) + (
-            "DROP FUNCTION IF EXISTS person_status_count_apply()",
+        return tuple(f"DROP TRIGGER IF EXISTS {name} ON person" for name in TRIGGER_NAMES["postgresql"]) + (
+            "DROP FUNCTION IF EXISTS person_counts_apply()",
         )
-    return tuple(f"DROP TRIGGER IF EXISTS {name}" for name in TRIGGER_NAMES)
+    return tuple(f"DROP TRIGGER IF EXISTS {name}" for name in TRIGGER_NAMES["sqlite"])
 
 
 def _create_triggers(target, connection, **kw):
@@ -119,7 +179,7 @@ def _create_triggers(target, connection, **kw):
 
 
 # create_all() (tests, a new SQLite file) gets the triggers with the person table; the
-# migration adds them by hand. Neither engine checks the counters table exists until a trigger runs.
+# migration adds them by hand. Neither engine checks the counters tables exist until a trigger runs.
 event.listen(PERSON, "after_create", _create_triggers)
 
 
@@ -195,23 +255,62 @@ def enterprise_status_totals(statuses, condition=None):
     return [(enterprise_id, int(n)) for enterprise_id, n in rows if n]
 
 
+def station_status_totals(statuses=None):
+    """Return {station id: {status: persons}} of the persons allocated to stations."""
+    table = StationStatusCount.__table__
+    statement = select(table.c.station_id, table.c.status, table.c.n).where(table.c.n != 0)
+    if statuses is not None:
+        statement = statement.where(table.c.status.in_(statuses))
+    totals = {}
+    for station_id, status, n in db.session.execute(statement):
+        totals.setdefault(station_id, {})[status] = n
+    return totals
+
+
+def vaccinations_by_day(first_day, last_day):
+    """Return {(day, station id): vaccinated persons} for first_day <= day <= last_day."""
+    table = VaccinationDayCount.__table__
+    rows = db.session.execute(
+        select(table.c.day, table.c.station_id, table.c.n)
+        .where(table.c.day >= first_day, table.c.day <= last_day, table.c.n != 0)
+    )
+    return {(day, station_id): n for day, station_id, n in rows}
+
+
 # ---------------------------------------------------------------- repair
 
+def _actual_counts():
+    """{table: select of (key..., n)} counting the persons themselves, one per counter table."""
+    return {
+        TABLE: select(Person.enterprise_id, Person.status, func.count())
+        .group_by(Person.enterprise_id, Person.status),
+        StationStatusCount.__table__: select(Person.station_id, Person.status, func.count())
+        .where(Person.station_id.is_not(None)).group_by(Person.station_id, Person.status),
+        VaccinationDayCount.__table__: select(func.date(Person.finished_at), Person.station_id, func.count())
+        .where(Person.status == VACCINATED, Person.finished_at.is_not(None), Person.station_id.is_not(None))
+        .group_by(func.date(Person.finished_at), Person.station_id),
+    }
+
+
 def rebuild():
-    """Recount every (enterprise, status) from the persons table (one set-based statement)."""
-    db.session.execute(TABLE.delete())
-    db.session.execute(TABLE.insert().from_select(
-        ["enterprise_id", "status", "n"],
-        select(Person.enterprise_id, Person.status, func.count()).group_by(Person.enterprise_id, Person.status),
-    ))
+    """Recount every counter table from the persons (one set-based statement each)."""
+    for table, actual in _actual_counts().items():
+        db.session.execute(table.delete())
+        db.session.execute(table.insert().from_select([c.name for c in table.columns], actual))
 
 
 def mismatches():
-    """Return [(enterprise id, status, counted, actual)] where the counters disagree with the persons."""
-    actual = {(e, s): n for e, s, n in db.session.execute(
-        select(Person.enterprise_id, Person.status, func.count()).group_by(Person.enterprise_id, Person.status)
-    )}
-    counted = {(e, s): n for e, s, n in db.session.execute(select(TABLE.c.enterprise_id, TABLE.c.status, TABLE.c.n))}
-    keys = set(actual) | {k for k, n in counted.items() if n}
-    return sorted((e, s, counted.get((e, s), 0), actual.get((e, s), 0))
-                  for e, s in keys if counted.get((e, s), 0) != actual.get((e, s), 0))
+    """Return [(table, key, counted, actual)] wherever a counter disagrees with the persons."""
+    found = []
+    for table, actual in _actual_counts().items():
+        real = {_key(row[:-1]): row[-1] for row in db.session.execute(actual)}
+        counted = {_key(row[:-1]): row[-1] for row in db.session.execute(select(*table.columns))}
+        for key in sorted(set(real) | {k for k, n in counted.items() if n}, key=str):
+            if counted.get(key, 0) != real.get(key, 0):
+                found.append((table.name, key, counted.get(key, 0), real.get(key, 0)))
+    return found
+
+
+def _key(values):
+    # SQLite answers date() with text, PostgreSQL with a date: compare days as text.
+    return tuple(v.isoformat() if isinstance(v, date) else v for v in values)

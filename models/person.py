@@ -75,6 +75,8 @@ class Person(db.Model):
         Index("ix_person_enterprise_status", "enterprise_id", "status"),
         Index("ix_person_station_status", "station_id", "status"),
         Index("ix_person_slot_status", "slot_id", "status"),
+        # Today's check-ins per station (dashboards) without reading the whole table.
+        Index("ix_person_checked_in_at", "checked_in_at", "station_id"),
     )
 
     @property

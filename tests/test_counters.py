@@ -1,8 +1,11 @@
 """The maintained person counts agree with the persons table whatever path changes it."""
 
-from sqlalchemy import and_, delete, func, select, true, update
+from flask_migrate import upgrade
+from sqlalchemy import and_, delete, func, select, text, true, update
 
-from models import Enterprise, Person
+from app import create_app
+from extensions import db as _db
+from models import Enterprise, Person, ReviewDepartment, Territory, today
 from models.counters import (
     TABLE,
     count_persons,
@@ -10,7 +13,9 @@ from models.counters import (
     mismatches,
     on_counters,
     rebuild,
+    station_status_totals,
     status_totals,
+    vaccinations_by_day,
 )
 from models.workflow import apply_transition, person_scope
 
@@ -73,6 +78,60 @@ def test_rebuild_repairs_counts_written_behind_the_triggers_back(db, make_enterp
     enterprise = make_enterprise()
     make_persons(enterprise, 4)
     db.session.execute(TABLE.update().values(n=99))
-    assert mismatches() == [(enterprise.id, "registered", 99, 4)]
+    assert mismatches() == [("person_status_count", (enterprise.id, "registered"), 99, 4)]
     rebuild()
     assert mismatches() == []
+
+
+def test_station_and_day_counters_follow_a_person_to_the_vaccination(db, make_enterprise, make_persons, make_station,
+                                                                    make_slot, make_user):
+    station, other = make_station(), make_station()
+    enterprise = make_enterprise()
+    ids = make_persons(enterprise, 6, status="center_approved")
+    center = make_user("center")
+    apply_transition("allocate", center, ids=ids, station=station)
+    apply_transition("appoint", center, ids=ids[:4], slot=make_slot(station, capacity=10))
+    desk = make_user("station", station)
+    apply_transition("check_in", desk, ids=ids[:3])
+    apply_transition("vaccinate", desk, ids=ids[:2])
+    db.session.execute(update(Person).where(Person.id == ids[5]).values(station_id=other.id))
+    db.session.commit()
+
+    assert station_status_totals() == {
+        station.id: {"vaccinated": 2, "checked_in": 1, "appointed": 1, "allocated": 1},
+        other.id: {"allocated": 1},
+    }
+    assert vaccinations_by_day(today(), today()) == {(today(), station.id): 2}
+    db.session.execute(delete(Person).where(Person.id == ids[0]))
+    assert vaccinations_by_day(today(), today()) == {(today(), station.id): 1}
+    assert mismatches() == []
+
+
+def test_a_database_migrated_to_the_newest_revision_keeps_counting(database_url, tmp_path):
+    """A later migration that rebuilds the person table (SQLite batch mode) must not lose the triggers."""
+    from tests.test_migrations import _fresh_database_url
+
+    url, cleanup = _fresh_database_url(database_url, tmp_path)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+    try:
+        with app.app_context():
+            upgrade()
+            territory = Territory(name="测试街道")
+            department = ReviewDepartment(name="测试部门")
+            enterprise = Enterprise(name="测试企业", credit_code="914403001922038216", department=department,
+                                    territory=territory)
+            _db.session.add(enterprise)
+            _db.session.flush()
+            _db.session.add(Person(enterprise_id=enterprise.id, name="甲", gender="M", id_number="11010519491231002X",
+                                   age=40, phone="13800138000", status="vaccinated", station_id=None))
+            _db.session.commit()
+            assert status_totals() == {"vaccinated": 1}
+            assert mismatches() == []
+            _db.session.remove()
+            _db.engine.dispose()
+    finally:
+        if cleanup:
+            engine, schema = cleanup
+            with engine.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            engine.dispose()
