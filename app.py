@@ -10,6 +10,7 @@ from admin_views import init_consoles
 from config import Config, instance_dir
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 from services.request_log import init_request_log
+from services.security_headers import init_security_headers
 from services.startup_checks import run_startup_checks
 
 
@@ -23,6 +24,7 @@ def create_app(config=None):
     init_extensions(app)
     init_blueprints(app)
     init_consoles(app)
+    init_security_headers(app)
     init_error_pages(app)
     init_request_log(app)
     init_cli(app)

@@ -101,7 +101,7 @@ def attempt_login(role, login_name, password):
     return None
 
 
-@bp.route("/logout", methods=("POST", "GET"))
+@bp.route("/logout", methods=("POST",))
 def logout():
     role = getattr(current_user, "role", None)
     logout_user()

@@ -120,8 +120,8 @@ def test_row_buttons_edit_and_delete_only_in_unsubmitted(client, login, firm):
     submitted = client.get(f"{PERSONS}/?tab=submitted").get_data(as_text=True)
     assert unsubmitted.count(">修改</a>") == 3 and "全部提交" in unsubmitted and "提交接种人员" in unsubmitted
     assert ">修改</a>" not in submitted and "全部提交" not in submitted
-    assert "execute('remove')" in unsubmitted and "execute('remove')" not in submitted
-    assert "execute('export_selected')" in submitted
+    assert 'data-model-action="remove"' in unsubmitted and 'data-model-action="remove"' not in submitted
+    assert 'data-model-action="export_selected"' in submitted
 
 
 def test_search_by_exact_or_prefix_id_number_and_by_name(client, login, firm, db, make_persons):
