@@ -6,6 +6,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
 from admin_views import center, enterprise, review, station, system
+from admin_views.base import query_args
 from models.user import ROLE_LABELS
 
 CONSOLE_MODULES = {
@@ -33,4 +34,5 @@ def init_consoles(app):
         module.build_console(console)
         consoles[role] = console
     app.extensions["consoles"] = consoles
+    app.jinja_env.globals["query_args"] = query_args
     return consoles

@@ -33,6 +33,17 @@ def page_ids(ids_query, id_column, page, page_size, count, descending=False):
     return [i for (i,) in ids_query.order_by(order).offset(offset).limit(take)]
 
 
+def query_args(**fixed):
+    """The current query arguments to carry into a URL, with `fixed` set.
+
+    Names that url_for/get_url take themselves (endpoint, _external, _scheme…) are dropped:
+    `?endpoint=x` or `?slot_id=1` on a page would otherwise clash with them and answer 500.
+    """
+    args = {k: v for k, v in request.args.to_dict().items() if k != "endpoint" and not k.startswith("_")}
+    args.update(fixed)
+    return args
+
+
 # ---------------------------------------------------------------- masking
 
 def mask_id_number(value):
@@ -270,7 +281,7 @@ class PersonListView(ScopedModelView):
         if action not in {button[0] for button in self.bulk_buttons}:
             abort(404)
         self.run_transition(action, query=self.matching_ids(), **self.bulk_kwargs(action))
-        return redirect(self.get_url(".index_view", **request.args.to_dict()))
+        return redirect(self.get_url(".index_view", **query_args()))
 
     def render(self, template, **kwargs):
         kwargs.setdefault("tabs", self.tabs)

@@ -11,6 +11,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from sqlalchemy import func, select
 
+from admin_views.base import query_args
 from admin_views.center_tree import ToolButton, TreePersonListView
 from extensions import db
 from models import stats
@@ -62,7 +63,7 @@ class CenterAllocationView(TreePersonListView):
 
     def list_args(self):
         """The arguments of the list the operator came from (tab, node, search…)."""
-        return {k: v for k, v in request.args.items() if k not in CHOICE_ARGS}
+        return {k: v for k, v in query_args().items() if k not in CHOICE_ARGS}
 
     def chosen_query(self):
         """A select of the ids chosen: the whole current list (scope=all) or the ticked rows."""

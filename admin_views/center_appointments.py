@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from admin_views.base import RoleAccessMixin
+from admin_views.base import RoleAccessMixin, query_args
 from admin_views.center_tree import ToolButton, TreePersonListView
 from extensions import db
 from models import stats
@@ -344,7 +344,7 @@ class CenterAppointmentView(TreePersonListView):
         return {"station": station.id} if station else {}
 
     def list_args(self):
-        return {k: v for k, v in request.args.items() if k not in ("scope", "rowid")}
+        return {k: v for k, v in query_args().items() if k not in ("scope", "rowid")}
 
     def chosen_query(self):
         scope = request.values.get("scope")
@@ -497,7 +497,7 @@ class CenterSlotView(RoleAccessMixin, BaseView):
         )
 
     def back(self, station_id=None):
-        args = {k: v for k, v in request.args.items()}
+        args = query_args()
         if station_id:
             args["station"] = station_id
         return redirect(self.get_url(".index", **args))

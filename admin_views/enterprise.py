@@ -16,7 +16,7 @@ from flask_login import current_user
 from sqlalchemy import delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 
-from admin_views.base import PersonListView, RoleAccessMixin
+from admin_views.base import PersonListView, RoleAccessMixin, query_args
 from admin_views.enterprise_import import EnterpriseImportView
 from admin_views.home import FunnelHomeView
 from extensions import db
@@ -317,7 +317,7 @@ class EnterprisePersonView(PersonListView):
 
     def render(self, template, **kwargs):
         if template == self.list_template:
-            kwargs.setdefault("export_url", self.get_url(".export_all", **request.args.to_dict()))
+            kwargs.setdefault("export_url", self.get_url(".export_all", **query_args()))
         return super().render(template, **kwargs)
 
 

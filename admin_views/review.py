@@ -13,7 +13,7 @@ from flask_admin.actions import action
 from flask_login import current_user
 from sqlalchemy import and_, case, func, select
 
-from admin_views.base import ConsoleHomeView, PersonListView
+from admin_views.base import ConsoleHomeView, PersonListView, query_args
 from extensions import db
 from models.audit import AuditEvent, PersonEvent, record_event
 from models.org import Enterprise, ReviewDepartment
@@ -186,7 +186,7 @@ class ReviewPersonView(PersonListView):
         return redirect(self._return_target())
 
     def _return_target(self):
-        return self.local_url(request.form.get("url")) or self.get_url(".index_view", **request.args.to_dict())
+        return self.local_url(request.form.get("url")) or self.get_url(".index_view", **query_args())
 
     def local_url(self, target):
         """Return `target` when it is a page of this view (no open redirects), else None."""
