@@ -103,11 +103,14 @@ def shoot(screenshot):
     def take(page, name, phone_too=True):
         if page.viewport_size["width"] <= PHONE["width"]:
             screenshot(page, f"campaign-{name}-phone")  # already a phone
+            assert fits_the_screen(page), f"{name}: wider than the phone"
             return
         screenshot(page, f"campaign-{name}-desktop")
         if phone_too:
             page.set_viewport_size(PHONE)
             screenshot(page, f"campaign-{name}-phone")
+            # Wide tables scroll inside their box; the page itself never scrolls sideways.
+            assert fits_the_screen(page), f"{name}: wider than a 375-pixel screen"
             page.set_viewport_size(DESKTOP)
     return take
 
@@ -382,6 +385,7 @@ def test_the_whole_campaign_in_the_browser(campaign, phone, desk_context, playwr
 
     review.get_by_role("link", name="人员审核").click()
     expect(review.locator("tbody tr")).to_have_count(1)
+    settle(review)  # console.js asks the question: it must be loaded before the click
     questions = []
     accept_next_dialog(review, questions)
     review.get_by_role("button", name="全部审核").click()
@@ -493,6 +497,7 @@ def test_the_whole_campaign_in_the_browser(campaign, phone, desk_context, playwr
     desk.get_by_role("link", name="候诊队列").click()
     desk.locator("tr", has_text=ZHANG_WEI["name"]).get_by_role("link", name="出站确认").click()
     expect(desk.get_by_role("heading", name=f"出站确认 · {ZHANG_WEI['name']}")).to_be_visible()
+    settle(desk)
     reasons = desk.get_by_label("未接种原因")
     reason = reasons.locator("option").nth(1).inner_text()
     reasons.select_option(label=reason)
