@@ -81,7 +81,10 @@ def trend_chart(points, width=640, height=200, pad_left=36, pad_bottom=28, pad_t
             "label": f"{day.month}/{day.day}", "cx": round(pad_left + index * step + step / 2, 1),
             "title": f"{day:%Y-%m-%d}：完成接种 {count} 人",
         })
-    ticks = [{"value": round(scale_max * f), "y": round(pad_top + plot_h - plot_h * f, 1)} for f in (0, 0.5, 1)]
+    # Gridlines at 0, the middle and the top, each drawn where its (whole) number lies: no "0" twice
+    # when the top is 1, no "2" halfway up a scale of 3.
+    values = sorted({0, round(scale_max / 2), scale_max})
+    ticks = [{"value": v, "y": round(pad_top + plot_h - plot_h * v / scale_max, 1)} for v in values]
     return {"width": width, "height": height, "bars": bars, "ticks": ticks, "base_y": pad_top + plot_h,
             "left": pad_left, "right": width - 8, "total": sum(c for _, c in points)}
 
