@@ -86,6 +86,19 @@ def _stamp_order_sql():
     return "SELECT id FROM person WHERE " + " OR ".join(pairs)
 
 
+
+def _counter_sql(table, keys, person_keys, where):
+    """Keys of counter rows that differ from the count of persons, or persons counted by no row."""
+    actual = (f"SELECT {', '.join(f'{expr} AS {key}' for key, expr in zip(keys, person_keys))}, COUNT(*) AS actual "
+              f"FROM person WHERE {where} GROUP BY {', '.join(person_keys)}")
+    same_key = " AND ".join(f"p.{key} = c.{key}" for key in keys)
+    counter_id = " || ':' || ".join(f"c.{key}" for key in keys)
+    person_id = " || ':' || ".join(f"p.{key}" for key in keys)
+    return (f"SELECT {counter_id} AS id FROM {table} c LEFT JOIN ({actual}) p ON {same_key} "
+            f"WHERE c.n <> COALESCE(p.actual, 0) "
+            f"UNION ALL SELECT {person_id} AS id FROM ({actual}) p "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} c WHERE {same_key})")
+
 HOLDS_SLOT = (APPOINTED, CHECKED_IN, VACCINATED, NOT_VACCINATED)
 BEFORE_SLOT = tuple(s for s in ALL_STATUSES if RANK[s] < RANK[APPOINTED])
 NEEDS_STATION = tuple(s for s in ALL_STATUSES if RANK[s] >= RANK[ALLOCATED])
@@ -125,15 +138,18 @@ CHECKS = [
           "(SELECT event_id, COUNT(*) AS moved FROM person_event GROUP BY event_id) h ON h.event_id = e.id "
           f"WHERE e.target_type = 'person' AND e.action IN {_in(sorted(TRANSITIONS))} "
           "AND e.changed <> COALESCE(h.moved, 0)", "audit_event"),
-    # The counters kept by triggers (models/counters.py); ids are "enterprise_id:status".
-    Check("status_counters", "人数计数器等于实际人数", "person counters equal the counted persons",
-          "SELECT c.enterprise_id || ':' || c.status AS id FROM person_status_count c LEFT JOIN "
-          "(SELECT enterprise_id, status, COUNT(*) AS actual FROM person GROUP BY enterprise_id, status) p "
-          "ON p.enterprise_id = c.enterprise_id AND p.status = c.status WHERE c.n <> COALESCE(p.actual, 0) "
-          "UNION ALL SELECT p.enterprise_id || ':' || p.status AS id FROM "
-          "(SELECT enterprise_id, status FROM person GROUP BY enterprise_id, status) p WHERE NOT EXISTS "
-          "(SELECT 1 FROM person_status_count c WHERE c.enterprise_id = p.enterprise_id AND c.status = p.status)",
+    # The counters kept by triggers (models/counters.py); ids are the counter's key joined by ":".
+    Check("status_counters", "企业各状态人数计数器等于实际人数", "enterprise/status counters equal the counted persons",
+          _counter_sql("person_status_count", ("enterprise_id", "status"), ("enterprise_id", "status"), "1 = 1"),
           "person_status_count", tables=("person_status_count",)),
+    Check("station_counters", "接种站各状态人数计数器等于实际人数", "station/status counters equal the counted persons",
+          _counter_sql("station_status_count", ("station_id", "status"), ("station_id", "status"),
+                       "station_id IS NOT NULL"),
+          "station_status_count", tables=("station_status_count",)),
+    Check("day_counters", "每日接种人数计数器等于实际人数", "vaccinations-per-day counters equal the counted persons",
+          _counter_sql("vaccination_day_count", ("day", "station_id"), ("date(finished_at)", "station_id"),
+                       f"status = '{VACCINATED}' AND finished_at IS NOT NULL AND station_id IS NOT NULL"),
+          "vaccination_day_count", tables=("vaccination_day_count",)),
 ]
 
 

@@ -211,17 +211,22 @@ def test_a_check_of_a_missing_table_is_skipped_and_can_be_added(app, demo, monke
         register_check(Check("no_people_named_x", "", "", "SELECT 1 AS id", "person"))
 
 
-def test_finds_a_counter_that_differs_from_the_count(app, demo):
-    if "person_status_count" not in demo.metadata.tables:
-        pytest.skip("no counters table in this version")
-    enterprise_id, status = demo.session.execute(text(
-        "SELECT enterprise_id, status FROM person_status_count WHERE n > 0 ORDER BY enterprise_id, status LIMIT 1"
-    )).one()
-    demo.session.execute(text("UPDATE person_status_count SET n = n + 2 WHERE enterprise_id = :e AND status = :s"),
-                         {"e": enterprise_id, "s": status})
+@pytest.mark.parametrize("table, keys, check", [
+    ("person_status_count", ("enterprise_id", "status"), "status_counters"),
+    ("station_status_count", ("station_id", "status"), "station_counters"),
+    ("vaccination_day_count", ("day", "station_id"), "day_counters"),
+])
+def test_finds_a_counter_that_differs_from_the_count(app, demo, table, keys, check):
+    if table not in demo.metadata.tables:
+        pytest.skip(f"no {table} table in this version")
+    key = demo.session.execute(text(f"SELECT {', '.join(keys)} FROM {table} WHERE n > 0 "
+                                    f"ORDER BY {', '.join(keys)} LIMIT 1")).one()
+    where = " AND ".join(f"{k} = :{k}" for k in keys)
+    values = dict(zip(keys, key))
+    expected = ":".join(str(v) for v in key)
+    demo.session.execute(text(f"UPDATE {table} SET n = n + 2 WHERE {where}"), values)
     found = failed(app, demo)
-    assert set(found) == {"status_counters"}
-    assert found["status_counters"].example_ids == [f"{enterprise_id}:{status}"]
-    demo.session.execute(text("DELETE FROM person_status_count WHERE enterprise_id = :e AND status = :s"),
-                         {"e": enterprise_id, "s": status})
-    assert failed(app, demo)["status_counters"].example_ids == [f"{enterprise_id}:{status}"]
+    assert set(found) == {check}
+    assert found[check].example_ids == [expected]
+    demo.session.execute(text(f"DELETE FROM {table} WHERE {where}"), values)
+    assert failed(app, demo)[check].example_ids == [expected]
