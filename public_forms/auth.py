@@ -1,9 +1,12 @@
 """Login per role, logout, and the forced password change."""
 
+import secrets
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
+from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
@@ -57,6 +60,16 @@ def find_account(role, login_name):
     return db.session.execute(statement.limit(1)).scalar_one_or_none()
 
 
+_dummy_hash = []
+
+
+def dummy_password_hash():
+    """A hash made like every stored one (same algorithm and cost), of a password nobody has."""
+    if not _dummy_hash:
+        _dummy_hash.append(generate_password_hash(secrets.token_hex(16)))
+    return _dummy_hash[0]
+
+
 def safe_next(target, role):
     if target and target.startswith(f"/{role}") and not target.startswith("//"):
         return target
@@ -88,6 +101,9 @@ def attempt_login(role, login_name, password):
     user = find_account(role, login_name)
     if user is not None and user.is_locked():
         return f"账号已锁定，请{config['LOGIN_LOCK_MINUTES']}分钟后再试，或联系管理员解锁"
+    if user is None:
+        # Cost an unknown account the same hash check as a known one: no telling them apart by time.
+        check_password_hash(dummy_password_hash(), password)
     if user is None or not user.check_password(password) or not user.active:
         if user is not None and user.active:
             user.record_failed_login(config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"])

@@ -20,6 +20,7 @@ search that matches nobody), so they prove access without moving anyone.
 """
 
 import io
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -308,6 +309,32 @@ def body_text(response):
     return data.decode("utf-8", errors="replace") + response.headers.get("Location", "")
 
 
+REQUIRED_HEADERS = ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy")
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)([^>]*)>", re.I)
+INLINE_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.I)
+STYLE_ATTRIBUTE = re.compile(r"<[^>]+\sstyle\s*=", re.I)
+# Flask-Admin's templates keep href="javascript:void(0)" on menu toggles, tabs and disabled page links:
+# static/js/admin_csp.js cancels a click on them, so the browser never runs one. Anything else is code.
+SCRIPT_URL = re.compile(r"(href|src|action)\s*=\s*[\"']\s*javascript:(?!void\(0\)[\"'])", re.I)
+
+
+def page_problems(response, text):
+    """What the Content-Security-Policy would block on this page, and missing security headers."""
+    problems = [f"no {name}" for name in REQUIRED_HEADERS if name not in response.headers]
+    if response.mimetype != "text/html":
+        return problems
+    nonce = re.search(r"'nonce-([^']+)'", response.headers.get("Content-Security-Policy", ""))
+    for attributes in INLINE_SCRIPT.findall(text):
+        if not nonce or f'nonce="{nonce.group(1)}"' not in attributes:
+            problems.append(f"inline <script{attributes}> without this response's nonce")
+    for pattern, what in ((INLINE_HANDLER, "inline event handler"), (STYLE_ATTRIBUTE, "style= attribute"),
+                          (SCRIPT_URL, "javascript: URL")):
+        found = pattern.search(text)
+        if found:
+            problems.append(f"{what}: {found.group(0)[:80]}")
+    return problems
+
+
 def matches(expected, got):
     if expected == HIDDEN:
         return got in (OK, DENY, NOT_FOUND)
@@ -357,7 +384,7 @@ def test_authorization_matrix(app, db, world, clients, login):
         return token
 
     probes = list(probes_of(app, world, current_qr_token))
-    failures, cells, foreign_probes = [], 0, 0
+    failures, cells, foreign_probes, pages = [], 0, 0, 0
     for probe in probes:
         expected = expected_cells(probe.endpoint, probe.method).get(probe.kind, "missing expectation")
         before = None
@@ -384,6 +411,8 @@ def test_authorization_matrix(app, db, world, clients, login):
             login(world.users[probe.kind], test_client=client)
         if not matches(expected, got):
             failures.append(f"{where}: expected {expected}, got {got} ({response.status_code})")
+        failures += [f"{where}: {problem}" for problem in page_problems(response, text)]
+        pages += response.mimetype == "text/html"
         if probe.kind not in MAY_SEE_A:
             foreign_probes += 1
             leaked = [secret for secret in world.secrets if secret in text]
@@ -396,7 +425,8 @@ def test_authorization_matrix(app, db, world, clients, login):
                 failures.append(f"{where}: changed {changed} although {expected}")
     combinations = len({(p.endpoint, p.method, p.action) for p in probes})
     report = f"authorization matrix: {combinations} rule×method×action combinations × {len(ALL_KINDS)} kinds " \
-             f"of user = {cells} cells, {foreign_probes} answers searched for A's people"
+             f"of user = {cells} cells, {foreign_probes} answers searched for A's people, " \
+             f"{pages} HTML pages checked for what the CSP would block"
     print(report)
     assert not failures, report + "\n" + "\n".join(failures)
     assert cells > 1500

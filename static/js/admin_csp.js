@@ -2,8 +2,9 @@
 // the 批量 action menu, the filter menu, and confirmations on buttons with data-confirm.
 (function () {
   document.addEventListener("click", function (event) {
-    var link = event.target.closest("a[href='#']");
-    if (link && (link.matches("[data-model-action], a.filter, [data-toggle]"))) {
+    // Flask-Admin's placeholders (href="javascript:void(0)") would be blocked by the policy when followed.
+    var link = event.target.closest("a[href='#'], a[href^='javascript:']");
+    if (link && (link.matches("[data-model-action], a.filter, [data-toggle], a[href^='javascript:']"))) {
       event.preventDefault();
     }
     var action = event.target.closest("[data-model-action]");
