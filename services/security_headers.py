@@ -61,10 +61,14 @@ def add_security_headers(response):
     return response
 
 
+def forget_nonce():
+    """A fresh nonce per request, also where requests share one app context (tests, CLI)."""
+    g.pop("csp_nonce", None)
+
+
 def init_security_headers(app):
     """Send the headers on every response; templates get `csp_nonce()` for inline scripts."""
-    # A fresh nonce per request, also where requests share one app context (tests, CLI).
-    app.before_request(lambda: g.pop("csp_nonce", None))
+    app.before_request(forget_nonce)
     app.after_request(add_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     for console in app.extensions.get("consoles", {}).values():
