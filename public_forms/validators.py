@@ -26,7 +26,7 @@ def id_check_char(first17):
 
 def id_number_error(number, today=None):
     """Return a Chinese message saying what is wrong with an ID number, or None."""
-    if not re.fullmatch(r"[1-9]\d{16}[\dX]", number or ""):
+    if not re.fullmatch(r"[1-9][0-9]{16}[0-9X]", number or ""):
         return "身份证号应为18位：17位数字加1位数字或X"
     if int(number[:2]) not in PROVINCES:
         return "身份证号的地区码不正确"
@@ -85,6 +85,6 @@ def normalise_phone(raw):
 
 
 def phone_error(phone):
-    if not re.fullmatch(r"1[3-9]\d{9}", phone or ""):
+    if not re.fullmatch(r"1[3-9][0-9]{9}", phone or ""):
         return "请输入正确的11位手机号"
     return None

@@ -1,0 +1,50 @@
+"""The GB validators with the standards' test vectors, and what they must refuse."""
+
+import pytest
+
+from public_forms.validators import (
+    credit_code_error,
+    id_number_error,
+    normalise_id_number,
+    normalise_phone,
+    phone_error,
+)
+
+
+@pytest.mark.parametrize("number", ["11010519491231002X", "440524188001010014", "11010219840406970X"])
+def test_valid_id_numbers(number):
+    assert id_number_error(number) is None
+
+
+@pytest.mark.parametrize(("number", "message"), [
+    ("11010519491230002X", "校验位"),
+    ("110105194902300025", "出生日期"),
+    ("990105194912310023", "地区码"),
+    ("1\u0661\u0660\u0661\u0660\u0665\u0661\u0669\u0664\u0669\u0661\u0662\u0663\u0661\u0660\u0660\u0662X", "18位"),
+])
+def test_invalid_id_numbers_say_why(number, message):
+    assert message in id_number_error(number)
+
+
+def test_full_width_digits_and_lower_case_x_are_normalised():
+    assert normalise_id_number("１１０１０５１９４９１２３１００２ｘ ") == "11010519491231002X"
+
+
+@pytest.mark.parametrize("code", ["914403001922038216", "91440300708461136T", "91330100799655058B"])
+def test_valid_credit_codes(code):
+    assert credit_code_error(code) is None
+
+
+@pytest.mark.parametrize("code", ["914403001922038217", "91330100799655O58B", "91110000800088421P"])
+def test_invalid_credit_codes(code):
+    assert credit_code_error(code) is not None
+
+
+@pytest.mark.parametrize("raw", ["13800138000", "+86 138-0013-8000", "19912345678"])
+def test_valid_phones(raw):
+    assert phone_error(normalise_phone(raw)) is None
+
+
+@pytest.mark.parametrize("raw", ["12345678901", "1380013800", "138001380001", "1\u0663800138000"])
+def test_invalid_phones(raw):
+    assert phone_error(normalise_phone(raw)) is not None
