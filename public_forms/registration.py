@@ -67,10 +67,12 @@ def territory_choices():
 
 
 def _int_or_none(text):
+    """An id from a form field, or None; out-of-range numbers are None too (no database takes them)."""
     try:
-        return int(text)
+        value = int(text)
     except (TypeError, ValueError):
         return None
+    return value if 0 < value < 2**31 else None
 
 
 def clean_registration(form):

@@ -26,6 +26,7 @@ from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY, ReviewDepartment
 from models.user import REVIEW, User
 from public_forms.passwords import random_password
 from public_forms.validators import normalise_phone, phone_error
+from services.spreadsheets import neutralise
 
 COLUMNS = {"名称": "name", "维度": "dimension", "上级部门": "parent", "联系电话": "phone", "账号": "username"}
 REQUIRED_COLUMNS = ("名称", "维度", "账号")
@@ -282,7 +283,8 @@ def credentials_workbook(credentials):
         sheet.column_dimensions[column].width = width
     sheet.append(list(CREDENTIAL_HEADERS))
     for department, username, password in credentials:
-        sheet.append([str(department), str(username), str(password)])
+        # A department name comes from an uploaded sheet: it must not become a formula here.
+        sheet.append([neutralise(str(department)), neutralise(str(username)), neutralise(str(password))])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
