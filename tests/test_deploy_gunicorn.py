@@ -263,11 +263,15 @@ def _open_stream(server, cookies, request_id):
     sock.sendall((f"GET /station/events HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
                   f"Cookie: {cookie}\r\nX-Request-ID: {request_id}\r\n\r\n").encode())
     received = b""
-    while b": connected" not in received:
-        chunk = sock.recv(4096)
-        assert chunk, received.decode(errors="replace")
-        received += chunk
-    assert received.startswith(b"HTTP/1.1 200") or received.startswith(b"HTTP/1.0 200"), received[:200]
+    try:
+        while b": connected" not in received:
+            chunk = sock.recv(4096)
+            assert chunk, received.decode(errors="replace")
+            received += chunk
+        assert received.startswith(b"HTTP/1.1 200") or received.startswith(b"HTTP/1.0 200"), received[:200]
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
@@ -280,27 +284,27 @@ def test_a_card_read_reaches_the_desk_pages_on_every_worker_within_a_second(serv
     desk = Session(server)
     desk.login("station", "station01")
     streams = {}
-    for index in range(12):
-        request_id = f"stream-{index}"
-        streams[request_id] = _open_stream(server, desk.cookies, request_id)
-        if index >= 3 and len({server.worker_of(rid) for rid in streams}) == 2:
-            break
-    stream_workers = {rid: server.worker_of(rid) for rid in streams}
-    assert len(set(stream_workers.values())) == 2, stream_workers
-
-    reader = "部署测试台-" + uuid.uuid4().hex[:6]
-    body = json.dumps({"read_id": str(uuid.uuid4()), "id_number": _valid_id_number(), "name": "测试",
-                       "reader": reader, "read_at": datetime.now().astimezone().isoformat()})
-    sent = time.monotonic()
-    status, _, answer = server.request("POST", "/api/v1/card-reads", body=body, headers={
-        "Authorization": f"Bearer {server.reader_token}", "Content-Type": "application/json",
-        "X-Request-ID": "card-read-1"})
-    assert status == 201, answer
-    verdict = json.loads(answer)["verdict"]
-    api_worker = server.worker_of("card-read-1")
-
-    arrived = {}
     try:
+        for index in range(12):
+            request_id = f"stream-{index}"
+            streams[request_id] = _open_stream(server, desk.cookies, request_id)
+            if index >= 3 and len({server.worker_of(rid) for rid in streams}) == 2:
+                break
+        stream_workers = {rid: server.worker_of(rid) for rid in streams}
+        assert len(set(stream_workers.values())) == 2, stream_workers
+
+        reader = "部署测试台-" + uuid.uuid4().hex[:6]
+        body = json.dumps({"read_id": str(uuid.uuid4()), "id_number": _valid_id_number(), "name": "测试",
+                           "reader": reader, "read_at": datetime.now().astimezone().isoformat()})
+        sent = time.monotonic()
+        status, _, answer = server.request("POST", "/api/v1/card-reads", body=body, headers={
+            "Authorization": f"Bearer {server.reader_token}", "Content-Type": "application/json",
+            "X-Request-ID": "card-read-1"})
+        assert status == 201, answer
+        verdict = json.loads(answer)["verdict"]
+        api_worker = server.worker_of("card-read-1")
+
+        arrived = {}
         for rid, sock in streams.items():
             sock.settimeout(0.1)
             received = b""
