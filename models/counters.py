@@ -20,7 +20,7 @@ tree nodes), and count persons otherwise.
 
 from datetime import date
 
-from sqlalchemy import DDL, and_, event, func, select, true
+from sqlalchemy import DDL, event, func, select, true
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.sql.selectable import Select
@@ -59,7 +59,7 @@ class VaccinationDayCount(db.Model):
     n = db.Column(db.Integer, nullable=False, default=0)
 
 
-TABLE = PersonStatusCount.__table__
+TABLE = COUNTS_TABLE = PersonStatusCount.__table__
 PERSON = Person.__table__
 COUNTED_COLUMNS = {"enterprise_id": TABLE.c.enterprise_id, "status": TABLE.c.status}
 
@@ -239,20 +239,6 @@ def status_totals(condition=None):
         select(TABLE.c.status, func.sum(TABLE.c.n)).where(counted).group_by(TABLE.c.status)
     ).all()
     return {status: int(n) for status, n in rows if n}
-
-
-def enterprise_status_totals(statuses, condition=None):
-    """Return [(enterprise id, persons)] in `statuses` per enterprise, for `condition` when it allows.
-
-    Returns None when the condition needs more than enterprise and status.
-    """
-    counted = on_counters(and_(Person.status.in_(statuses), condition if condition is not None else true()))
-    if counted is None:
-        return None
-    rows = db.session.execute(
-        select(TABLE.c.enterprise_id, func.sum(TABLE.c.n)).where(counted).group_by(TABLE.c.enterprise_id)
-    ).all()
-    return [(enterprise_id, int(n)) for enterprise_id, n in rows if n]
 
 
 def station_status_totals(statuses=None):

@@ -2,16 +2,19 @@
 
 Every number on the center's dashboard, trees and station chooser comes from a function
 here, and each function runs a handful of GROUP BY statements (by status, enterprise,
-department, territory, station or day) — never a load of person rows. A benchmark can
-replace any of these functions with maintained counters without touching a view.
+department, territory, station or day) — never a load of person rows. Where the
+maintained counters of models/counters.py can answer (per enterprise and status, per
+station and status, vaccinations per day), they do: their tables hold thousands of rows
+where the persons table holds a million.
 """
 
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, func, select, true
 
 from extensions import db
 from models.base import now, today
+from models.counters import COUNTS_TABLE, on_counters, station_status_totals, status_totals, vaccinations_by_day
 from models.org import AppointmentSlot, Enterprise, ReviewDepartment, Station, Territory
 from models.person import Person
 from models.status import (
@@ -53,11 +56,8 @@ def funnel_from(by_status):
 
 
 def status_counts(condition=None):
-    """Return {status: count} of the persons matching `condition` (GROUP BY status)."""
-    statement = select(Person.status, func.count()).group_by(Person.status)
-    if condition is not None:
-        statement = statement.where(condition)
-    return dict(db.session.execute(statement).all())
+    """Return {status: count} of the persons matching `condition` (from the counters when they can answer)."""
+    return status_totals(condition)
 
 
 def enterprise_count():
@@ -74,12 +74,13 @@ def district_figures():
 # ---------------------------------------------------------------- breakdowns
 
 def _counts_by_department_and_territory():
-    """Return [(department id, territory id, status, count)]: one scan serves both breakdowns."""
+    """Return [(department id, territory id, status, count)]: one scan of the counters serves both."""
     return db.session.execute(
-        select(Enterprise.department_id, Enterprise.territory_id, Person.status, func.count())
-        .select_from(Person)
-        .join(Enterprise, Person.enterprise_id == Enterprise.id)
-        .group_by(Enterprise.department_id, Enterprise.territory_id, Person.status)
+        select(Enterprise.department_id, Enterprise.territory_id, COUNTS_TABLE.c.status, func.sum(COUNTS_TABLE.c.n))
+        .select_from(COUNTS_TABLE)
+        .join(Enterprise, COUNTS_TABLE.c.enterprise_id == Enterprise.id)
+        .where(COUNTS_TABLE.c.n != 0)
+        .group_by(Enterprise.department_id, Enterprise.territory_id, COUNTS_TABLE.c.status)
     ).all()
 
 
@@ -140,26 +141,20 @@ def station_breakdown(day=None):
     """Return one row per station: today's and total appointed / checked in / vaccinated, saturation."""
     day = day or today()
     start, end = day_bounds(day)
-    checked_today = func.sum(case((and_(Person.checked_in_at >= start, Person.checked_in_at < end), 1), else_=0))
-    vaccinated_today = func.sum(case(
-        (and_(Person.status == VACCINATED, Person.finished_at >= start, Person.finished_at < end), 1), else_=0
-    ))
-    person_rows = db.session.execute(
-        select(Person.station_id, Person.status, func.count(), checked_today, vaccinated_today)
-        .where(Person.station_id.is_not(None))
-        .group_by(Person.station_id, Person.status)
-    ).all()
+    by_status = station_status_totals()
+    checked_today = dict(db.session.execute(
+        select(Person.station_id, func.count())
+        .where(Person.checked_in_at >= start, Person.checked_in_at < end, Person.station_id.is_not(None))
+        .group_by(Person.station_id)
+    ).all())
+    vaccinated_today = {station_id: n for (_, station_id), n in vaccinations_by_day(day, day).items()}
     slot_rows = db.session.execute(
         select(AppointmentSlot.station_id, func.sum(AppointmentSlot.booked), func.sum(AppointmentSlot.capacity))
         .where(AppointmentSlot.starts_at >= start, AppointmentSlot.starts_at < end)
         .group_by(AppointmentSlot.station_id)
     ).all()
-    by_status, today_counts = {}, {}
-    for station_id, status, count, checked, vaccinated in person_rows:
-        by_status.setdefault(station_id, {})[status] = count
-        totals = today_counts.setdefault(station_id, [0, 0])
-        totals[0] += checked or 0
-        totals[1] += vaccinated or 0
+    today_counts = {sid: (checked_today.get(sid, 0), vaccinated_today.get(sid, 0))
+                    for sid in set(checked_today) | set(vaccinated_today)}
     slots = {station_id: (int(booked or 0), int(capacity or 0)) for station_id, booked, capacity in slot_rows}
     rows = []
     for station in db.session.execute(select(Station).order_by(Station.id)).scalars():
@@ -188,14 +183,9 @@ def daily_vaccinations(days=14, last_day=None):
     first_day = last_day - timedelta(days=days - 1)
     start, _ = day_bounds(first_day)
     _, end = day_bounds(last_day)
-    day_column = func.date(Person.finished_at)
-    rows = db.session.execute(
-        select(day_column, func.count())
-        .where(Person.status == VACCINATED, Person.finished_at >= start, Person.finished_at < end)
-        .group_by(day_column)
-    ).all()
-    # SQLite answers date() with text, PostgreSQL with a date.
-    counts = {str(day)[:10]: count for day, count in rows}
+    counts = {}
+    for (day, _), n in vaccinations_by_day(first_day, last_day).items():
+        counts[str(day)[:10]] = counts.get(str(day)[:10], 0) + n
     return [(first_day + timedelta(days=i), counts.get(str(first_day + timedelta(days=i)), 0))
             for i in range(days)]
 
@@ -205,8 +195,18 @@ def daily_vaccinations(days=14, last_day=None):
 def persons_by_enterprise(statuses, condition=None):
     """Return [(enterprise id, its department id, count)] of persons in `statuses`.
 
-    One GROUP BY over persons joined to their enterprise: the tree rolls these up.
+    One GROUP BY over the counters (or over persons, for a condition the counters cannot
+    answer) joined to the enterprises: the tree rolls these up.
     """
+    counted = on_counters(and_(Person.status.in_(statuses), condition if condition is not None else true()))
+    if counted is not None:
+        return db.session.execute(
+            select(COUNTS_TABLE.c.enterprise_id, Enterprise.department_id, func.sum(COUNTS_TABLE.c.n))
+            .select_from(COUNTS_TABLE)
+            .join(Enterprise, COUNTS_TABLE.c.enterprise_id == Enterprise.id)
+            .where(counted, COUNTS_TABLE.c.n != 0)
+            .group_by(COUNTS_TABLE.c.enterprise_id, Enterprise.department_id)
+        ).all()
     statement = (
         select(Person.enterprise_id, Enterprise.department_id, func.count())
         .select_from(Person)
@@ -240,13 +240,8 @@ def station_load(days=7, first_day=None):
         .where(AppointmentSlot.starts_at >= start, AppointmentSlot.starts_at < end)
         .group_by(AppointmentSlot.station_id)
     ).all()
-    waiting_rows = db.session.execute(
-        select(Person.station_id, func.count())
-        .where(Person.station_id.is_not(None), Person.status.in_(WAITING_STATUSES))
-        .group_by(Person.station_id)
-    ).all()
     capacity = {sid: (int(cap or 0), int(booked or 0)) for sid, cap, booked in slot_rows}
-    waiting = dict(waiting_rows)
+    waiting = {sid: sum(by_status.values()) for sid, by_status in station_status_totals(WAITING_STATUSES).items()}
     rows = []
     stations = db.session.execute(select(Station).where(Station.active.is_(True)).order_by(Station.id)).scalars()
     for station in stations:
@@ -282,16 +277,8 @@ def suggest_station(load_rows, territory_id):
 
 
 def waiting_by_station(statuses):
-    """Return {station id: {status: count}} for persons in `statuses` (GROUP BY station, status)."""
-    rows = db.session.execute(
-        select(Person.station_id, Person.status, func.count())
-        .where(Person.station_id.is_not(None), Person.status.in_(statuses))
-        .group_by(Person.station_id, Person.status)
-    ).all()
-    grouped = {}
-    for station_id, status, count in rows:
-        grouped.setdefault(station_id, {})[status] = count
-    return grouped
+    """Return {station id: {status: count}} for persons in `statuses` (from the station counters)."""
+    return station_status_totals(statuses)
 
 
 def enterprises_waiting_at(station_id, statuses=(ALLOCATED, NOT_VACCINATED)):

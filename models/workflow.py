@@ -15,6 +15,7 @@ from sqlalchemy import and_, false, func, insert, literal, select, true, update
 from extensions import db
 from models.audit import AuditEvent, PersonEvent
 from models.base import now
+from models.counters import status_totals
 from models.org import AppointmentSlot, Enterprise, ReviewDepartment
 from models.person import Person
 from models.status import (
@@ -363,10 +364,7 @@ def _release_previous_slots(event_id):
 
 def funnel_counts(condition=None):
     """Return the DESIGN funnel figures for the persons matching `condition`."""
-    statement = select(Person.status, func.count()).group_by(Person.status)
-    if condition is not None:
-        statement = statement.where(condition)
-    by_status = dict(db.session.execute(statement).all())
+    by_status = status_totals(condition)
 
     def reached(status):
         return sum(n for s, n in by_status.items() if RANK[s] >= RANK[status])

@@ -190,7 +190,7 @@ def test_the_tree_is_counted_with_one_grouped_query_however_many_enterprises(cli
         seen = []
 
         def keep(conn, cursor, statement, parameters, context, executemany):
-            if re.search(r"\bFROM person\b", statement):
+            if re.search(r"\bFROM person(_status_count)?\b", statement):
                 seen.append(statement)
 
         event.listen(_db.engine, "before_cursor_execute", keep)
@@ -206,5 +206,6 @@ def test_the_tree_is_counted_with_one_grouped_query_however_many_enterprises(cli
     _db.session.commit()
     after = person_queries()
     assert len(after) == len(before)
-    grouped = [s for s in after if "GROUP BY person.enterprise_id" in s]
+    # Grouped over the persons, or over the counters that models/counters.py keeps of them.
+    grouped = [s for s in after if re.search(r"GROUP BY person(_status_count)?\.enterprise_id", s)]
     assert len(grouped) == 1

@@ -9,7 +9,6 @@ from models import Enterprise, Person, ReviewDepartment, Territory, today
 from models.counters import (
     TABLE,
     count_persons,
-    enterprise_status_totals,
     mismatches,
     on_counters,
     rebuild,
@@ -59,8 +58,6 @@ def test_counted_figures_equal_counting_the_persons(db, make_department, make_en
             actual = actual.where(condition)
         assert count_persons(condition) == db.session.execute(actual).scalar_one()
     assert status_totals(person_scope(reviewer)) == {"submitted": 7, "dept_approved": 3}
-    assert enterprise_status_totals(("submitted",)) is not None
-    assert sorted(enterprise_status_totals(("submitted",))) == sorted([(mine.id, 7), (theirs.id, 4)])
 
 
 def test_conditions_on_other_columns_count_the_persons_themselves(db, make_enterprise, make_persons, make_station):
