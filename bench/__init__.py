@@ -1,0 +1,1 @@
+"""The district-scale benchmark: `python -m bench --help`."""

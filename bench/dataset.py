@@ -1,0 +1,427 @@
+"""A realistic district, generated fast: set-based inserts (COPY on PostgreSQL), valid identifiers.
+
+The district has every review department and street of Binhai (models/demo.py lists),
+50 stations with four windows a day over a month, up to 10,000 enterprises of skewed
+sizes with valid credit codes and their accounts, and persons with valid, unique ID
+numbers spread over every status. A person's stamps, station, slot and last audit event
+agree with their status; slots' `booked` equals the people in them; person_event holds
+one row per move each person made, written with one INSERT ... SELECT per action.
+"""
+
+import itertools
+import math
+import random
+import secrets
+from bisect import bisect
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, text
+
+from extensions import db
+from models.audit import AuditEvent
+from models.base import now
+from models.demo import (
+    COMPANY_KINDS,
+    COMPANY_WORDS,
+    DEMO_PASSWORD,
+    GIVEN,
+    INDUSTRY_DEPARTMENTS,
+    LOCAL_REGIONS,
+    STREETS,
+    SURNAMES,
+    WINDOWS,
+    ZONE_CHILDREN,
+    ZONES,
+    make_credit_code,
+)
+from models.options import PERSON_CATEGORY, option_labels, seed_default_options
+from models.org import INDUSTRY, TERRITORY, AppointmentSlot, Enterprise, ReviewDepartment, Station, Territory
+from models.person import Person
+from models.status import (
+    ALLOCATED,
+    APPOINTED,
+    CENTER_APPROVED,
+    CHECKED_IN,
+    DEPT_APPROVED,
+    NOT_VACCINATED,
+    REGISTERED,
+    SUBMITTED,
+    VACCINATED,
+    reached,
+)
+from models.user import ADMIN, CENTER, ENTERPRISE, REVIEW, STATION, User
+from public_forms.validators import id_check_char
+
+# Share of the persons in each status: a campaign in full swing.
+STATUS_SHARES = {
+    REGISTERED: 0.12, SUBMITTED: 0.10, DEPT_APPROVED: 0.15, CENTER_APPROVED: 0.13, ALLOCATED: 0.12,
+    APPOINTED: 0.08, CHECKED_IN: 0.01, VACCINATED: 0.27, NOT_VACCINATED: 0.02,
+}
+STATUS_ORDER = list(STATUS_SHARES)
+STATUS_WEIGHTS = list(itertools.accumulate(STATUS_SHARES.values()))
+RETURNED_SHARE = 0.1  # of the registered: sent back by their department, with a reason
+RETURN_REASON = "身份证号与姓名不符，请核对后重新提交"
+NOT_VACCINATED_REASON = "发热(体温≥37.3℃)"
+VACCINE = ("新冠病毒灭活疫苗(Vero细胞)", "202611A")
+BIG_SHARE = 0.1  # the first enterprise holds a tenth of the persons (100,000 of 1,000,000)
+STATION_COUNT = 50
+MAX_ENTERPRISES = 10_000
+PAST_DAYS, FUTURE_DAYS = 14, 15
+CHUNK = 50_000
+
+# The moves each status stands for, in order: (action, from, to, stage column stamped, actor kind).
+MOVES = (
+    ("submit", REGISTERED, SUBMITTED, "submitted", "enterprise"),
+    ("dept_approve", SUBMITTED, DEPT_APPROVED, "dept_approved", "department"),
+    ("center_approve", DEPT_APPROVED, CENTER_APPROVED, "center_approved", "center"),
+    ("allocate", CENTER_APPROVED, ALLOCATED, "allocated", "center"),
+    ("appoint", ALLOCATED, APPOINTED, "appointed", "center"),
+    ("check_in", APPOINTED, CHECKED_IN, "checked_in", "station"),
+)
+FINISH_MOVES = {
+    VACCINATED: ("vaccinate", CHECKED_IN, VACCINATED, "finished", "station"),
+    NOT_VACCINATED: ("mark_not_vaccinated", CHECKED_IN, NOT_VACCINATED, "finished", "station"),
+}
+RETURN_MOVE = ("dept_return", SUBMITTED, REGISTERED, None, "department")
+STAGE_RANK = {status: rank for rank, status in enumerate(
+    (REGISTERED, SUBMITTED, DEPT_APPROVED, CENTER_APPROVED, ALLOCATED, APPOINTED, CHECKED_IN))}
+
+PERSON_COLUMNS = (
+    "enterprise_id", "name", "gender", "id_number", "age", "phone", "category", "lives_in_binhai", "community",
+    "remarks", "source", "consent_at", "policy_version", "status", "previous_status", "return_reason",
+    "station_id", "slot_id", "created_at",
+    "submitted_at", "submitted_by_id", "dept_approved_at", "dept_approved_by_id",
+    "center_approved_at", "center_approved_by_id", "allocated_at", "allocated_by_id",
+    "appointed_at", "appointed_by_id", "checked_in_at", "checked_in_by_id", "finished_at", "finished_by_id",
+    "not_vaccinated_reason", "vaccine_product", "vaccine_lot", "last_event_id", "version",
+)
+
+
+def moves_of(status, returned=False):
+    """The moves a person in `status` made to get there."""
+    if returned:
+        return (MOVES[0], RETURN_MOVE)
+    if status in FINISH_MOVES:
+        return MOVES + (FINISH_MOVES[status],)
+    return MOVES[:STAGE_RANK[status]]
+
+
+class IdNumbers:
+    """Unique, valid resident ID numbers: serial i maps one-to-one onto (region, birth day, sequence)."""
+
+    def __init__(self, today, seed=2026):
+        first_birth = today - timedelta(days=64 * 365)
+        self.days = 46 * 365
+        births = [first_birth + timedelta(days=d) for d in range(self.days)]
+        self.birth_text = [f"{b:%Y%m%d}" for b in births]
+        self.ages = [today.year - b.year - ((today.month, today.day) < (b.month, b.day)) for b in births]
+        self.space = len(LOCAL_REGIONS) * self.days * 1000
+        self.step = 7_368_787  # a prime: i -> i * step mod space is a bijection
+        assert math.gcd(self.step, self.space) == 1
+        self.offset = random.Random(seed).randrange(self.space)
+
+    def __call__(self, serial):
+        """Return (id number, age, gender) of the serial-th person."""
+        key = (serial * self.step + self.offset) % self.space
+        key, region = divmod(key, len(LOCAL_REGIONS))
+        sequence, day = divmod(key, self.days)
+        first17 = f"{LOCAL_REGIONS[region]}{self.birth_text[day]}{sequence:03d}"
+        return first17 + id_check_char(first17), self.ages[day], "M" if sequence % 2 else "F"
+
+
+class Dataset:
+    """Generate the district into the current app's database; `run()` returns a summary."""
+
+    def __init__(self, persons, seed=2026, log=print):
+        self.persons = persons
+        self.enterprises = min(MAX_ENTERPRISES, max(20, persons // 100))
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.log = log
+        self.today = now().date()
+        self.now = now()
+        self.is_postgres = db.engine.dialect.name == "postgresql"
+
+    def run(self):
+        seed_default_options()
+        territories = self._territories()
+        departments = self._departments()
+        stations = self._stations(territories)
+        enterprise_rows = self._enterprises(departments, territories)
+        self.users = self._users(departments, stations, enterprise_rows)
+        slots = self._slots(stations)
+        events = self._events()
+        db.session.commit()
+        self.log(f"organisations: {len(departments)} departments, {len(stations)} stations, "
+                 f"{len(enterprise_rows)} enterprises, {len(slots)} slots")
+        self._persons(enterprise_rows, stations, slots, events)
+        self._history(events)
+        self._book_slots()
+        db.session.commit()
+        self._analyze()
+        return {"departments": len(departments), "stations": len(stations), "enterprises": len(enterprise_rows),
+                "slots": len(slots), "persons": self.persons}
+
+    # ------------------------------------------------------------ organisations
+
+    def _territories(self):
+        rows = [{"name": name, "sort_order": order} for order, name in enumerate(STREETS + ZONES)]
+        db.session.execute(insert(Territory), rows)
+        return dict(db.session.execute(select(Territory.name, Territory.id)).all())
+
+    def _departments(self):
+        parents = [(name, INDUSTRY, order) for order, name in enumerate(INDUSTRY_DEPARTMENTS)]
+        parents += [(name, TERRITORY, 100 + order) for order, name in enumerate(STREETS + ZONES)]
+        db.session.execute(insert(ReviewDepartment), [
+            {"name": name, "dimension": dimension, "sort_order": order,
+             "contact_phone": f"022-6530{order:04d}"} for name, dimension, order in parents
+        ])
+        ids = dict(db.session.execute(select(ReviewDepartment.name, ReviewDepartment.id)).all())
+        children = [(child, INDUSTRY, ids[parent]) for parent, kids in INDUSTRY_DEPARTMENTS.items() for child in kids]
+        children += [(f"{zone}{child}", TERRITORY, ids[zone]) for zone in ZONES for child in ZONE_CHILDREN]
+        db.session.execute(insert(ReviewDepartment), [
+            {"name": name, "dimension": dimension, "parent_id": parent, "sort_order": 200}
+            for name, dimension, parent in children
+        ])
+        return list(db.session.execute(select(ReviewDepartment.id).order_by(ReviewDepartment.id)).scalars())
+
+    def _stations(self, territories):
+        streets = STREETS + ZONES
+        rows = []
+        for index in range(STATION_COUNT):
+            street = streets[index % len(streets)]
+            kind = "社区卫生服务中心接种点" if index < len(streets) else "临时接种点"
+            rows.append({"name": f"{street}{kind}", "address": f"滨海新区{street}", "territory_id": territories[street],
+                         "contact_phone": f"022-2532{index:04d}", "active": True,
+                         "default_vaccine_product": VACCINE[0], "default_vaccine_lot": VACCINE[1]})
+        db.session.execute(insert(Station), rows)
+        return list(db.session.execute(select(Station.id).order_by(Station.id)).scalars())
+
+    def _enterprises(self, departments, territories):
+        rng = self.rng
+        names = [f"{prefix}{a}{b}{kind}" for prefix in ("天津", "天津滨海", "天津市")
+                 for a, b in itertools.permutations(COMPANY_WORDS, 2) for kind in COMPANY_KINDS]
+        rng.shuffle(names)
+        codes, territory_ids = set(), list(territories.values())
+        rows = []
+        for index in range(self.enterprises):
+            code = make_credit_code(rng)
+            while code in codes:
+                code = make_credit_code(rng)
+            codes.add(code)
+            rows.append({
+                "name": names[index % len(names)], "credit_code": code,
+                "department_id": rng.choice(departments), "territory_id": rng.choice(territory_ids),
+                "address": f"滨海新区{rng.choice(STREETS)}{rng.randint(1, 999)}号",
+                "contact_name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+                "phone": f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}",
+                "qr_token": secrets.token_urlsafe(24), "created_at": self.now - timedelta(days=30),
+            })
+        for start in range(0, len(rows), CHUNK):
+            db.session.execute(insert(Enterprise), rows[start:start + CHUNK])
+        return db.session.execute(
+            select(Enterprise.id, Enterprise.department_id, Enterprise.credit_code).order_by(Enterprise.id)
+        ).all()
+
+    def _users(self, departments, stations, enterprise_rows):
+        user = User()
+        user.set_password(DEMO_PASSWORD)
+        common = {"password_hash": user.password_hash, "active": True, "failed_logins": 0,
+                  "must_change_password": False, "created_at": self.now - timedelta(days=30)}
+        rows = [{"username": "admin", "role": ADMIN, "display_name": "系统管理员", **common},
+                {"username": "center", "role": CENTER, "display_name": "滨海新区疫情防控指挥中心", **common}]
+        rows += [{"username": f"dept{i:03d}", "role": REVIEW, "department_id": d, **common}
+                 for i, d in enumerate(departments, start=1)]
+        rows += [{"username": f"station{i:02d}", "role": STATION, "station_id": s, **common}
+                 for i, s in enumerate(stations, start=1)]
+        rows += [{"username": code, "role": ENTERPRISE, "enterprise_id": e, **common} for e, _, code in enterprise_rows]
+        for start in range(0, len(rows), CHUNK):
+            db.session.execute(insert(User), rows[start:start + CHUNK])
+        users = db.session.execute(
+            select(User.id, User.role, User.enterprise_id, User.department_id, User.station_id)
+        ).all()
+        return {
+            "center": next(u.id for u in users if u.role == CENTER),
+            "enterprise": {u.enterprise_id: u.id for u in users if u.role == ENTERPRISE},
+            "department": {u.department_id: u.id for u in users if u.role == REVIEW},
+            "station": {u.station_id: u.id for u in users if u.role == STATION},
+        }
+
+    def _slots(self, stations):
+        """Four windows a day from PAST_DAYS ago to FUTURE_DAYS ahead; capacity is set after booking."""
+        rows = []
+        for station in stations:
+            for offset in range(-PAST_DAYS, FUTURE_DAYS + 1):
+                day = self.today + timedelta(days=offset)
+                for begins, ends in WINDOWS:
+                    rows.append({"station_id": station, "starts_at": datetime.combine(day, begins),
+                                 "ends_at": datetime.combine(day, ends), "capacity": 0, "booked": 0})
+        db.session.execute(insert(AppointmentSlot), rows)
+        slots = {}
+        for slot_id, station, starts in db.session.execute(
+            select(AppointmentSlot.id, AppointmentSlot.station_id, AppointmentSlot.starts_at)
+            .order_by(AppointmentSlot.station_id, AppointmentSlot.starts_at)
+        ):
+            day = starts.date()
+            when = "past" if day < self.today else "today" if day == self.today else "future"
+            slots.setdefault((station, when), []).append((slot_id, starts))
+        return slots
+
+    def _events(self):
+        """One audit event per kind of move, as the campaign's history; return {action: event id}."""
+        actions = [m[0] for m in MOVES] + [m[0] for m in FINISH_MOVES.values()] + [RETURN_MOVE[0]]
+        center = self.users["center"]
+        rows = [{"user_id": center, "username": "bench", "role": CENTER, "action": action,
+                 "from_status": "", "to_status": "", "requested": 0, "changed": 0, "target_type": "person",
+                 "at": self.now - timedelta(days=1), "detail": "bench dataset"} for action in actions]
+        db.session.execute(insert(AuditEvent), rows)
+        return dict(db.session.execute(
+            select(AuditEvent.action, AuditEvent.id).where(AuditEvent.detail == "bench dataset")
+        ).all())
+
+    # ------------------------------------------------------------ persons
+
+    def _persons(self, enterprise_rows, stations, slots, events):
+        self.ids = IdNumbers(self.today, self.seed)
+        self.categories = option_labels(PERSON_CATEGORY) or ["企业职工"]
+        self.communities = [s + k for s in STREETS for k in ("花园", "家园", "新村", "小区", "公寓")]
+        # Skewed enterprise sizes: one group of BIG_SHARE of everyone (what the export measures),
+        # a few big employers, a long tail of small ones.
+        self.enterprise_of = [(e, dept) for e, dept, _ in enterprise_rows]
+        weights = [1 / (rank + 1) ** 0.7 for rank in range(len(enterprise_rows))]
+        weights[0] = sum(weights[1:]) * BIG_SHARE / (1 - BIG_SHARE)
+        self.size_weights = list(itertools.accumulate(weights))
+        self.stations = stations
+        self.station_weights = list(itertools.accumulate(self.rng.uniform(0.5, 1.5) for _ in stations))
+        self.slot_cursor = {key: itertools.cycle(values) for key, values in slots.items()}
+        self.events = events
+        total = self.persons
+        for start in range(0, total, CHUNK):
+            batch = [self._person_row(serial) for serial in range(start, min(start + CHUNK, total))]
+            self._load_persons(batch)
+            db.session.commit()
+            self.log(f"persons: {start + len(batch):,} / {total:,}")
+
+    def _person_row(self, serial):
+        """One person, as a tuple of PERSON_COLUMNS, consistent with their status."""
+        rng, users, events = self.rng, self.users, self.events
+        number, age, gender = self.ids(serial)
+        status = STATUS_ORDER[bisect(STATUS_WEIGHTS, rng.random() * STATUS_WEIGHTS[-1])]
+        enterprise, department = self.enterprise_of[bisect(self.size_weights, rng.random() * self.size_weights[-1])]
+        returned = status == REGISTERED and rng.random() < RETURNED_SHARE
+        row = {
+            "enterprise_id": enterprise, "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+            "gender": gender, "id_number": number, "age": age,
+            "phone": f"1{rng.choice('3578')}{rng.randrange(10 ** 9):09d}",
+            "category": rng.choice(self.categories), "lives_in_binhai": rng.random() < 0.9,
+            "community": rng.choice(self.communities), "remarks": "", "source": "qr",
+            "policy_version": "2026-01", "status": status, "version": 1,
+        }
+        actors = {"enterprise": users["enterprise"][enterprise], "department": users["department"][department],
+                  "center": users["center"]}
+        starts = None
+        if status not in (REGISTERED, SUBMITTED, DEPT_APPROVED, CENTER_APPROVED):
+            station = self.stations[bisect(self.station_weights, rng.random() * self.station_weights[-1])]
+            row["station_id"] = station
+            actors["station"] = users["station"][station]
+            if status != ALLOCATED:
+                when = {APPOINTED: "future", CHECKED_IN: "today"}.get(status, "past")
+                if when == "past" and rng.random() < 1 / (PAST_DAYS + 1):
+                    when = "today"  # today's vaccinations so far
+                row["slot_id"], starts = next(self.slot_cursor[(station, when)])
+        moves = moves_of(status, returned)
+        office = [m for m in moves if m[3] not in ("checked_in", "finished")]
+        # The office moves end a day before the window (or lately, without one), hours apart.
+        at = (starts - timedelta(days=1) if starts else self.now - timedelta(hours=rng.randint(1, 48)))
+        office_times = []
+        for _ in office:
+            office_times.append(at)
+            at -= timedelta(hours=rng.randint(2, 30))
+        row["created_at"] = row["consent_at"] = at
+        times = iter(reversed(office_times))
+        for action, source, _target, stage, actor in moves:
+            if stage == "checked_in":  # in the window, and not later than now
+                at = min(starts + timedelta(minutes=rng.randrange(80)), self.now - timedelta(minutes=45))
+            elif stage == "finished":
+                at += timedelta(minutes=rng.randint(20, 45))
+            else:
+                at = next(times)
+            if stage and not returned:  # a return clears the stamps of the stages it undoes
+                row[f"{stage}_at"] = at
+                row[f"{stage}_by_id"] = actors[actor]
+            row["previous_status"] = source
+            row["last_event_id"] = events[action]
+        if returned:
+            row["return_reason"] = RETURN_REASON
+        if status == NOT_VACCINATED:
+            row["not_vaccinated_reason"] = NOT_VACCINATED_REASON
+        if status == VACCINATED:
+            row["vaccine_product"], row["vaccine_lot"] = VACCINE
+        return tuple(row.get(column) for column in PERSON_COLUMNS)
+
+    def _load_persons(self, rows):
+        columns = ", ".join(PERSON_COLUMNS)
+        raw = db.session.connection().connection.driver_connection
+        if self.is_postgres:
+            with raw.cursor() as cursor, cursor.copy(f"COPY person ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(PERSON_COLUMNS))
+            raw.executemany(f"INSERT INTO person ({columns}) VALUES ({marks})", rows)
+
+    def _history(self, events):
+        """person_event: one row per move of each person, one INSERT ... SELECT per action."""
+        returned = (Person.status == REGISTERED) & Person.return_reason.is_not(None)
+        conditions = {
+            "submit": Person.status.in_(reached(SUBMITTED)) | returned,
+            "dept_return": returned,
+            "dept_approve": Person.status.in_(reached(DEPT_APPROVED)),
+            "center_approve": Person.status.in_(reached(CENTER_APPROVED)),
+            "allocate": Person.status.in_(reached(ALLOCATED)),
+            "appoint": Person.status.in_(reached(APPOINTED)),
+            "check_in": Person.status.in_(reached(CHECKED_IN)),
+            "vaccinate": Person.status == VACCINATED,
+            "mark_not_vaccinated": Person.status == NOT_VACCINATED,
+        }
+        moves = {m[0]: m for m in MOVES + tuple(FINISH_MOVES.values()) + (RETURN_MOVE,)}
+        for action, condition in conditions.items():
+            _, source, target, _, _ = moves[action]
+            result = db.session.execute(text(
+                "INSERT INTO person_event (event_id, person_id, from_status, to_status) "
+                f"SELECT :event, id, :source, :target FROM person WHERE {_sql(condition)}"
+            ), {"event": events[action], "source": source, "target": target})
+            db.session.execute(
+                AuditEvent.__table__.update().where(AuditEvent.id == events[action])
+                .values(requested=result.rowcount, changed=result.rowcount, from_status=source, to_status=target)
+            )
+        db.session.commit()
+        self.log("history: person_event written")
+
+    def _book_slots(self):
+        """booked = the people in each slot; capacity = the fullest slot plus a fifth."""
+        fullest = db.session.execute(text(
+            "SELECT max(n) FROM (SELECT count(*) AS n FROM person WHERE slot_id IS NOT NULL GROUP BY slot_id) AS s"
+        )).scalar() or 0
+        capacity = max(int(fullest * 1.2) + 1, 10)
+        db.session.execute(text(
+            "UPDATE appointment_slot SET capacity = :capacity, "
+            "booked = (SELECT count(*) FROM person WHERE person.slot_id = appointment_slot.id)"
+        ), {"capacity": capacity})
+
+    def _analyze(self):
+        """Fresh statistics and visibility, as a database that autovacuum looks after has."""
+        if self.is_postgres:
+            connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                connection.execute(text("VACUUM ANALYZE"))
+            finally:
+                connection.close()
+        else:
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
+
+
+def _sql(condition):
+    """Render a condition on Person with literal values (statuses are fixed identifiers)."""
+    return str(condition.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
