@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError
 
 import models  # noqa: F401 - registers every table with the metadata
 from admin_views import init_consoles
+from admin_views.base import BoundedIntConverter
 from config import Config, instance_dir
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 from services.request_log import init_request_log
@@ -17,6 +18,7 @@ from services.startup_checks import run_startup_checks
 def create_app(config=None):
     """Build the app; `config` is a dict of settings overriding the environment."""
     app = Flask(__name__, instance_path=str(instance_dir()), instance_relative_config=True)
+    app.url_map.converters["int"] = BoundedIntConverter  # <int:id> over the column's range: 404
     app.config.from_object(Config())
     if config:
         app.config.update(config)

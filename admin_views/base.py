@@ -7,12 +7,44 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import joinedload
+from werkzeug.routing import IntegerConverter
 
 from extensions import db
 from models.counters import count_persons
 from models.person import Person
 from models.status import STATUS_LABELS
 from models.workflow import WorkflowError, apply_transition, person_scope
+
+# The largest value of an integer column (PostgreSQL's integer; SQLite's is larger). An id or a
+# number read from a request outside 1..MAX_ID would make the database refuse the statement
+# (NumericValueOutOfRange / OverflowError, a 500): it is treated as an id that does not exist.
+MAX_ID = 2**31 - 1
+
+
+def bounded_int(value, low=1, high=MAX_ID):
+    """`value` as an int when it is a whole number within low..high, else None."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if low <= number <= high else None
+
+
+def int_arg(name, source=None, low=1, high=MAX_ID):
+    """An int query argument (or a field of `source`, e.g. request.form) within low..high, else None."""
+    return bounded_int((request.args if source is None else source).get(name), low, high)
+
+
+def bounded_ids(values):
+    """The posted row ids that are ids an integer column can hold."""
+    return [number for number in map(bounded_int, values or ()) if number is not None]
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:…>` in URLs: a number over MAX_ID does not match (404), like an id that does not exist."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def page_ids(ids_query, id_column, page, page_size, count, descending=False):
@@ -142,9 +174,8 @@ class ScopedModelView(RoleAccessMixin, ModelView):
         return super().get_count_query().filter(self.scope_condition(), *self.extra_conditions())
 
     def get_one(self, id):
-        try:
-            key = int(id)
-        except (TypeError, ValueError):
+        key = bounded_int(id)
+        if key is None:
             return None
         return self.get_query().filter(self.model.id == key).one_or_none()
 
@@ -260,6 +291,8 @@ class PersonListView(ScopedModelView):
 
     def run_transition(self, action, *, ids=None, query=None, **kwargs):
         """Apply a workflow action, commit, and tell the user what happened."""
+        if ids is not None:
+            ids = bounded_ids(ids)
         try:
             result = apply_transition(action, current_user, ids=ids, query=query, **kwargs)
         except WorkflowError as error:

@@ -11,7 +11,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from sqlalchemy import func, select
 
-from admin_views.base import query_args
+from admin_views.base import int_arg, query_args
 from admin_views.center_tree import ToolButton, TreePersonListView
 from extensions import db
 from models import stats
@@ -96,7 +96,7 @@ class CenterAllocationView(TreePersonListView):
     @expose("/allocate", methods=("POST",))
     def allocate(self):
         """确认: allocate the chosen people to the station picked on 请选择接种站."""
-        station_id = request.form.get("station_id", type=int)
+        station_id = int_arg("station_id", request.form)
         station = db.session.get(Station, station_id) if station_id else None
         if station is None:
             flash("请选择接种站", "error")

@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from admin_views.base import RoleAccessMixin, query_args
+from admin_views.base import RoleAccessMixin, int_arg, query_args
 from admin_views.center_tree import ToolButton, TreePersonListView
 from extensions import db
 from models import stats
@@ -287,10 +287,9 @@ def active_stations():
 
 def chosen_station(stations):
     """The station of ?station= (or the form), else the first active one; 404 for an unknown id."""
-    station_id = request.values.get("station", type=int)
-    if station_id is None:
+    if not request.values.get("station"):
         return stations[0] if stations else None
-    station = db.session.get(Station, station_id)
+    station = db.session.get(Station, int_arg("station", request.values) or 0)
     if station is None:
         abort(404)
     return station
@@ -329,7 +328,7 @@ class CenterAppointmentView(TreePersonListView):
 
     def narrowing_conditions(self):
         conditions = list(super().narrowing_conditions())
-        slot_id = request.args.get("slot", type=int)
+        slot_id = int_arg("slot")
         if slot_id:
             conditions.append(Person.slot_id == slot_id)
         day = request.args.get("day")
@@ -368,7 +367,7 @@ class CenterAppointmentView(TreePersonListView):
             abort(404)
 
         def operation():
-            amount = request.form.get("amount", type=int)
+            amount = int_arg("amount", request.form)
             if not amount or amount < 1:
                 raise BookingError("请填写预约人数（至少 1 人）")
             first_day, last_day = parse_day_range(request.form.get("first_day"), request.form.get("last_day"))
@@ -410,7 +409,7 @@ class CenterAppointmentView(TreePersonListView):
 
     def window_query(self):
         """The appointed people of one window (form slot=) or of one station's day (station=, day=)."""
-        slot_id = request.form.get("slot", type=int)
+        slot_id = int_arg("slot", request.form)
         if slot_id:
             if db.session.get(AppointmentSlot, slot_id) is None:
                 abort(404)
@@ -428,7 +427,7 @@ class CenterAppointmentView(TreePersonListView):
     @expose("/reschedule", methods=("POST",))
     def change(self):
         """改约: move the ticked people (or the whole list) into another window of the station."""
-        slot_id = request.form.get("target_slot", type=int)
+        slot_id = int_arg("target_slot", request.form)
         slot = db.session.get(AppointmentSlot, slot_id) if slot_id else None
         station = self.current_station()
         if slot is None or station is None or slot.station_id != station.id:
@@ -455,7 +454,7 @@ class CenterAppointmentView(TreePersonListView):
                 free_places=stats.upcoming_free_places(station.id) if station else 0,
                 target_slots=open_slots(station, today(), today() + timedelta(days=30)) if station else [],
                 first_day=today(), last_day=today() + timedelta(days=6),
-                slot_filter=db.session.get(AppointmentSlot, request.args.get("slot", type=int) or 0),
+                slot_filter=db.session.get(AppointmentSlot, int_arg("slot") or 0),
                 day_filter=request.args.get("day"),
             )
         return super().render(template, **kwargs)
@@ -505,14 +504,14 @@ class CenterSlotView(RoleAccessMixin, BaseView):
     @expose("/create", methods=("POST",))
     def create(self):
         """Create windows in bulk: a date range × daily windows × capacity."""
-        station = db.session.get(Station, request.form.get("station", type=int) or 0)
+        station = db.session.get(Station, int_arg("station", request.form) or 0)
         if station is None:
             abort(404)
 
         def operation():
             first_day, last_day = parse_day_range(request.form.get("first_day"), request.form.get("last_day"))
             windows = parse_windows(request.form.get("windows"))
-            capacity = request.form.get("capacity", type=int)
+            capacity = int_arg("capacity", request.form, low=0)
             if not capacity or capacity < 1 or capacity > 100000:
                 raise BookingError("请填写每个时段的容量（1 至 100000 人）")
             return create_slots(station, first_day, last_day, windows, capacity)
@@ -530,7 +529,7 @@ class CenterSlotView(RoleAccessMixin, BaseView):
         if slot is None:
             abort(404)
         station_id = slot.station_id
-        capacity = request.form.get("capacity", type=int)
+        capacity = int_arg("capacity", request.form, low=0)
 
         def operation():
             if capacity is None:

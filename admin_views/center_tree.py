@@ -19,7 +19,7 @@ from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import and_, select
 
-from admin_views.base import PersonListView
+from admin_views.base import PersonListView, bounded_ids, bounded_int
 from extensions import db
 from models import stats
 from models.org import DIMENSION_LABELS, Enterprise, ReviewDepartment
@@ -60,7 +60,7 @@ def parse_node(key):
         if value not in DIMENSION_LABELS:
             raise NodeError(key)
         return kind, value
-    if not value.isdigit():
+    if bounded_int(value) is None:
         raise NodeError(key)
     return kind, int(value)
 
@@ -376,9 +376,10 @@ class TreePersonListView(PersonListView):
         """The ticked rows posted or passed in the query string (rowid=…)."""
         values = request.values.getlist("rowid")
         try:
-            return sorted({int(v) for v in values})
+            ids = {int(v) for v in values}
         except ValueError:
             abort(400)
+        return sorted(set(bounded_ids(ids)))
 
     @expose("/tree")
     def tree_fragment(self):

@@ -13,7 +13,7 @@ from flask_admin.actions import action
 from flask_login import current_user
 from sqlalchemy import and_, case, func, select
 
-from admin_views.base import ConsoleHomeView, PersonListView, query_args
+from admin_views.base import ConsoleHomeView, PersonListView, bounded_ids, bounded_int, int_arg, query_args
 from extensions import db
 from models.audit import AuditEvent, PersonEvent, record_event
 from models.org import Enterprise, ReviewDepartment
@@ -93,7 +93,7 @@ def _nested(rows):
 
 def clean_ids(values):
     """Keep the posted row ids that are whole numbers."""
-    return [value for value in values if str(value).isdigit()]
+    return bounded_ids(values)
 
 
 class ReviewHomeView(ConsoleHomeView):
@@ -124,8 +124,10 @@ class ReviewPersonView(PersonListView):
     bulk_buttons = (("dept_approve", "全部审核", "是否确认全部审核？"),)
 
     def current_enterprise_id(self):
-        value = request.args.get("enterprise", "")
-        return int(value) if value.isdigit() else None
+        """?enterprise=: None when absent; 0 (no such enterprise: 404) when it is not a valid id."""
+        if not request.args.get("enterprise"):
+            return None
+        return int_arg("enterprise") or 0
 
     def extra_conditions(self):
         conditions = list(super().extra_conditions())
@@ -197,10 +199,11 @@ class ReviewPersonView(PersonListView):
 
     def get_one(self, id):
         """A person in the user's scope whatever the tab or enterprise of the list."""
-        if not str(id or "").isdigit():
+        key = bounded_int(id)
+        if key is None:
             return None
         return db.session.execute(
-            select(Person).where(person_scope(current_user), Person.id == int(id))
+            select(Person).where(person_scope(current_user), Person.id == key)
         ).scalar_one_or_none()
 
     @expose("/details/")

@@ -14,7 +14,7 @@ from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from admin_views.base import mask_id_number, mask_phone
+from admin_views.base import int_arg, mask_id_number, mask_phone
 from admin_views.station_common import StationView, current_station
 from extensions import db
 from models.base import now, today
@@ -48,10 +48,10 @@ class PeopleFilter:
     def from_values(cls, values):
         status = values.get("status")
         day = _parse_day(values.get("day"))
-        slot = values.get("slot", type=int)
+        slot = int_arg("slot", values)
         if status not in STATUS_FILTERS:
             status = "appointed" if (slot or day) else "pending"
-        return cls(status=status, enterprise=values.get("enterprise", type=int), slot=slot, day=day,
+        return cls(status=status, enterprise=int_arg("enterprise", values), slot=slot, day=day,
                    q=(values.get("q") or "").strip()[:32])
 
     def args(self):
@@ -156,7 +156,7 @@ class StationAppointmentView(StationView):
         chosen = PeopleFilter.from_values(request.args)
         conditions = chosen.condition(station.id)
         total = db.session.execute(select(func.count()).select_from(Person).where(*conditions)).scalar_one()
-        page = max(request.args.get("page", 1, type=int), 1)
+        page = int_arg("page") or 1
         rows = db.session.execute(
             select(Person).where(*conditions).order_by(Person.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
         ).scalars().all()
@@ -186,7 +186,7 @@ class StationAppointmentView(StationView):
         action = request.form.get("action")
         try:
             if action == "appoint":
-                slot = self._station_slot(request.form.get("slot_id", type=int))
+                slot = self._station_slot(int_arg("slot_id", request.form))
                 if slot is None or slot.ends_at <= now():
                     flash("请选择本站尚未结束的预约时段", "error")
                     return back

@@ -13,7 +13,7 @@ from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
 
-from admin_views.base import ConsoleHomeView, mask_id_number, mask_phone
+from admin_views.base import ConsoleHomeView, int_arg, mask_id_number, mask_phone
 from admin_views.station_common import StationView, answer, current_station, wants_json
 from admin_views.station_queue import publish_queue_changed, queue_context
 from extensions import db
@@ -42,7 +42,7 @@ class StationDeskView(StationView, ConsoleHomeView):
     @expose("/")
     def index(self):
         station = current_station()
-        read = self._scoped_read(request.args.get("read", type=int)) or self._latest_read_today(station.id)
+        read = self._scoped_read(int_arg("read")) or self._latest_read_today(station.id)
         panel = self._panel_context(read) if read is not None else {}
         if read is not None:
             db.session.commit()  # the audit row of the full ID number shown
@@ -109,8 +109,8 @@ class StationDeskView(StationView, ConsoleHomeView):
     @expose("/check-in", methods=("POST",))
     def check_in(self):
         """登记: the person read at the desk is checked in and joins the queue."""
-        person_id = request.form.get("person_id", type=int)
-        read_id = request.form.get("read_id", type=int)
+        person_id = int_arg("person_id", request.form)
+        read_id = int_arg("read_id", request.form)
         back = url_for(".index", read=read_id) if read_id else url_for(".index")
         if person_id is None:
             return answer("请先读取身份证", ok=False, status=422, redirect_to=back)

@@ -30,7 +30,7 @@ from wtforms import SelectField, StringField, ValidationError
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from admin_views.base import ConsoleHomeView, RoleAccessMixin
+from admin_views.base import ConsoleHomeView, RoleAccessMixin, bounded_int
 from admin_views.reader_tokens import ReaderTokenView
 from extensions import db
 from models import AuditEvent, Enterprise, OptionItem, ReviewDepartment, SmsMessage, Station, Territory, User
@@ -97,6 +97,10 @@ class AdminModelView(RoleAccessMixin, ModelView):
     def __init__(self, model, name=None, endpoint=None, **kwargs):
         super().__init__(model, db, name=name, endpoint=endpoint, **kwargs)
 
+    def get_one(self, id):
+        """?id= outside the integer column's range: not found, as an id that does not exist."""
+        return super().get_one(id) if bounded_int(id) is not None else None
+
 
 class ReadOnlyView(AdminModelView):
     can_create = can_edit = can_delete = False
@@ -105,7 +109,12 @@ class ReadOnlyView(AdminModelView):
 
 
 def optional_id(value):
-    return int(value) if value not in (None, "", "None") else None
+    if value in (None, "", "None"):
+        return None
+    number = bounded_int(value)
+    if number is None:
+        raise ValueError("不是有效的选项")
+    return number
 
 
 class ForeignKeySelectMixin:
@@ -472,7 +481,8 @@ class OptionListView(AdminModelView):
         return super().get_count_query().filter(OptionItem.kind == self.kind)
 
     def get_one(self, id):
-        return self.get_query().filter(OptionItem.id == int(id)).one_or_none() if str(id).isdigit() else None
+        key = bounded_int(id)
+        return self.get_query().filter(OptionItem.id == key).one_or_none() if key is not None else None
 
     def on_model_change(self, form, model, is_created):
         model.kind = self.kind
