@@ -67,3 +67,4 @@ def test_a_console_list_shows_the_page_size_menu_in_chinese(client, login, make_
     # The menu's own button says the same (Flask-Admin's catalogue has '50 项目', "50 projects").
     assert re.search(r'data-toggle="dropdown" href="#">\s*每页 50 条\s*</a>', html)
     assert "项目" not in html
+    assert ">批量操作</a>" in html and "选中的" not in html  # the menu of actions on ticked rows
