@@ -299,6 +299,8 @@ def test_the_whole_campaign_in_the_browser(campaign, phone, desk_context, playwr
     settle(company)
     company.get_by_role("link", name="人员清单").first.click()
     expect(company.get_by_role("tab", name="未提交")).to_have_attribute("aria-selected", "true")
+    expect(company.get_by_role("tab", name="未提交")).to_contain_text("3")  # the open tab counts its rows
+    expect(company.get_by_role("link", name=re.compile(r"^列表"))).to_be_hidden()  # no second row of tabs
     expect(company.locator("tbody tr")).to_have_count(3)
     settle(company)
     company.locator("tr", has_text=ZHANG_WEI["name"]).get_by_role("link", name="修改").click()
