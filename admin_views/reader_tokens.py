@@ -3,15 +3,18 @@
 from flask import flash
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.fields import QuerySelectField
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import update
+from sqlalchemy import select, update
+from wtforms.fields.choices import Choice
 from wtforms.validators import DataRequired, Length
 
 from admin_views.base import RoleAccessMixin
 from extensions import db
 from models.audit import record_event
 from models.base import now
+from models.org import Station
 from models.reader import ReaderToken
 from models.user import ADMIN
 
@@ -20,6 +23,18 @@ def state_formatter(view, context, model, name):
     if model.revoked_at is None:
         return Markup('<span class="badge badge-success">有效</span>')
     return Markup('<span class="badge badge-secondary">已吊销 {0:%Y-%m-%d %H:%M}</span>').format(model.revoked_at)
+
+
+class StationSelectField(QuerySelectField):
+    """Flask-Admin's relation select, yielding the Choice objects WTForms 3.3 wants (raw tuples are deprecated)."""
+
+    def iter_choices(self):
+        for value, label, selected, render_kw in super().iter_choices():
+            yield Choice(value=value, label=label, selected=selected, render_kw=render_kw)
+
+
+def active_stations():
+    return db.session.execute(select(Station).where(Station.active.is_(True)).order_by(Station.name)).scalars().all()
 
 
 class ReaderTokenView(RoleAccessMixin, ModelView):
@@ -37,8 +52,9 @@ class ReaderTokenView(RoleAccessMixin, ModelView):
                      "last_used_at": "最近使用", "revoked_at": "状态"}
     column_formatters = {"revoked_at": state_formatter}
     form_columns = ("station", "name")
+    form_overrides = {"station": StationSelectField}
     form_args = {
-        "station": {"label": "接种站", "validators": [DataRequired("请选择接种站")]},
+        "station": {"label": "接种站", "validators": [DataRequired("请选择接种站")], "query_factory": active_stations},
         "name": {"label": "读卡台名称",
                  "validators": [DataRequired("请填写读卡台名称，如：入口1号台"), Length(max=64)]},
     }

@@ -21,3 +21,15 @@ def test_each_gridline_is_drawn_where_its_number_lies():
         base, full = chart["base_y"], chart["bars"][0]
         for value, y in ticks:
             assert abs((base - y) - full["h"] * value / top) < 0.2, (top, value)
+
+
+def test_the_reader_token_form_opens_and_offers_the_active_stations(client, login, make_user, make_station, db):
+    # WTForms 3.3 warns about the raw tuples Flask-Admin's relation select yields; warnings are
+    # errors here, so before the fix this page answered 500 in every test run.
+    make_station("新河街社区卫生服务中心接种点")
+    make_station("已停用接种点").active = False
+    login(make_user("admin"))
+    page = client.get("/admin/admin_reader_tokens/new/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "新河街社区卫生服务中心接种点" in html and "已停用接种点" not in html
