@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 from pyzbar.pyzbar import decode
 from sqlalchemy import select
 
-from models import AuditEvent, Person, PersonEvent, ReaderToken, SmsMessage, Station, now
+from models import AuditEvent, Person, PersonEvent, SmsMessage, now
 from models.org import INDUSTRY
 from public_forms.validators import credit_check_char, id_check_char
 from tests.conftest import TEST_PASSWORD
@@ -208,17 +208,20 @@ def test_the_whole_campaign_in_the_browser(campaign, phone, desk_context, playwr
         pytest.skip("a window of today around now needs some of today left")  # the desk checks the hour
     credit_code = "91120116MA07HG3K5" + credit_check_char("91120116MA07HG3K5")
 
-    # ---- 0. 系统管理 makes the accounts of the review department and the station; the desk gets a reader token.
+    # ---- 0. 系统管理 makes the accounts of the review department and the station, and the desk's reader token.
     admin = desk_context()
     log_in(admin, "admin", "sysadmin-e2e", TEST_PASSWORD)
     expect(admin.get_by_role("link", name="账号管理")).to_be_visible()
     settle(admin)
     review_password = new_account(admin, "jtj-review", "审核部门端", "审核部门", DEPARTMENT)
     station_password = new_account(admin, "xinhe-desk", "接种站端", "接种站", STATION)
-    station = db.session.execute(select(Station).where(Station.name == STATION)).scalar_one()
-    _, reader_token = ReaderToken.issue(station, "入口1号台")  # what `flask reader-token` hands the desk PC
-    db.session.commit()
     admin.get_by_role("link", name="读卡器令牌").click()
+    admin.get_by_role("link", name="创建").first.click()
+    admin.get_by_label("接种站").select_option(label=STATION)
+    admin.get_by_label("读卡台名称").fill("入口1号台")
+    admin.get_by_role("button", name="保存", exact=True).click()
+    expect(admin.get_by_text("读卡器令牌已生成，仅显示这一次")).to_be_visible()
+    reader_token = admin.locator("code.issued-token").inner_text()  # copied into the desk's reader agent
     expect(admin.locator("tbody tr", has_text="入口1号台")).to_contain_text("有效")
     settle(admin)
     admin.get_by_role("link", name="账号管理").click()
