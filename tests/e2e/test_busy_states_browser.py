@@ -79,3 +79,33 @@ def test_approve_all_shows_a_busy_button_then_how_many_were_processed(page, base
     expect(page.get_by_text("已处理 3 人，跳过 0 人")).to_be_visible()
     page.wait_for_load_state()
     assert submits == [{"sent": True, "buttons": [["处理中…", True]]}]
+
+
+def test_export_says_it_is_working_until_the_file_arrives_then_names_it(page, base_url, browser_login, db,
+                                                                        make_enterprise, make_persons, make_user,
+                                                                        tmp_path):
+    enterprise = make_enterprise("天津滨海万通物流有限公司")
+    make_persons(enterprise, 3, status="registered", name="万通员工")
+    make_user("enterprise", enterprise, username="wantong-export")
+    db.session.commit()
+    browser_login(page, "enterprise", "wantong-export", TEST_PASSWORD)
+    page.wait_for_url(f"{base_url}/enterprise/")
+    page.wait_for_load_state()
+    page.goto(f"{base_url}/enterprise/enterprise_persons/")
+    held = []
+    page.route("**/enterprise/enterprise_persons/export*", lambda route: held.append(route))  # "being built"
+    link = page.get_by_role("link", name="导出全部")
+    link.click()
+    busy = page.get_by_role("link", name="正在导出…")
+    expect(busy).to_have_attribute("aria-busy", "true")
+    busy.click(force=True)  # a second click while busy asks for nothing more
+    assert len(held) == 1
+    with page.expect_download() as download_info:
+        held[0].continue_()
+    saved = tmp_path / "export.xlsx"
+    download_info.value.save_as(saved)
+    assert download_info.value.suggested_filename.startswith("天津滨海万通物流有限公司-人员清单-未提交-")
+    assert saved.read_bytes()[:2] == b"PK"
+    expect(page.get_by_role("status")).to_contain_text("已导出：天津滨海万通物流有限公司-人员清单-未提交-")
+    expect(page.get_by_role("link", name="导出全部")).not_to_have_attribute("aria-busy", "true")
+    assert len(held) == 1
