@@ -87,3 +87,23 @@
   }, true);
   document.querySelectorAll("details[data-lazy][open]").forEach(loadChildren);
 })();
+
+// Busy state: once a posting form really goes (not refused or cancelled above), its button says
+// 处理中… and cannot send it twice. Disabled a moment later, so the button's own name=value
+// (e.g. scope=all of 按当前列表预约) still travels with the form.
+(function () {
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || (form.method || "").toLowerCase() !== "post") {
+      return;
+    }
+    var button = event.submitter || form.querySelector("button[type=submit]");
+    if (!button || button.disabled) {
+      return;
+    }
+    window.setTimeout(function () {
+      button.disabled = true;
+      button.textContent = "处理中…";
+    }, 0);
+  });
+})();
