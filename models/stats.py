@@ -73,14 +73,17 @@ def district_figures():
 
 # ---------------------------------------------------------------- breakdowns
 
-def _counts_by_department_and_territory():
-    """Return [(department id, territory id, status, count)]: one scan of the counters serves both."""
+def _counts_by(column):
+    """Return [(value of an Enterprise column, status, count)], summed over the counters.
+
+    Grouped in the database: a few hundred rows reach Python, not one per enterprise.
+    """
     return db.session.execute(
-        select(Enterprise.department_id, Enterprise.territory_id, COUNTS_TABLE.c.status, func.sum(COUNTS_TABLE.c.n))
+        select(column, COUNTS_TABLE.c.status, func.sum(COUNTS_TABLE.c.n))
         .select_from(COUNTS_TABLE)
         .join(Enterprise, COUNTS_TABLE.c.enterprise_id == Enterprise.id)
         .where(COUNTS_TABLE.c.n != 0)
-        .group_by(Enterprise.department_id, Enterprise.territory_id, COUNTS_TABLE.c.status)
+        .group_by(column, COUNTS_TABLE.c.status)
     ).all()
 
 
@@ -106,16 +109,16 @@ def _department_roots():
 
 
 def organisation_breakdown():
-    """Return (department breakdown, territory breakdown) from one grouped query.
+    """Return (department breakdown, territory breakdown) from two grouped queries over the counters.
 
     Departments: {dimension: [(top-level department, funnel)]}, child units rolled up into
     their top. Territories: [(territory, funnel)] by the 所属辖区 of the persons' enterprises.
     """
-    rows = _counts_by_department_and_territory()
     departments, root_of = _department_roots()
     by_root, by_territory = {}, {}
-    for dept_id, territory_id, status, count in rows:
+    for dept_id, status, count in _counts_by(Enterprise.department_id):
         _add(by_root.setdefault(root_of.get(dept_id, dept_id), {}), status, count)
+    for territory_id, status, count in _counts_by(Enterprise.territory_id):
         _add(by_territory.setdefault(territory_id, {}), status, count)
     by_dimension = {}
     for department in departments:
