@@ -30,6 +30,11 @@ serve: $(VENV)/.installed-app
 	$(FLASK) init-db
 	APP_ENV=production PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py
 
+# The district-scale benchmark (bench/): SQLite and 20,000 persons by default, e.g.
+# make bench BENCH_ARGS="--persons 1000000 --db postgresql"; `python -m bench --help` lists the options.
+bench: $(VENV)/.installed-app
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 system-packages:
 	./scripts/install-system-packages.sh
 

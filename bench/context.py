@@ -19,6 +19,7 @@ class BenchContext:
     repeat: int
     batch: int
     load_seconds: float
+    out_dir: object = None
     log: object = print
     notes: dict = field(default_factory=dict)
 

@@ -414,6 +414,10 @@ class Dataset:
         if self.is_postgres:
             connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             try:
+                # Loading in chunks rewrote every counter row once per chunk; a running system
+                # changes them a few at a time and autovacuum keeps them compact.
+                connection.execute(text("VACUUM FULL person_status_count, station_status_count, "
+                                        "vaccination_day_count"))
                 connection.execute(text("VACUUM ANALYZE"))
             finally:
                 connection.close()

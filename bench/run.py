@@ -3,7 +3,7 @@
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from bench import ops_cardread, ops_dashboard, ops_export, ops_lists, ops_workflow
+from bench import ops_cardread, ops_dashboard, ops_export, ops_forms, ops_lists, ops_workflow
 from bench.context import BenchContext
 from bench.database import BenchDatabase, bench_app
 from bench.dataset import Dataset
@@ -13,7 +13,9 @@ from models.person import Person
 
 
 def run(args, log):
-    database = BenchDatabase(args.db, args.persons, name=args.db_name, server_url=args.postgres_url)
+    out_dir = args.out or RESULTS_DIR
+    database = BenchDatabase(args.db, args.persons, name=args.db_name, server_url=args.postgres_url,
+                             directory=out_dir)
     reuse = args.reuse and database.exists()
     if not reuse:
         database.create()
@@ -30,7 +32,7 @@ def run(args, log):
                 Dataset(args.persons, log=log).run()
             persons = db.session.execute(select(func.count()).select_from(Person)).scalar_one()
         ctx = BenchContext(app=app, url=database.url, engine=args.db, persons=persons, repeat=args.repeat,
-                           batch=args.batch, load_seconds=args.load_seconds, log=log)
+                           batch=args.batch, load_seconds=args.load_seconds, out_dir=out_dir, log=log)
         only = set(args.only.split(","))
         rows = []
         if "workflow" in only:
@@ -43,9 +45,11 @@ def run(args, log):
             rows += ops_cardread.measure(ctx)
         if "export" in only:
             rows += ops_export.measure(ctx)
+        if "forms" in only:
+            rows += ops_forms.measure(ctx)
         settings = {"persons": persons, "engine": args.db, "repeat": args.repeat, "batch": args.batch,
                     "database": database.name}
-        return write_report(rows, settings, machine_info(database.version()), args.out or RESULTS_DIR)
+        return write_report(rows, settings, machine_info(database.version()), out_dir)
     finally:
         with app.app_context():
             db.session.remove()
