@@ -10,7 +10,8 @@ the request (or CLI command) commits once.
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, false, func, insert, literal, select, true, update
+from sqlalchemy import Select, and_, false, func, insert, literal, select, true, update
+from sqlalchemy.sql import visitors
 
 from extensions import db
 from models.audit import AuditEvent, PersonEvent
@@ -211,7 +212,37 @@ def _chosen_condition(ids, query):
     if ids is not None:
         clean = sorted({int(i) for i in ids})
         return Person.id.in_(clean) if clean else false()
-    return Person.id.in_(query)
+    inline = _inline_condition(query)
+    return inline if inline is not None else Person.id.in_(query)
+
+
+def _inline_condition(query):
+    """The WHERE of `query` when it is a plain select of Person.id from person alone, else None.
+
+    `UPDATE person ... WHERE <its conditions>` lets the database go straight to the rows
+    through its indexes; `WHERE id IN (SELECT id FROM person WHERE ...)` makes it join the
+    table with itself (a 50,000-person 全部审核 of a tree node: ~0.2 s and a hash join
+    more). Only a query whose conditions read no other persons is inlined, so its meaning
+    cannot change.
+    """
+    if not isinstance(query, Select):
+        return None
+    columns = list(query.selected_columns)
+    plain = (
+        len(columns) == 1 and getattr(columns[0], "table", None) is Person.__table__ and columns[0].key == "id"
+        and query.get_final_froms() == [Person.__table__]
+        and query._limit_clause is None and query._offset_clause is None
+        and not query._group_by_clauses and not query._having_criteria and not query._distinct
+    )
+    if not plain:
+        return None
+    where = query.whereclause
+    if where is None:
+        return true()
+    for element in visitors.iterate(where):
+        if isinstance(element, Select) and Person.__table__ in element.get_final_froms():
+            return None
+    return where
 
 
 def _count(condition):
