@@ -25,7 +25,8 @@ def parse_args(argv=None):
     parser.add_argument("--db-name", default=None, help="database (or SQLite file) name, default bench_<persons>")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure (median)")
     parser.add_argument("--batch", type=int, default=50_000, help="people moved by one 全部… batch")
-    parser.add_argument("--load-seconds", type=float, default=8.0, help="length of each public-form load run")
+    parser.add_argument("--load-seconds", type=float, default=None,
+                        help="length of each public-form load run (default 2 s below 200,000 persons, else 8 s)")
     parser.add_argument("--only", default=",".join(OPERATIONS),
                         help=f"comma-separated subset of {','.join(OPERATIONS)}")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
@@ -33,6 +34,8 @@ def parse_args(argv=None):
                         help="reuse a kept database of the same name instead of generating it again")
     parser.add_argument("--out", default=None, help="directory for the result table (default bench/results)")
     args = parser.parse_args(argv)
+    if args.load_seconds is None:
+        args.load_seconds = 2.0 if args.persons < 200_000 else 8.0
     unknown = set(args.only.split(",")) - set(OPERATIONS)
     if unknown:
         parser.error(f"unknown operations: {', '.join(sorted(unknown))}")
