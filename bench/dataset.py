@@ -153,14 +153,14 @@ class Dataset:
         events = self._events()
         db.session.commit()
         self.log(f"organisations: {len(departments)} departments, {len(stations)} stations, "
-                 f"{len(enterprise_rows)} enterprises, {len(slots)} slots")
+                 f"{len(enterprise_rows)} enterprises, {sum(len(s) for s in slots.values())} slots")
         self._persons(enterprise_rows, stations, slots, events)
         self._history(events)
         self._book_slots()
         db.session.commit()
         self._analyze()
         return {"departments": len(departments), "stations": len(stations), "enterprises": len(enterprise_rows),
-                "slots": len(slots), "persons": self.persons}
+                "slots": sum(len(s) for s in slots.values()), "persons": self.persons}
 
     # ------------------------------------------------------------ organisations
 

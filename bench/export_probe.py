@@ -73,11 +73,27 @@ def raw_loop(app, username):
     return {"seconds": seconds, "first_byte": None, "bytes": size, "rows": rows, "status": 200, "type": "raw"}
 
 
+def peak_rss_mb():
+    """This process's peak resident memory.
+
+    Linux keeps ru_maxrss across fork and exec, so a child of a big benchmark process
+    reports at least its parent's size; VmHWM belongs to the process's own memory map.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main(argv):
     mode, url, username = argv
     app = bench_app(url)
     result = (through_app if mode == "app" else raw_loop)(app, username)
-    result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["max_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
 
