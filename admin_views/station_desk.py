@@ -97,7 +97,7 @@ class StationDeskView(StationView, ConsoleHomeView):
         error = id_number_error(number)
         if error:
             return answer(error, ok=False, status=422, redirect_to=url_for(".index"))
-        read, match = record_read(current_station(), number, now(), reader=MANUAL_READER)
+        read, match = record_read(current_user.station_id, number, now(), reader=MANUAL_READER)
         db.session.flush()
         if not wants_json():
             db.session.commit()
@@ -153,8 +153,7 @@ class StationDeskView(StationView, ConsoleHomeView):
 
     def _panel_context(self, read, match=None):
         """What the read panel shows now; the full ID number shown is written to the audit log."""
-        station = current_station()
-        match = match or match_card(station, read.id_number, read.read_at)
+        match = match or match_card(current_user.station_id, read.id_number, read.read_at)
         person = match.person if match.at_this_station else None
         record_event(current_user, "view_id_number", target_type="person" if person else "card_read",
                      target_id=person.id if person else read.id, detail=f"card_read={read.id}")

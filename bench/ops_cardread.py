@@ -1,9 +1,17 @@
-"""The station desk lookup by ID number through the reader API, beside one raw indexed SELECT."""
+"""The station desk lookup by ID number through the reader API, beside one raw indexed SELECT.
 
+The figure is server time: from the request entering the Flask app to the last byte of
+its answer (a WSGI middleware stamps both), on an app with the reader rate limit on, as
+in production. The test client's own work of building the request is left out; the
+round trip through it is reported in the note.
+"""
+
+import time
 import uuid
 
 from sqlalchemy import select, text
 
+from bench.database import bench_app
 from bench.harness import Row, interleaved, median
 from extensions import db
 from models.base import now
@@ -16,15 +24,39 @@ TARGET_S = 0.005
 TARGET = f"≤ {TARGET_S * 1000:.0f} ms server time"
 
 
+class ServerTimer:
+    """WSGI middleware: the seconds from the call of the app to the close of its answer, per request."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app, self.times = wsgi_app, []
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        body = b"".join(self.wsgi_app(environ, start_response))
+        self.times.append(time.perf_counter() - started)
+        return [body]
+
+
+def _reads_apart(card_read, timer, count, gap):
+    """Median server time of reads with a pause between them, as at a desk between two people."""
+    timer.times.clear()
+    for _ in range(count):
+        time.sleep(gap)
+        card_read()
+    return median(timer.times)
+
+
 def measure(ctx):
-    with ctx.app.app_context():
+    app = bench_app(ctx.url, RATELIMIT_ENABLED=True, READER_RATE_LIMIT="100000 per minute")
+    timer = app.wsgi_app = ServerTimer(app.wsgi_app)
+    with app.app_context():
         person = db.session.execute(
             select(Person.id_number, Person.name, Person.station_id).where(Person.status == APPOINTED)
             .order_by(Person.id.desc()).limit(1)
         ).one()
         _, token = ReaderToken.issue(db.session.get(Station, person.station_id), "bench desk")
         db.session.commit()
-    client = ctx.app.test_client()
+    client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
     answers = []
 
@@ -35,17 +67,26 @@ def measure(ctx):
         answers.append((response.status_code, (response.get_json() or {}).get("verdict")))
 
     def raw_select():
-        with ctx.app.app_context():
+        with app.app_context():
             db.session.execute(text("SELECT id, name, status, station_id, slot_id FROM person WHERE id_number = :n"),
                                {"n": person.id_number}).one()
             db.session.rollback()
 
-    times, times_base = interleaved(max(ctx.repeat, 20), card_read, raw_select, warmup=3)
+    warmup = 10  # psycopg prepares a statement on its fifth use: a desk reads all day
+    round_trips, times_base = interleaved(max(ctx.repeat, 20), card_read, raw_select, warmup=warmup)
+    server_times = timer.times[warmup:]
+    idle_desk = _reads_apart(card_read, timer, count=20, gap=0.05)
+    with app.app_context():
+        db.engine.dispose()
     ok = all(status == 201 for status, _ in answers)
     verdicts = sorted({verdict for _, verdict in answers if verdict})
-    row = Row("station desk card read (POST /api/v1/card-reads, match + stored read + commit)", ctx.engine,
-              ctx.persons, measured=median(times), baseline=median(times_base), unit="ms", target=TARGET,
-              note=("verdict " + ", ".join(verdicts)) if ok else f"answers {sorted(set(answers))[:3]}")
+    note = (f"verdict {', '.join(verdicts)}; through the test client {median(round_trips) * 1000:.1f} ms; "
+            f"reads 50 ms apart (an idle desk: processes asleep between reads) {idle_desk * 1000:.1f} ms"
+            if ok else f"answers {sorted(set(answers))[:3]}")
+    row = Row("station desk card read (POST /api/v1/card-reads: token, match, stored read, commit)", ctx.engine,
+              ctx.persons, measured=median(server_times), baseline=median(times_base), unit="ms", target=TARGET,
+              note=note)
     row.passed = bool(ok and row.measured <= TARGET_S)
-    ctx.log(f"card read: {row.measured * 1000:.2f} ms, raw SELECT {row.baseline * 1000:.2f} ms")
+    ctx.log(f"card read: {row.measured * 1000:.2f} ms server time ({median(round_trips) * 1000:.2f} ms round trip), "
+            f"raw SELECT {row.baseline * 1000:.2f} ms")
     return [row]

@@ -14,7 +14,7 @@ from extensions import db, limiter
 from models.base import now
 from models.options import PERSON_CATEGORY, option_labels
 from models.org import Enterprise
-from public_forms.person_data import DUPLICATE_ID_MESSAGE, add_person, clean_person
+from public_forms.person_data import DUPLICATE_ID_MESSAGE, add_person_by_qr_token, category_error, clean_person
 from services.qr import employee_form_url, enterprise_qr_response
 
 bp = Blueprint("employee", __name__)
@@ -41,24 +41,32 @@ def invalid_code_page():
 @bp.route("/e/<token>", methods=("GET", "POST"))
 @limiter.limit(employee_form_rate_limit, methods=["POST"])
 def form(token):
+    values, errors = {}, {}
+    if request.method == "POST":
+        values = {key: (request.form.get(key) or "").strip() for key in FORM_FIELDS}
+        cleaned = clean_person(values, categories=None)  # the insert checks the category is listed
+        errors = dict(cleaned.errors)
+        if not request.form.get("consent"):
+            errors["consent"] = "请阅读并同意隐私条款后再提交"
+        if not errors and TOKEN_PATTERN.fullmatch(token):
+            person_id, duplicate = add_person_by_qr_token(
+                token, cleaned.values, consent_at=now(), policy_version=current_app.config["PRIVACY_POLICY_VERSION"])
+            if person_id is not None:
+                return redirect(url_for("employee.done", token=token))
+            if duplicate:
+                errors["id_number"] = DUPLICATE_ID_MESSAGE
+        values["id_number"] = cleaned.values.get("id_number") or values["id_number"]
+    # A GET, or a submission refused: the page needs the enterprise and the list (and says
+    # which of them refused an insert that stored nothing).
     enterprise = enterprise_by_token(token)
     if enterprise is None:
         return invalid_code_page()
     categories = option_labels(PERSON_CATEGORY)
-    values, errors = {}, {}
     if request.method == "POST":
-        values = {key: (request.form.get(key) or "").strip() for key in FORM_FIELDS}
-        cleaned = clean_person(values, categories)
-        errors = dict(cleaned.errors)
-        if not request.form.get("consent"):
-            errors["consent"] = "请阅读并同意隐私条款后再提交"
-        if not errors:
-            person_id = add_person(enterprise.id, cleaned.values, source="qr", consent_at=now(),
-                                   policy_version=current_app.config["PRIVACY_POLICY_VERSION"])
-            if person_id is not None:
-                return redirect(url_for("employee.done", token=token))
-            errors["id_number"] = DUPLICATE_ID_MESSAGE
-        values["id_number"] = cleaned.values.get("id_number") or values["id_number"]
+        problem = category_error(values["category"], categories)
+        if problem or not errors:
+            # Nothing else explains an insert that stored nothing: the list changed just now.
+            errors["category"] = problem or "人员类别刚刚有变动，请重新选择后再提交"
     return render_template("public/employee_form.html", enterprise=enterprise, values=values, errors=errors,
                            categories=categories, consent_checked=bool(request.form.get("consent")))
 

@@ -8,11 +8,13 @@ number already registered anywhere in the district is refused without saying whe
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, exists, insert, select, true
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models.base import now, today
+from models.options import PERSON_CATEGORY, OptionItem
+from models.org import Enterprise
 from models.person import GENDER_LABELS, Person
 from models.status import REGISTERED
 from public_forms.validators import (
@@ -81,8 +83,21 @@ def _clean_bool(value):
     return None
 
 
+def category_error(category, categories):
+    """The message for a category that is missing or not on the list (None: the list is checked elsewhere)."""
+    if not category:
+        return "请选择人员类别"
+    if categories is not None and category not in categories:
+        return "人员类别不在可选范围内：" + "、".join(categories)
+    return None
+
+
 def clean_person(raw, categories, on=None):
-    """Check the fields of one person given as strings; return a CleanedPerson."""
+    """Check the fields of one person given as strings; return a CleanedPerson.
+
+    `categories=None` leaves the category's membership of the list to the caller (the QR
+    form's insert checks it in the database, see add_person_by_qr_token).
+    """
     on = on or today()
     result = CleanedPerson()
     values, errors = result.values, result.errors
@@ -113,10 +128,9 @@ def clean_person(raw, categories, on=None):
 
     category = _text(raw, "category")
     values["category"] = category
-    if not category:
-        errors["category"] = "请选择人员类别"
-    elif category not in categories:
-        errors["category"] = "人员类别不在可选范围内：" + "、".join(categories)
+    problem = category_error(category, categories)
+    if problem:
+        errors["category"] = problem
 
     lives = _clean_bool(raw.get("lives_in_binhai"))
     values["lives_in_binhai"] = bool(lives)
@@ -187,26 +201,42 @@ def person_row(enterprise_id, values, source, consent_at=None, policy_version=No
     }
 
 
-def add_person(enterprise_id, values, source, consent_at=None, policy_version=None):
-    """Insert one person and commit; return its id, or None when the ID number is taken.
+# The QR form's submission as one statement: the person is inserted only if the token
+# names an enterprise and the category is an active option, so the hot path of the
+# district's busiest page costs one round trip and a commit (built once, compiled once).
+QR_FORM_COLUMNS = ("enterprise_id", "status", "source", "version", "created_at", "consent_at", "policy_version",
+                   *FIELD_ORDER)
 
-    The unique constraint decides, so two submissions of one ID number at the same
-    moment cannot both succeed; the loser gets the duplicate message, nothing overwritten.
-    One INSERT ... RETURNING and a commit: no look-up first (the constraint is asked
-    anyway), no unit of work to flush and no reload of the row after the commit (under
-    load every round trip to the database counts).
+
+def _qr_form_insert():
+    person = Person.__table__
+    given = [bindparam(name, type_=person.c[name].type) for name in QR_FORM_COLUMNS if name != "enterprise_id"]
+    category_listed = exists().where(OptionItem.kind == PERSON_CATEGORY, OptionItem.active == true(),
+                                     OptionItem.label == bindparam("category", type_=person.c.category.type))
+    source = select(Enterprise.id, *given).where(Enterprise.qr_token == bindparam("qr_token"), category_listed)
+    return insert(person).from_select(list(QR_FORM_COLUMNS), source).returning(person.c.id)
+
+
+QR_FORM_INSERT = _qr_form_insert()
+
+
+def add_person_by_qr_token(qr_token, values, consent_at, policy_version):
+    """Insert one person from the QR form and commit; return (person id, duplicate).
+
+    (None, False) when nothing was inserted because the token names no enterprise or the
+    category is not an active option: the caller looks up which, as for a GET.
     """
-    row = person_row(enterprise_id, values, source, consent_at, policy_version)
+    row = person_row(None, values, "qr", consent_at, policy_version)
+    del row["enterprise_id"]
     try:
-        person_id = db.session.execute(insert(Person.__table__).values(row).returning(Person.__table__.c.id)
-                                       ).scalar_one()
+        person_id = db.session.execute(QR_FORM_INSERT, {**row, "qr_token": qr_token}).scalar_one_or_none()
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         if id_number_taken(values["id_number"]):
-            return None
+            return None, True
         raise
-    return person_id
+    return person_id, False
 
 
 def insert_people(rows, attempts=3):

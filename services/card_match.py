@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.orm import joinedload
 
 from extensions import db
+from models.base import now
+from models.org import AppointmentSlot
 from models.person import Person
 from models.reader import CardRead
 from models.status import APPOINTED, CHECKED_IN, NOT_VACCINATED, STATUS_LABELS, VACCINATED
@@ -76,56 +79,71 @@ def window_text(slot):
 
 
 def find_person(id_number):
-    return db.session.execute(select(Person).where(Person.id_number == id_number)).scalar_one_or_none()
+    """The person of an ID number with everything a verdict and the desk show, in one query."""
+    statement = select(Person).where(Person.id_number == id_number).options(
+        joinedload(Person.slot).joinedload(AppointmentSlot.station),
+        joinedload(Person.station),
+        joinedload(Person.enterprise),
+    )
+    return db.session.execute(statement).scalar_one_or_none()
 
 
-def match_card(station, id_number, at, card_name=None):
-    """Return the CardMatch of an ID number read at `station` at time `at`."""
+def match_card(station_id, id_number, at, card_name=None):
+    """Return the CardMatch of an ID number read at the station `station_id` at time `at`."""
     person = find_person(id_number)
     if person is None:
-        return _match(station, UNKNOWN, None, "系统中没有此身份证号的申报记录")
-    result = _verdict_of(station, person, at)
+        return _match(station_id, UNKNOWN, None, "系统中没有此身份证号的申报记录")
+    result = _verdict_of(station_id, person, at)
     result.name_mismatch = bool(card_name) and card_name.strip() != person.name
     return result
 
 
-def record_read(station, id_number, at, *, read_id=None, reader=None, token_id=None, card_name=None):
-    """Match a read and add its CardRead to the session (not flushed); return (read, match)."""
-    match = match_card(station, id_number, at, card_name)
-    read = CardRead(read_id=read_id or str(uuid.uuid4()), station_id=station.id, reader_token_id=token_id,
-                    reader=reader, id_number=id_number, read_at=at, verdict=match.verdict,
-                    person_id=match.person.id if match.person else None)
-    db.session.add(read)
-    return read, match
+# Built once: the read is stored by a Core INSERT, without the unit of work of a flush.
+STORE_READ = insert(CardRead.__table__).returning(CardRead.__table__.c.id)
 
 
-def _match(station, verdict, person, detail):
-    return CardMatch(verdict, station.id, person, detail)
+def record_read(station_id, id_number, at, *, read_id=None, reader=None, token_id=None, card_name=None):
+    """Match a read and store its CardRead (uncommitted); return (read, match).
+
+    The returned CardRead carries the stored values and its id but is not in the session.
+    A read_id already stored raises IntegrityError.
+    """
+    match = match_card(station_id, id_number, at, card_name)
+    values = {"read_id": read_id or str(uuid.uuid4()), "station_id": station_id, "reader_token_id": token_id,
+              "reader": reader, "id_number": id_number, "read_at": at, "received_at": now(),
+              "verdict": match.verdict, "person_id": match.person.id if match.person else None}
+    read_pk = db.session.execute(STORE_READ, values).scalar_one()
+    return CardRead(id=read_pk, person=match.person, **values), match
 
 
-def _verdict_of(station, person, at):
-    here = person.station_id == station.id
+def _match(station_id, verdict, person, detail):
+    return CardMatch(verdict, station_id, person, detail)
+
+
+def _verdict_of(station_id, person, at):
+    here = person.station_id == station_id
     status = person.status
     if status == VACCINATED:
         where = "本站" if here else (person.station.name if person.station else "其他接种站")
         when = f"于{person.finished_at:%Y-%m-%d %H:%M}" if person.finished_at else ""
-        return _match(station, ALREADY_VACCINATED, person, f"已{when}在{where}完成接种")
+        return _match(station_id, ALREADY_VACCINATED, person, f"已{when}在{where}完成接种")
     if status == CHECKED_IN:
         if here:
-            return _match(station, ALREADY_CHECKED_IN, person, f"已于{person.checked_in_at:%H:%M}登记，正在候诊")
-        return _match(station, OTHER_STATION, person, f"已在{person.station.name}登记")
-    if status == APPOINTED:
+            when = f"于{person.checked_in_at:%H:%M}" if person.checked_in_at else ""
+            return _match(station_id, ALREADY_CHECKED_IN, person, f"已{when}登记，正在候诊")
+        return _match(station_id, OTHER_STATION, person, f"已在{person.station.name}登记")
+    if status == APPOINTED and person.slot is not None:
         window = window_text(person.slot)
         if not here:
-            return _match(station, OTHER_STATION, person, f"预约于{person.station.name}，{window}")
+            return _match(station_id, OTHER_STATION, person, f"预约于{person.station.name}，{window}")
         slot = person.slot
         if slot.starts_at - grace() <= at <= slot.ends_at + grace():
-            return _match(station, APPOINTED_HERE, person, f"预约时间 {window}")
-        return _match(station, WRONG_WINDOW, person, f"预约时间为 {window}，不是当前时段")
+            return _match(station_id, APPOINTED_HERE, person, f"预约时间 {window}")
+        return _match(station_id, WRONG_WINDOW, person, f"预约时间为 {window}，不是当前时段")
     if status == NOT_VACCINATED:
-        return _match(station, NOT_APPOINTED, person,
+        return _match(station_id, NOT_APPOINTED, person,
                       f"上次未接种（{person.not_vaccinated_reason or '未注明原因'}），需重新预约")
     if person.station_id is not None:
         where = "本站" if here else person.station.name
-        return _match(station, NOT_APPOINTED, person, f"已分配至{where}，尚未预约")
-    return _match(station, NOT_APPOINTED, person, f"当前状态：{STATUS_LABELS.get(status, status)}，尚未分配接种站")
+        return _match(station_id, NOT_APPOINTED, person, f"已分配至{where}，尚未预约")
+    return _match(station_id, NOT_APPOINTED, person, f"当前状态：{STATUS_LABELS.get(status, status)}，尚未分配接种站")

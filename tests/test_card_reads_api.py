@@ -271,23 +271,29 @@ def test_read_id_used_by_another_station_is_a_conflict(client, db, desk):
     assert stored_reads(db) == 1
 
 
-def test_a_read_stored_meanwhile_by_a_parallel_request_is_answered_as_a_replay(client, db, desk, monkeypatch):
-    """The unique constraint catches the race the lookup cannot: answer 200, store one row."""
-    from api import card_reads
+def test_a_read_costs_three_statements_and_a_replay_is_caught_by_the_unique_read_id(app, client, db, desk):
+    """Token with its station, person with slot and enterprise, the insert: the desk's 5-ms budget."""
+    from sqlalchemy import event
 
     payload = body(make_id_number())
-    assert post(client, desk["token"], payload).status_code == 201
-    real_lookup = card_reads.stored_read
-    calls = []
+    statements = []
+    assert post(client, desk["token"], body(make_id_number())).status_code == 201  # 最近使用 written once
 
-    def lookup_missing_once(read_id):
-        calls.append(read_id)
-        return None if len(calls) == 1 else real_lookup(read_id)
+    def remember(conn, cursor, statement, *rest):
+        statements.append(statement.split()[0])
 
-    monkeypatch.setattr(card_reads, "stored_read", lookup_missing_once)
-    response = post(client, desk["token"], payload)
-    assert response.status_code == 200 and response.get_json()["replayed"] is True
-    assert len(calls) == 2 and stored_reads(db) == 1
+    token = desk["token"]
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        first = post(client, token, payload)
+        counted = list(statements)
+        again = post(client, token, payload)
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    assert first.status_code == 201 and counted == ["SELECT", "SELECT", "INSERT"]
+    assert again.status_code == 200 and again.get_json()["replayed"] is True
+    assert stored_reads(db) == 2  # the warm-up read and this one, once
 
 
 def test_concurrent_deliveries_of_one_read_store_it_once(app, db, desk):

@@ -66,6 +66,39 @@ def test_categories_are_the_admin_edited_list(client, enterprise, db):
     assert persons(db)[0].category == "港口装卸人员"
 
 
+def test_an_unlisted_category_is_named_beside_the_other_mistakes(client, enterprise, db):
+    refused = client.post(f"/e/{enterprise.qr_token}", data=answer(category="外星人", name=""))
+    found = messages(refused)
+    assert "请填写姓名" in found and any("人员类别不在可选范围内" in m for m in found)
+    assert persons(db) == []
+
+
+def test_the_insert_itself_refuses_a_category_that_left_the_list_after_the_check(client, enterprise, db,
+                                                                                 monkeypatch):
+    # The Python checks never see the list on a submission: the INSERT ... SELECT decides, so a
+    # category switched off a moment ago is refused even though the page still offered it.
+    db.session.execute(OptionItem.__table__.update().where(OptionItem.label == "企业职工").values(active=False))
+    db.session.commit()
+    refused = client.post(f"/e/{enterprise.qr_token}", data=answer())
+    assert refused.status_code == 200 and persons(db) == []
+    assert any("人员类别不在可选范围内" in m for m in messages(refused))
+
+
+def test_a_stored_submission_costs_one_statement_and_a_commit(client, enterprise, db, app):
+    from sqlalchemy import event
+    token, statements = enterprise.qr_token, []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = client.post(f"/e/{token}", data=answer())
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert response.status_code == 302 and len(persons(db)) == 1
+    assert [s.split()[0] for s in statements] == ["INSERT"], statements
+
+
 @pytest.mark.parametrize("number, gender", VALID_IDS.items())
 def test_a_valid_id_number_registers_the_person_with_gender_and_age_from_it(client, enterprise, number, gender,
                                                                            db, app):
