@@ -1,8 +1,8 @@
 """What gunicorn serves in the load runs: the real app on the benchmark database, plus a bare insert.
 
 `POST /bench/bare-insert` is the baseline of the public form: one Core INSERT of the
-posted person and a commit, without CSRF, validation, duplicate check or template, on
-the same server, workers and database as the form.
+posted person and a commit, without CSRF, rate limit, validation, duplicate check or
+template, on the same server, workers and database as the form.
 """
 
 import os
@@ -15,8 +15,11 @@ from extensions import csrf, db
 from models.base import now
 from models.person import Person
 
+# The form's rate limit is checked on every post as in production (in Redis when the bench
+# found one), with a limit no load run reaches: its cost is measured, never a refusal.
 app = bench_app(os.environ["BENCH_DATABASE_URL"], SECRET_KEY=os.environ["SECRET_KEY"], WTF_CSRF_ENABLED=True,
-                RATELIMIT_ENABLED=False)
+                RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=os.environ.get("BENCH_RATELIMIT_STORAGE", "memory://"),
+                EMPLOYEE_FORM_RATE_LIMIT="100000000 per minute")
 
 
 @app.post("/bench/bare-insert")
