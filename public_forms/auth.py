@@ -5,6 +5,9 @@ import secrets
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from limits import parse as parse_limit
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
@@ -95,26 +98,71 @@ def login(role):
                            hint=LOGIN_HINTS.get(role, "账号"), error=error)
 
 
+def locked_message():
+    return f"账号已锁定，请{current_app.config['LOGIN_LOCK_MINUTES']}分钟后再试，或联系管理员解锁"
+
+
 def attempt_login(role, login_name, password):
-    """Log the user in, or return the message to show. Counts failures and locks."""
+    """Log the user in, or return the message to show. Counts failures and locks.
+
+    A name without an (active) account locks after as many failures as an account does,
+    with the same message, so the answers never tell whether an account exists.
+    """
     config = current_app.config
     user = find_account(role, login_name)
-    if user is not None and user.is_locked():
-        return f"账号已锁定，请{config['LOGIN_LOCK_MINUTES']}分钟后再试，或联系管理员解锁"
+    if user is not None and not user.active:
+        user = None
+    if (user.is_locked() if user is not None else nameless_failures_exhausted(role, login_name)):
+        return locked_message()
     if user is None:
         # Cost an unknown account the same hash check as a known one: no telling them apart by time.
         check_password_hash(dummy_password_hash(), password)
-    if user is None or not user.check_password(password) or not user.active:
-        if user is not None and user.active:
-            user.record_failed_login(config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"])
-            record_event(user, "login_failed", target_type="user", target_id=user.id)
-            db.session.commit()
-        return "账号或密码错误"
+        return locked_message() if count_nameless_failure(role, login_name) else "账号或密码错误"
+    if not user.check_password(password):
+        user.record_failed_login(config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"])
+        record_event(user, "login_failed", target_type="user", target_id=user.id)
+        db.session.commit()
+        return locked_message() if user.is_locked() else "账号或密码错误"
     user.record_login()
     record_event(user, "login", target_type="user", target_id=user.id)
     db.session.commit()
     login_user(user)
     return None
+
+
+def _failure_counter():
+    """Counters in the rate-limit storage (Redis in production: one count for every worker)."""
+    counter = current_app.extensions.get("login_failure_counter")
+    if counter is None:
+        storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
+        counter = current_app.extensions["login_failure_counter"] = FixedWindowRateLimiter(storage)
+    return counter
+
+
+def _nameless_limit():
+    config = current_app.config
+    return parse_limit(f"{config['LOGIN_MAX_FAILURES']} per {config['LOGIN_LOCK_MINUTES']} minutes")
+
+
+def _nameless_key(role, login_name):
+    return ("login-failures", role, login_name.strip().lower()[:64])
+
+
+def nameless_failures_exhausted(role, login_name):
+    """Whether a name without an account has used up its failures (kept in the rate-limit storage)."""
+    try:
+        return not _failure_counter().test(_nameless_limit(), *_nameless_key(role, login_name))
+    except Exception:  # noqa: BLE001 - the storage is down: no lock rather than no login page
+        return False
+
+
+def count_nameless_failure(role, login_name):
+    """Count one failure of a name without an account; return whether that locks it."""
+    try:
+        _failure_counter().hit(_nameless_limit(), *_nameless_key(role, login_name))
+    except Exception:  # noqa: BLE001 - as above
+        return False
+    return nameless_failures_exhausted(role, login_name)
 
 
 @bp.route("/logout", methods=("POST",))

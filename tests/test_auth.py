@@ -60,7 +60,28 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(client, center_user,
     assert client.post("/login/center", data={"username": "center01", "password": TEST_PASSWORD}).status_code == 302
 
 
-def test_disabled_account_cannot_log_in(client, make_user, db):
+def test_the_fifth_failure_itself_says_the_account_is_locked(client, center_user, db):
+    db.session.commit()
+    answers = [client.post("/login/center", data={"username": "center01", "password": "wrong-pass1"})
+               .get_data(as_text=True) for _ in range(5)]
+    assert all("账号或密码错误" in page for page in answers[:4])
+    assert "账号已锁定，请15分钟后再试" in answers[4] and "账号或密码错误" not in answers[4]
+
+
+@pytest.mark.parametrize("username", ["center01", "nobody-here", "retired01"])
+def test_an_unknown_or_disabled_name_answers_exactly_like_an_account(client, center_user, make_user, db, username):
+    """Same message at every try and the same lock: the login page never tells whether an account exists."""
+    make_user("center", username="retired01", active=False)
+    db.session.commit()
+    answers = []
+    for _ in range(6):
+        page = client.post("/login/center", data={"username": username, "password": "wrong-pass1"})
+        answers.append("locked" if "账号已锁定" in page.get_data(as_text=True) else
+                       "wrong" if "账号或密码错误" in page.get_data(as_text=True) else "other")
+    assert answers == ["wrong"] * 4 + ["locked"] * 2
+
+
+
     make_user("center", username="old", active=False)
     db.session.commit()
     response = client.post("/login/center", data={"username": "old", "password": TEST_PASSWORD})
