@@ -37,11 +37,12 @@ from models import AuditEvent, Enterprise, OptionItem, ReviewDepartment, SmsMess
 from models.audit import record_event
 from models.base import now, today
 from models.options import NOT_VACCINATED_REASON, PERSON_CATEGORY
-from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY
+from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY, AppointmentSlot
 from models.status import STATUS_LABELS
 from models.user import ADMIN, ENTERPRISE, REVIEW, ROLE_LABELS, STATION
 from models.workflow import TRANSITIONS
 from public_forms.passwords import random_password
+from public_forms.person_data import FIELD_LABELS
 from services.spreadsheets_departments import (
     USERNAME_PATTERN,
     XLSX_MIMETYPE,
@@ -82,6 +83,30 @@ def status_list(view, context, model, name):
     """One status or several (the sources of a transition), by their labels."""
     value = getattr(model, name)
     return "、".join(STATUS_LABELS.get(status, status) for status in value.split(",")) if value else ""
+
+
+DETAIL_KEYS = {"ids": "编号", "rows": "行数", "inserted": "导入", "rejected": "未导入", "fields": "修改项",
+               "card_read": "读卡记录", "station": "接种站", "slot": "时段", "name": "名称", "xlsx rows": "导出行数"}
+DETAIL_PART = re.compile(r"(xlsx rows|[a-z_]+)=(\S*)")
+
+
+def _detail_value(key, value):
+    """A stored value as a reader knows it: names of stations, windows of slots, labels of fields."""
+    if key in ("station", "slot") and value.isdigit() and len(value) < 10:
+        row = db.session.get(Station if key == "station" else AppointmentSlot, int(value))
+        return str(row) if row is not None else value
+    if key == "fields":
+        return "、".join(FIELD_LABELS.get(field, field) for field in value.split(","))
+    return value
+
+
+def audit_detail(view, context, model, name):
+    """详情 in words: `station=10 slot=361` reads 接种站 大港医院接种点，时段 2026-05-01 08:00-09:00."""
+    text = model.detail or ""
+    parts = DETAIL_PART.findall(text)
+    if not parts or DETAIL_PART.sub("", text).strip():
+        return text  # free text (a batch's 疫苗 change, …): shown as written
+    return "，".join(f"{DETAIL_KEYS.get(key, key)} {_detail_value(key, value)}" for key, value in parts)
 
 
 def yes_no(view, context, model, name):
@@ -510,7 +535,7 @@ class AuditEventView(ReadOnlyView):
                      "changed": "处理数", "reason": "原因", "detail": "详情"}
     column_formatters = {"action": labelled(ACTION_LABELS), "role": labelled(ROLE_LABELS),
                          "target_type": labelled(TARGET_LABELS), "from_status": status_list,
-                         "to_status": status_list}
+                         "to_status": status_list, "detail": audit_detail}
 
 
 class SmsMessageView(ReadOnlyView):

@@ -1,6 +1,7 @@
 """系统管理 through HTTP: admins only, accounts (create, reset, unlock, disable), units, option lists, logs."""
 
 import re
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
@@ -248,3 +249,23 @@ def test_audit_log_filters_by_user_and_action_and_is_read_only(admin_client, mak
     assert admin_client.get("/admin/admin_audit/new/").status_code == 302
     assert admin_client.post("/admin/admin_audit/delete/", data={"id": 1}).status_code == 302
     assert db.session.execute(select(AuditEvent).where(AuditEvent.username == "other")).first() is not None
+
+
+def test_audit_detail_reads_in_words(admin_client, make_station, make_slot, db):
+    station = make_station("大港医院接种点")
+    slot = make_slot(station, starts_at=datetime(2026, 5, 1, 8, 0), minutes=60)
+    db.session.flush()
+    db.session.add_all([
+        AuditEvent(username="center", role="center", action="appoint", detail=f"station={station.id} slot={slot.id}"),
+        AuditEvent(username="ent", role="enterprise", action="person_edit", detail="fields=name,phone"),
+        AuditEvent(username="ent", role="enterprise", action="import", detail="rows=3 inserted=2 rejected=1"),
+        AuditEvent(username="station01", role="station", action="vaccine_change", detail="A / 1 -> B / 2"),
+    ])
+    db.session.commit()
+    page = admin_client.get("/admin/admin_audit/").get_data(as_text=True)
+    cells = [re.sub(r"\s+", " ", cell).strip()
+             for cell in re.findall(r'<td class="col-detail">(.*?)</td>', page, re.S)]
+    assert "接种站 大港医院接种点，时段 2026-05-01 08:00-09:00" in cells
+    assert "修改项 姓名、手机号" in cells
+    assert "行数 3，导入 2，未导入 1" in cells
+    assert "A / 1 -&gt; B / 2" in cells  # free text stays as written

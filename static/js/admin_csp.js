@@ -17,3 +17,9 @@
     }
   });
 })();
+
+// Buttons that ask before they post wait for this (static/css/app.css): DOMContentLoaded comes
+// after every synchronous script of the page, so each page's confirmation handler is in place.
+document.addEventListener("DOMContentLoaded", function () {
+  document.documentElement.classList.add("scripts-ready");
+});

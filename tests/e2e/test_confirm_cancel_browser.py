@@ -68,3 +68,38 @@ def test_cancel_in_the_confirmation_changes_nothing_and_ok_does(role, page, base
     page.wait_for_load_state()
     people, _ = snapshot(db)
     assert {row[1] for row in people} == {approved}
+
+
+@pytest.mark.parametrize("role", ["review", "center"])
+def test_a_click_before_the_page_can_ask_posts_nothing(role, page, base_url, browser_login, db, make_department,
+                                                       make_enterprise, make_persons, make_user):
+    """The page's scripts arrive late (a slow line): 全部… pressed meanwhile does nothing, then asks."""
+    path, status, button_label, question, _ = CONSOLES[role]
+    department = make_department("区商务局")
+    enterprise = make_enterprise("天津滨海商贸有限公司", department=department)
+    make_persons(enterprise, 4, status=status, name="商贸员工")
+    make_user(role, None if role == "center" else department, username=f"{role}-early")
+    db.session.commit()
+    before = snapshot(db)
+    browser_login(page, role, f"{role}-early", TEST_PASSWORD)
+    page.wait_for_url(f"{base_url}/{role}/")
+    page.wait_for_load_state()
+
+    held = []
+    page.route("**/static/js/*.js", lambda route: held.append(route))
+    questions = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.goto(base_url + path, wait_until="commit")
+    button = page.get_by_role("button", name=button_label)
+    button.wait_for(state="visible")
+    box = button.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # no waiting for the page
+    page.wait_for_timeout(500)
+    assert questions == [] and snapshot(db) == before and page.url == base_url + path
+
+    for route in held:
+        route.continue_()
+    page.unroute("**/static/js/*.js")
+    page.wait_for_function("document.documentElement.classList.contains('scripts-ready')")
+    button.click()
+    assert questions == [question] and snapshot(db) == before
