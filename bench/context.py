@@ -1,6 +1,6 @@
 """What every measurement gets: the app on the benchmark database, its settings, a log."""
 
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, text
@@ -38,10 +38,8 @@ class BenchContext:
                 connection.execute(text("VACUUM person, person_event"))
                 # The pages that put-back and VACUUM dirtied are written now, not by a checkpoint
                 # in the middle of the next timed run (needs a superuser or pg_checkpoint: else skipped).
-                try:
+                with suppress(Exception):
                     connection.execute(text("CHECKPOINT"))
-                except Exception:  # noqa: BLE001
-                    pass
 
     @contextmanager
     def plain_schema(self):

@@ -5,6 +5,8 @@ The manual: 点击“全部审核”，跳出弹窗“是否确认全部提交�
 全部提交 at the enterprise.
 """
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
@@ -100,6 +102,6 @@ def test_a_click_before_the_page_can_ask_posts_nothing(role, page, base_url, bro
     for route in held:
         route.continue_()
     page.unroute("**/static/js/*.js")
-    page.wait_for_function("document.documentElement.classList.contains('scripts-ready')")
+    expect(page.locator("html")).to_have_class(re.compile("scripts-ready"))
     button.click()
     assert questions == [question] and snapshot(db) == before
