@@ -227,6 +227,10 @@ class PersonListView(ScopedModelView):
         """The condition of the current list before search and filters (what the counters can answer)."""
         return and_(self.scope_condition(), *self.extra_conditions())
 
+    def unfiltered_count(self):
+        """The number of rows of the current list before search and filters (from the counters)."""
+        return count_persons(self.count_condition())
+
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         """Count from the maintained counters and fetch a page by its ids (a deferred join).
 
@@ -247,7 +251,7 @@ class PersonListView(ScopedModelView):
         if search or filters:
             count = db.session.execute(select(func.count()).select_from(ids_query.subquery())).scalar_one()
         else:
-            count = count_persons(self.count_condition())
+            count = self.unfiltered_count()
         page_size = self.page_size if page_size is None else page_size
         descending = self._id_sort(sort_column, sort_desc)
         if descending is None or not page_size:

@@ -6,7 +6,8 @@ A node is named by a short key that travels as a query argument: `dim:industry`,
 subsidiaries (at any depth, whatever their own department): a group company's node holds
 everyone of the group, as 天津港集团 expects.
 
-Counts come from one grouped query per request (persons by enterprise), rolled up here.
+Counts come grouped by department from the database and are rolled up here; enterprises'
+own counts are asked only for the enterprises a page shows.
 Enterprises are rendered only under the departments on the chosen path; the others load
 theirs when opened (static/js/center.js), so a district of 10,000 enterprises stays light.
 """
@@ -108,9 +109,14 @@ def node_condition(key):
 # ---------------------------------------------------------------- building the tree
 
 class _Index:
-    """Departments, enterprise counts and subsidiaries of one request, for rolling up."""
+    """Departments, their counts and subsidiaries of one request, for rolling up.
+
+    Counts per department come grouped from the database (a few dozen rows); counts per
+    enterprise are asked only for the enterprises a page shows (an opened department's).
+    """
 
     def __init__(self, statuses, condition=None):
+        self.statuses, self.condition = statuses, condition
         self.departments = db.session.execute(
             select(ReviewDepartment).order_by(ReviewDepartment.sort_order, ReviewDepartment.id)
         ).scalars().all()
@@ -118,22 +124,18 @@ class _Index:
         self.child_departments = {}
         for department in self.departments:
             self.child_departments.setdefault(department.parent_id, []).append(department)
-        rows = stats.persons_by_enterprise(statuses, condition)
-        self.person_counts = {ent_id: count for ent_id, _, count in rows}
-        self.department_of = {ent_id: dept_id for ent_id, dept_id, _ in rows}
+        self.own_counts = stats.persons_by_department(statuses, condition)
         self.enterprise_totals = stats.enterprises_by_department()
         self.subsidiaries = _subsidiary_map()
+        self.person_counts = {}
 
     def department_counts(self):
         """Return {department id: persons counted in it and every unit below it}."""
-        own = {}
-        for ent_id, dept_id in self.department_of.items():
-            own[dept_id] = own.get(dept_id, 0) + self.person_counts.get(ent_id, 0)
         totals = {}
 
         def total(department):
             if department.id not in totals:
-                totals[department.id] = own.get(department.id, 0) + sum(
+                totals[department.id] = self.own_counts.get(department.id, 0) + sum(
                     total(child) for child in self.child_departments.get(department.id, ())
                 )
             return totals[department.id]
@@ -141,6 +143,14 @@ class _Index:
         for department in self.departments:
             total(department)
         return totals
+
+    def load_enterprise_counts(self, enterprise_ids):
+        """Fetch the counts of these enterprises and of every subsidiary below them."""
+        wanted = {i for e in enterprise_ids for i in enterprise_ids_with_subsidiaries(e, self.subsidiaries)}
+        wanted -= set(self.person_counts)
+        if wanted:
+            found = stats.persons_by_enterprise(self.statuses, self.condition, enterprise_ids=sorted(wanted))
+            self.person_counts.update({i: found.get(i, 0) for i in wanted})
 
     def enterprise_count(self, enterprise_id):
         return sum(self.person_counts.get(i, 0)
@@ -174,6 +184,7 @@ def _enterprises_of(department_id, index, open_ids=(), selected=None):
             loaded[enterprise.id] = enterprise
     tops = [e for e in rows if e.parent_id is None or loaded.get(e.parent_id) is None
             or loaded[e.parent_id].department_id != department_id]
+    index.load_enterprise_counts(loaded)
     nodes = [_enterprise_node(e, index, loaded, open_ids, selected) for e in tops]
     # People waiting first, then the order the enterprises registered in.
     nodes.sort(key=lambda n: n.count == 0)
@@ -366,11 +377,20 @@ class TreePersonListView(PersonListView):
         return tuple((b.action, b.label, b.confirm) for b in self.current_buttons() if b.kind == "all")
 
     def tab_counts(self):
-        """Return {tab: count} for the current node with one GROUP BY status."""
-        shown = sorted({s for _, statuses in self.tabs.values() for s in statuses})
-        by_status = stats.status_counts(and_(person_scope(current_user), Person.status.in_(shown),
-                                             *self.narrowing_conditions()))
-        return {key: sum(by_status.get(s, 0) for s in statuses) for key, (_, statuses) in self.tabs.items()}
+        """Return {tab: count} for the current node with one GROUP BY status (once per request)."""
+        memo = request.environ  # one request's own (flask.g may outlive a request in tests)
+        if "binhai.tab_counts" not in memo:
+            shown = sorted({s for _, statuses in self.tabs.values() for s in statuses})
+            by_status = stats.status_counts(and_(person_scope(current_user), Person.status.in_(shown),
+                                                 *self.narrowing_conditions()))
+            memo["binhai.tab_counts"] = {key: sum(by_status.get(s, 0) for s in statuses)
+                                         for key, (_, statuses) in self.tabs.items()}
+        return memo["binhai.tab_counts"]
+
+    def unfiltered_count(self):
+        # The tabs above the list count the same rows: one query answers both.
+        tab = self.current_tab()
+        return super().unfiltered_count() if tab is None else self.tab_counts()[tab]
 
     def ticked_ids(self):
         """The ticked rows posted or passed in the query string (rowid=…)."""

@@ -195,31 +195,44 @@ def daily_vaccinations(days=14, last_day=None):
 
 # ---------------------------------------------------------------- trees and choosers
 
-def persons_by_enterprise(statuses, condition=None):
-    """Return [(enterprise id, its department id, count)] of persons in `statuses`.
+def _persons_grouped(columns, statuses, condition=None, enterprise_ids=None):
+    """Counts of persons in `statuses` grouped by enterprise or department columns, in the database.
 
-    One GROUP BY over the counters (or over persons, for a condition the counters cannot
-    answer) joined to the enterprises: the tree rolls these up.
+    Summed over the counters, or over persons for a condition the counters cannot answer.
     """
+    narrowed = [Enterprise.id.in_(enterprise_ids)] if enterprise_ids is not None else []
     counted = on_counters(and_(Person.status.in_(statuses), condition if condition is not None else true()))
     if counted is not None:
         return db.session.execute(
-            select(COUNTS_TABLE.c.enterprise_id, Enterprise.department_id, func.sum(COUNTS_TABLE.c.n))
+            select(*columns, func.sum(COUNTS_TABLE.c.n))
             .select_from(COUNTS_TABLE)
             .join(Enterprise, COUNTS_TABLE.c.enterprise_id == Enterprise.id)
-            .where(counted, COUNTS_TABLE.c.n != 0)
-            .group_by(COUNTS_TABLE.c.enterprise_id, Enterprise.department_id)
+            .where(counted, COUNTS_TABLE.c.n != 0, *narrowed)
+            .group_by(*columns)
         ).all()
     statement = (
-        select(Person.enterprise_id, Enterprise.department_id, func.count())
+        select(*columns, func.count())
         .select_from(Person)
         .join(Enterprise, Person.enterprise_id == Enterprise.id)
-        .where(Person.status.in_(statuses))
-        .group_by(Person.enterprise_id, Enterprise.department_id)
+        .where(Person.status.in_(statuses), *narrowed)
+        .group_by(*columns)
     )
     if condition is not None:
         statement = statement.where(condition)
     return db.session.execute(statement).all()
+
+
+def persons_by_department(statuses, condition=None):
+    """Return {department id: persons in `statuses` of the enterprises it reviews itself}.
+
+    A few dozen rows whatever the district's size: the tree's departments roll these up.
+    """
+    return {dept_id: int(n) for dept_id, n in _persons_grouped([Enterprise.department_id], statuses, condition)}
+
+
+def persons_by_enterprise(statuses, condition=None, enterprise_ids=None):
+    """Return {enterprise id: persons in `statuses`}, for `enterprise_ids` only when given."""
+    return {ent_id: int(n) for ent_id, n in _persons_grouped([Enterprise.id], statuses, condition, enterprise_ids)}
 
 
 def enterprises_by_department():

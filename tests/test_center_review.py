@@ -182,7 +182,7 @@ def test_a_node_naming_nothing_is_404(client, login, world, node):
     assert client.get(f"{REVIEWING}?node={node}").status_code == 404
 
 
-def test_the_tree_is_counted_with_one_grouped_query_however_many_enterprises(client, login, world,
+def test_the_tree_is_counted_with_two_grouped_queries_however_many_enterprises(client, login, world,
                                                                             make_enterprise, make_persons):
     login(world["center"])
 
@@ -206,6 +206,7 @@ def test_the_tree_is_counted_with_one_grouped_query_however_many_enterprises(cli
     _db.session.commit()
     after = person_queries()
     assert len(after) == len(before)
-    # Grouped over the persons, or over the counters that models/counters.py keeps of them.
-    grouped = [s for s in after if re.search(r"GROUP BY person(_status_count)?\.enterprise_id", s)]
-    assert len(grouped) == 1
+    # Grouped over the counters models/counters.py keeps (or over the persons): once by department for
+    # the whole tree, once by enterprise for the opened department's enterprises only.
+    grouped = [s for s in after if re.search(r"GROUP BY enterprise\.(department_id|id)\b", s)]
+    assert len(grouped) == 2, grouped
