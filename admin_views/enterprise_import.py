@@ -6,19 +6,21 @@ duplicates within the sheet and against the whole district are refused, valid ro
 own with the reason in a last column.
 """
 
+import io
 import re
 import secrets
-import time
-from pathlib import Path
+from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, request, send_file
 from flask_admin import BaseView, expose
 from flask_login import current_user
+from sqlalchemy import delete, select
 
 from admin_views.base import RoleAccessMixin
 from extensions import db
 from models.audit import record_event
 from models.base import now, today
+from models.import_file import ImportRejectFile
 from models.options import PERSON_CATEGORY, option_labels
 from models.user import ENTERPRISE
 from public_forms.person_data import (
@@ -46,8 +48,7 @@ HEADER_MAP = {
 }
 FIELD_OF_HEADER = {header: HEADER_MAP[header] for header in IMPORT_HEADERS}
 LOST_DIGITS_MESSAGE = "身份证号：被 Excel 存成了数字，末几位已丢失；请把该列设为“文本”格式后重新填写"
-REJECTS_DIR = "import-rejects"
-REJECTS_KEEP_SECONDS = 24 * 3600
+REJECTS_KEEP = timedelta(days=1)
 TEMPLATE_NOTES = (
     "人员批量导入说明",
     "1. 在“人员信息”工作表中每行填写一名员工，第一行列名请勿修改；带 * 的列为必填。",
@@ -147,30 +148,28 @@ class EnterpriseImportView(RoleAccessMixin, BaseView):
 
     @expose("/rejected/<token>.xlsx")
     def rejected(self, token):
-        path = rejects_path(current_user.enterprise_id, token)
-        if path is None or not path.exists():
+        stored = stored_rejects(current_user.enterprise_id, token)
+        if stored is None:
             abort(404)
         name = f"{current_user.enterprise.name}-未导入人员-{today():%Y%m%d}.xlsx"
-        return send_file(path, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=name, max_age=0)
+        return send_file(io.BytesIO(stored.content), mimetype=XLSX_MIMETYPE, as_attachment=True,
+                         download_name=name, max_age=0)
 
 
 # ---------------------------------------------------------------- the rejected-rows workbook
 
-def rejects_dir():
-    path = Path(current_app.instance_path) / REJECTS_DIR
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def rejects_path(enterprise_id, token):
-    """The file of one enterprise's rejected rows; the token is random and the name carries the enterprise."""
+def stored_rejects(enterprise_id, token):
+    """The stored workbook of one enterprise's rejected rows (the token is random and bound to the enterprise)."""
     if not enterprise_id or not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", token or ""):
         return None
-    return rejects_dir() / f"{int(enterprise_id)}-{token}.xlsx"
+    return db.session.execute(select(ImportRejectFile).where(
+        ImportRejectFile.token == token, ImportRejectFile.enterprise_id == enterprise_id,
+        ImportRejectFile.created_at >= now() - REJECTS_KEEP,
+    )).scalar_one_or_none()
 
 
 def save_rejects(enterprise_id, rejected):
-    """Write the rejected rows (original columns, row number, reason) to a file; return its token."""
+    """Store the rejected rows (original columns, row number, reason) as a workbook; return its token."""
     remove_old_rejects()
     headers = ("原行号", *IMPORT_HEADERS, "未导入原因")
     rows = ((number, *(raw.get(FIELD_OF_HEADER[h], "") for h in IMPORT_HEADERS), reason)
@@ -178,17 +177,12 @@ def save_rejects(enterprise_id, rejected):
     token = secrets.token_urlsafe(24)
     output = write_xlsx(headers, rows, title="未导入人员", text_columns=(3, 5),
                         widths={3: 22, 5: 14, 8: 20, 10: 60})
-    with output, open(rejects_path(enterprise_id, token), "wb") as target:
-        target.write(output.read())
+    with output:
+        db.session.add(ImportRejectFile(token=token, enterprise_id=enterprise_id, content=output.read()))
+    db.session.commit()
     return token
 
 
 def remove_old_rejects():
-    """Rejected-row files hold personal data: keep them a day at most."""
-    limit = time.time() - REJECTS_KEEP_SECONDS
-    for path in rejects_dir().glob("*.xlsx"):
-        try:
-            if path.stat().st_mtime < limit:
-                path.unlink()
-        except FileNotFoundError:
-            pass
+    """Rejected-row workbooks hold personal data: keep them a day at most."""
+    db.session.execute(delete(ImportRejectFile).where(ImportRejectFile.created_at < now() - REJECTS_KEEP))

@@ -3,6 +3,7 @@
 from models.audit import AuditEvent, PersonEvent, record_event
 from models.base import now, today
 from models.counters import PersonStatusCount
+from models.import_file import ImportRejectFile
 from models.options import OptionItem, option_labels
 from models.org import AppointmentSlot, Enterprise, ReviewDepartment, Station, Territory
 from models.person import Person
@@ -11,7 +12,7 @@ from models.sms import SmsCode, SmsMessage
 from models.user import User
 
 __all__ = [
-    "AppointmentSlot", "AuditEvent", "CardRead", "Enterprise", "OptionItem", "Person",
+    "AppointmentSlot", "AuditEvent", "CardRead", "Enterprise", "ImportRejectFile", "OptionItem", "Person",
     "PersonEvent", "PersonStatusCount", "ReaderToken", "ReviewDepartment", "SmsCode", "SmsMessage", "Station",
     "Territory", "User", "now", "option_labels", "record_event", "today",
 ]

@@ -529,6 +529,34 @@ def test_another_enterprise_cannot_download_the_rejected_rows(app, client, login
     assert client.get(link, buffered=True).status_code == 200
 
 
+def test_the_rejected_rows_come_from_the_database_to_any_server_and_expire_after_a_day(
+        app, client, login, firm, db, database_url, tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from app import create_app
+    from models import ImportRejectFile, now
+
+    login(firm["user"])
+    bad_row = ["坏行", "", "123", "", "1", "企业职工", "是", "小区", ""]
+    page = upload(client, sheet_bytes([bad_row])).get_data(as_text=True)
+    link = re.search(r'href="(/enterprise/import/rejected/[^"]+\.xlsx)"', page).group(1)
+    # A second app server: the same database, an instance folder of its own.
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    other_server = create_app({**{k: app.config[k] for k in ("SECRET_KEY", "WTF_CSRF_ENABLED", "RATELIMIT_ENABLED")},
+                               "SQLALCHEMY_DATABASE_URI": database_url})
+    assert other_server.instance_path != app.instance_path
+    other_client = other_server.test_client()
+    other_client.set_cookie("session", client.get_cookie("session").value)
+    rows, _ = read_xlsx(other_client.get(link, buffered=True).data)
+    assert rows[1][1] == "坏行" and "身份证号" in rows[1][-1]
+    # A day later the workbook (personal data) is gone; the next import clears it out.
+    db.session.execute(ImportRejectFile.__table__.update().values(created_at=now() - timedelta(days=1, minutes=1)))
+    db.session.commit()
+    assert client.get(link).status_code == 404
+    upload(client, sheet_bytes([["又一坏行", "", "123", "", "1", "企业职工", "是", "小区", ""]]))
+    assert db.session.execute(select(func.count()).select_from(ImportRejectFile)).scalar_one() == 1
+
+
 @pytest.mark.parametrize("data, filename, message", [
     (b"not a spreadsheet at all", "员工.xlsx", "无法读取该文件"),
     (b"PK\x03\x04broken zip", "员工.xlsx", "无法读取该文件"),

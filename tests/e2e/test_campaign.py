@@ -111,6 +111,9 @@ def shoot(screenshot):
             screenshot(page, f"campaign-{name}-phone")
             # Wide tables scroll inside their box; the page itself never scrolls sideways.
             assert fits_the_screen(page), f"{name}: wider than a 375-pixel screen"
+            brand = page.locator("nav .navbar-brand")
+            if brand.count():  # a console: its name stays in sight while the menu is collapsed
+                assert brand.is_visible(), f"{name}: the console's name is hidden on a phone"
             page.set_viewport_size(DESKTOP)
     return take
 
