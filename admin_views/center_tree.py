@@ -29,6 +29,7 @@ from models.user import CENTER
 from models.workflow import department_ids_under, person_scope
 
 NODE_PATTERN = re.compile(r"^(dim|dept|ent):([a-z]+|\d+)$")
+NODE_SLOT = "__node__"
 
 
 class NodeError(ValueError):
@@ -115,7 +116,7 @@ class _Index:
     enterprise are asked only for the enterprises a page shows (an opened department's).
     """
 
-    def __init__(self, statuses, condition=None):
+    def __init__(self, statuses, condition=None, own_counts=None):
         self.statuses, self.condition = statuses, condition
         self.departments = db.session.execute(
             select(ReviewDepartment).order_by(ReviewDepartment.sort_order, ReviewDepartment.id)
@@ -124,7 +125,7 @@ class _Index:
         self.child_departments = {}
         for department in self.departments:
             self.child_departments.setdefault(department.parent_id, []).append(department)
-        self.own_counts = stats.persons_by_department(statuses, condition)
+        self.own_counts = stats.persons_by_department(statuses, condition) if own_counts is None else own_counts
         self.enterprise_totals = stats.enterprises_by_department()
         self.subsidiaries = _subsidiary_map()
         self.person_counts = {}
@@ -225,9 +226,12 @@ def _department_chain(department):
     return chain
 
 
-def build_tree(statuses, selected=None, condition=None):
-    """Return the two dimension nodes with their departments, counting persons in `statuses`."""
-    index = _Index(statuses, condition)
+def build_tree(statuses, selected=None, condition=None, own_counts=None):
+    """Return the two dimension nodes with their departments, counting persons in `statuses`.
+
+    `own_counts` ({department id: persons}) when the caller has them already.
+    """
+    index = _Index(statuses, condition, own_counts)
     counts = index.department_counts()
     open_departments, open_enterprises, open_dimension = _path_of(selected)
 
@@ -366,6 +370,12 @@ class TreePersonListView(PersonListView):
         """Query arguments every link of the page keeps (besides tab and node)."""
         return {}
 
+    def node_urls(self):
+        """The tree's two links with a slot where each node's key goes (keys need no escaping)."""
+        args = {"tab": self.current_tab(), "node": NODE_SLOT, **self.link_args()}
+        return {"slot": NODE_SLOT, "index": self.get_url(".index_view", **args),
+                "tree": self.get_url(".tree_fragment", **args)}
+
     def current_buttons(self):
         return self.tool_buttons.get(self.current_tab(), ())
 
@@ -381,11 +391,38 @@ class TreePersonListView(PersonListView):
         memo = request.environ  # one request's own (flask.g may outlive a request in tests)
         if "binhai.tab_counts" not in memo:
             shown = sorted({s for _, statuses in self.tabs.values() for s in statuses})
-            by_status = stats.status_counts(and_(person_scope(current_user), Person.status.in_(shown),
-                                                 *self.narrowing_conditions()))
+            if self.current_node() is None:
+                by_status = {}
+                for (_, status), n in self.district_counts().items():
+                    by_status[status] = by_status.get(status, 0) + n
+            else:
+                by_status = stats.status_counts(and_(person_scope(current_user), Person.status.in_(shown),
+                                                     *self.narrowing_conditions()))
             memo["binhai.tab_counts"] = {key: sum(by_status.get(s, 0) for s in statuses)
                                          for key, (_, statuses) in self.tabs.items()}
         return memo["binhai.tab_counts"]
+
+    def district_counts(self):
+        """{(department, status): persons} of the tabs' and the tree's statuses: one query for both.
+
+        The center sees every person (person_scope is true), so without a chosen node the
+        tabs count what the tree counts, with the view's own condition.
+        """
+        memo = request.environ
+        if "binhai.district_counts" not in memo:
+            statuses = sorted({s for _, group in self.tabs.values() for s in group} | set(self.tree_statuses))
+            memo["binhai.district_counts"] = stats.persons_by_department_and_status(statuses, self.tree_condition())
+        return memo["binhai.district_counts"]
+
+    def tree_own_counts(self):
+        """{department id: persons of the tree's statuses} from district_counts (no node chosen), else None."""
+        if self.current_node() is not None:
+            return None
+        counts = {}
+        for (department_id, status), n in self.district_counts().items():
+            if status in self.tree_statuses:
+                counts[department_id] = counts.get(department_id, 0) + n
+        return counts
 
     def unfiltered_count(self):
         # The tabs above the list count the same rows: one query answers both.
@@ -411,7 +448,8 @@ class TreePersonListView(PersonListView):
             nodes = enterprise_children(value, self.tree_statuses, condition=self.tree_condition())
         except NodeError:
             abort(404)
-        return self.render("center/tree_fragment.html", nodes=nodes, current_node=None, link_args=self.link_args())
+        return self.render("center/tree_fragment.html", nodes=nodes, current_node=None, link_args=self.link_args(),
+                           node_urls=self.node_urls())
 
     def render(self, template, **kwargs):
         if template == self.list_template:
@@ -421,8 +459,9 @@ class TreePersonListView(PersonListView):
             except NodeError:
                 abort(404)
             kwargs.update(
-                tree=build_tree(self.tree_statuses, node, condition=self.tree_condition()),
-                current_node=node, node_details=details, link_args=self.link_args(),
+                tree=build_tree(self.tree_statuses, node, condition=self.tree_condition(),
+                                own_counts=self.tree_own_counts()),
+                current_node=node, node_details=details, link_args=self.link_args(), node_urls=self.node_urls(),
                 tab_counts=self.tab_counts(), tool_buttons=self.current_buttons(),
                 tree_title=self.tree_title, tree_count_label=self.tree_count_label,
             )

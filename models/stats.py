@@ -195,14 +195,15 @@ def daily_vaccinations(days=14, last_day=None):
 
 # ---------------------------------------------------------------- trees and choosers
 
-def _persons_grouped(columns, statuses, condition=None, enterprise_ids=None):
-    """Counts of persons in `statuses` grouped by enterprise or department columns, in the database.
+def _persons_grouped(columns, statuses, condition=None, enterprise_ids=None, by_status=False):
+    """Counts of persons in `statuses` grouped by enterprise or department columns (and status), in the database.
 
     Summed over the counters, or over persons for a condition the counters cannot answer.
     """
     narrowed = [Enterprise.id.in_(enterprise_ids)] if enterprise_ids is not None else []
     counted = on_counters(and_(Person.status.in_(statuses), condition if condition is not None else true()))
     if counted is not None:
+        columns = [*columns, COUNTS_TABLE.c.status] if by_status else columns
         return db.session.execute(
             select(*columns, func.sum(COUNTS_TABLE.c.n))
             .select_from(COUNTS_TABLE)
@@ -210,6 +211,7 @@ def _persons_grouped(columns, statuses, condition=None, enterprise_ids=None):
             .where(counted, COUNTS_TABLE.c.n != 0, *narrowed)
             .group_by(*columns)
         ).all()
+    columns = [*columns, Person.status] if by_status else columns
     statement = (
         select(*columns, func.count())
         .select_from(Person)
@@ -228,6 +230,12 @@ def persons_by_department(statuses, condition=None):
     A few dozen rows whatever the district's size: the tree's departments roll these up.
     """
     return {dept_id: int(n) for dept_id, n in _persons_grouped([Enterprise.department_id], statuses, condition)}
+
+
+def persons_by_department_and_status(statuses, condition=None):
+    """Return {(department id, status): persons}: a tree's counts and its list's tabs from one query."""
+    return {(dept_id, status): int(n) for dept_id, status, n
+            in _persons_grouped([Enterprise.department_id], statuses, condition, by_status=True)}
 
 
 def persons_by_enterprise(statuses, condition=None, enterprise_ids=None):
