@@ -13,6 +13,7 @@ import math
 import random
 import secrets
 from bisect import bisect
+from contextlib import suppress
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, text
@@ -419,6 +420,10 @@ class Dataset:
                 connection.execute(text("VACUUM FULL person_status_count, station_status_count, "
                                         "vaccination_day_count"))
                 connection.execute(text("VACUUM ANALYZE"))
+                # The load's gigabytes of WAL are written out now, not by a checkpoint spread over
+                # the first timed minutes (needs a superuser or pg_checkpoint: else skipped).
+                with suppress(Exception):
+                    connection.execute(text("CHECKPOINT"))
             finally:
                 connection.close()
         else:
