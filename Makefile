@@ -41,9 +41,10 @@ system-packages:
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
-# Every test runs twice: on SQLite, then on PostgreSQL (TEST_DATABASE_URL).
+# Every test runs twice: on SQLite (TEST_DATABASE_URL emptied, whatever the environment says),
+# then on PostgreSQL (TEST_DATABASE_URL).
 test: system-packages $(VENV)/.installed-dev lint
-	$(BIN)/python -m pytest -p no:cacheprovider
+	TEST_DATABASE_URL= $(BIN)/python -m pytest -p no:cacheprovider
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest -p no:cacheprovider
 
 clean:

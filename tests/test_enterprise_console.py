@@ -547,7 +547,11 @@ def test_the_rejected_rows_come_from_the_database_to_any_server_and_expire_after
     assert other_server.instance_path != app.instance_path
     other_client = other_server.test_client()
     other_client.set_cookie("session", client.get_cookie("session").value)
-    rows, _ = read_xlsx(other_client.get(link, buffered=True).data)
+    try:
+        rows, _ = read_xlsx(other_client.get(link, buffered=True).data)
+    finally:
+        with other_server.app_context():
+            db.engine.dispose()  # its own pool: no connection left to the garbage collector
     assert rows[1][1] == "坏行" and "身份证号" in rows[1][-1]
     # A day later the workbook (personal data) is gone; the next import clears it out.
     db.session.execute(ImportRejectFile.__table__.update().values(created_at=now() - timedelta(days=1, minutes=1)))
