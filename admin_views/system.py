@@ -90,23 +90,41 @@ DETAIL_KEYS = {"ids": "编号", "rows": "行数", "inserted": "导入", "rejecte
 DETAIL_PART = re.compile(r"(xlsx rows|[a-z_]+)=(\S*)")
 
 
-def _detail_value(key, value):
+def _parsed_detail(text):
+    """[(key, value)] of a `key=value …` detail, or None for free text (shown as written)."""
+    parts = DETAIL_PART.findall(text or "")
+    return parts if parts and not DETAIL_PART.sub("", text).strip() else None
+
+
+def detail_names(events):
+    """{(key, value): words} for the stations and slots the details of a page name, in two queries."""
+    wanted = {"station": set(), "slot": set()}
+    for event in events:
+        for key, value in _parsed_detail(event.detail) or ():
+            if key in wanted and value.isdigit() and len(value) < 10:
+                wanted[key].add(int(value))
+    names = {}
+    for key, model in (("station", Station), ("slot", AppointmentSlot)):
+        if wanted[key]:
+            for row in db.session.execute(select(model).where(model.id.in_(wanted[key]))).scalars():
+                names[(key, str(row.id))] = str(row)
+    return names
+
+
+def _detail_value(key, value, names):
     """A stored value as a reader knows it: names of stations, windows of slots, labels of fields."""
-    if key in ("station", "slot") and value.isdigit() and len(value) < 10:
-        row = db.session.get(Station if key == "station" else AppointmentSlot, int(value))
-        return str(row) if row is not None else value
     if key == "fields":
         return "、".join(FIELD_LABELS.get(field, field) for field in value.split(","))
-    return value
+    return names.get((key, value), value)
 
 
 def audit_detail(view, context, model, name):
     """详情 in words: `station=10 slot=361` reads 接种站 大港医院接种点，时段 2026-05-01 08:00-09:00."""
-    text = model.detail or ""
-    parts = DETAIL_PART.findall(text)
-    if not parts or DETAIL_PART.sub("", text).strip():
-        return text  # free text (a batch's 疫苗 change, …): shown as written
-    return "，".join(f"{DETAIL_KEYS.get(key, key)} {_detail_value(key, value)}" for key, value in parts)
+    parts = _parsed_detail(model.detail)
+    if parts is None:
+        return model.detail or ""
+    names = request.environ.get("binhai.detail_names", {})  # the page's, from AuditEventView.get_list
+    return "，".join(f"{DETAIL_KEYS.get(key, key)} {_detail_value(key, value, names)}" for key, value in parts)
 
 
 def yes_no(view, context, model, name):
@@ -523,6 +541,12 @@ class OptionListView(AdminModelView):
 class AuditEventView(ReadOnlyView):
     column_list = ("at", "username", "role", "action", "target_type", "target_id", "from_status", "to_status",
                    "requested", "changed", "reason", "detail")
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        result = super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
+        if execute:  # the station and slot names of the page's 详情, looked up together
+            request.environ["binhai.detail_names"] = detail_names(result[1])
+        return result
     column_filters = (
         FilterEqual(AuditEvent.username, "账号"),
         FilterEqual(AuditEvent.action, "操作", options=sorted(ACTION_LABELS.items(), key=lambda item: item[1])),

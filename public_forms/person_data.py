@@ -204,8 +204,7 @@ def person_row(enterprise_id, values, source, consent_at=None, policy_version=No
 # The QR form's submission as one statement: the person is inserted only if the token
 # names an enterprise and the category is an active option, so the hot path of the
 # district's busiest page costs one round trip and a commit (built once, compiled once).
-QR_FORM_COLUMNS = ("enterprise_id", "status", "source", "version", "created_at", "consent_at", "policy_version",
-                   *FIELD_ORDER)
+QR_FORM_COLUMNS = tuple(person_row(None, dict.fromkeys(FIELD_ORDER), "qr"))  # every column a new person gets
 
 
 def _qr_form_insert():
@@ -227,7 +226,7 @@ def add_person_by_qr_token(qr_token, values, consent_at, policy_version):
     category is not an active option: the caller looks up which, as for a GET.
     """
     row = person_row(None, values, "qr", consent_at, policy_version)
-    del row["enterprise_id"]
+    del row["enterprise_id"]  # the statement takes it from the enterprise of the token
     try:
         person_id = db.session.execute(QR_FORM_INSERT, {**row, "qr_token": qr_token}).scalar_one_or_none()
         db.session.commit()

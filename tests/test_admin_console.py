@@ -261,8 +261,25 @@ def test_audit_detail_reads_in_words(admin_client, make_station, make_slot, db):
         AuditEvent(username="ent", role="enterprise", action="import", detail="rows=3 inserted=2 rejected=1"),
         AuditEvent(username="station01", role="station", action="vaccine_change", detail="A / 1 -> B / 2"),
     ])
+    for other in range(5):  # more stations and windows on the page: still one look-up of each kind
+        slot_n = make_slot(make_station(f"接种点{other}"), starts_at=datetime(2026, 5, 2, 8 + other, 0))
+        db.session.flush()
+        db.session.add(AuditEvent(username="center", role="center", action="appoint",
+                                  detail=f"station={slot_n.station_id} slot={slot_n.id}"))
     db.session.commit()
-    page = admin_client.get("/admin/admin_audit/").get_data(as_text=True)
+    from sqlalchemy import event as sa_event
+    lookups = []
+
+    def remember(conn, cursor, statement, *rest):
+        if re.search(r"FROM (station|appointment_slot)\b", statement):
+            lookups.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        page = admin_client.get("/admin/admin_audit/").get_data(as_text=True)
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", remember)
+    assert len(lookups) == 2, lookups
     cells = [re.sub(r"\s+", " ", cell).strip()
              for cell in re.findall(r'<td class="col-detail">(.*?)</td>', page, re.S)]
     assert "接种站 大港医院接种点，时段 2026-05-01 08:00-09:00" in cells
