@@ -1,165 +1,39 @@
 """预约管理: time windows of the stations, appointments in phases and amounts, cancellations.
 
-Booking fills a station's earliest windows up to their capacity with one set-based
-transition per window (never one per person); the workflow reserves the places with a
-conditional UPDATE, so two operators booking the same window can never overfill it.
-Every booking, change and cancellation texts the people it moved (one INSERT … SELECT
-per event through services/sms.py).
+The screens parse what was posted, call one operation of models/appointments.py, commit
+once and say what happened; the operations book, move and cancel set-based and text the
+people they moved with the words of admin_views/notices.py.
 """
 
 import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask import abort, flash, redirect, request
 from flask_admin import BaseView, expose
 from flask_admin.actions import action
 from flask_login import current_user
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from admin_views.base import RoleAccessMixin, int_arg, query_args
 from admin_views.center_tree import ToolButton, TreePersonListView
+from admin_views.notices import appointment_notice, cancellation_notice, change_notice, window_text
 from extensions import db
-from models import stats
+from models import appointments, stats
+from models.appointments import APPOINTABLE, MAX_RANGE_DAYS, BookingError, SlotNotFound
 from models.base import now, today
 from models.org import AppointmentSlot, Station
 from models.person import Person
 from models.status import ALLOCATED, APPOINTED, NOT_VACCINATED
 from models.user import CENTER
-from models.workflow import TRANSITIONS, WorkflowError, apply_transition
-from services.sms import deliver_queued, notify_persons_of_event
+from models.workflow import WorkflowError
+from services.sms import deliver_queued
 
-APPOINTABLE = tuple(sorted(TRANSITIONS["appoint"].sources))
-SMS_PREFIX = "【滨海新区疫苗接种】"
 FULL_MESSAGE = "预约时段名额已满或已被他人同时预约，请刷新后重试。"
-MAX_RANGE_DAYS = 62
 WINDOW_PATTERN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-~－—至]\s*(\d{1,2}):(\d{2})\s*$")
 
 
-class BookingError(ValueError):
-    """Input of a booking or slot form that cannot be used; the message is for the user."""
-
-
-# ---------------------------------------------------------------- texts
-
-def window_text(slot):
-    return f"{slot.starts_at.month}月{slot.starts_at.day}日 {slot.starts_at:%H:%M}-{slot.ends_at:%H:%M}"
-
-
-def appointment_notice(slot):
-    station = slot.station
-    return (f"{SMS_PREFIX}您已预约在{station.name}接种疫苗，时间：{window_text(slot)}，"
-            f"地址：{station.address}。请携带身份证按时前往。")
-
-
-def change_notice(slot):
-    station = slot.station
-    return (f"{SMS_PREFIX}您的接种预约已改为：{station.name}，时间：{window_text(slot)}，"
-            f"地址：{station.address}。请携带身份证按时前往。")
-
-
-def cancellation_notice(slot, reason):
-    return (f"{SMS_PREFIX}您在{slot.station.name}{window_text(slot)}的接种预约已取消，"
-            f"原因：{reason}。新的预约时间将另行短信通知。")
-
-
-# ---------------------------------------------------------------- booking, changing, cancelling
-
-@dataclass
-class BookingOutcome:
-    wanted: int
-    booked: int = 0
-    per_slot: list = field(default_factory=list)
-
-    @property
-    def remaining(self):
-        return max(self.wanted - self.booked, 0)
-
-    def message(self):
-        if self.wanted == 0:
-            return "没有可预约的人员（仅“已分配”或“未接种”的人员可预约）。"
-        text = f"已预约 {self.booked} 人"
-        if self.per_slot:
-            text += "（" + "；".join(f"{window_text(slot)} {n} 人" for slot, n in self.per_slot) + "）"
-        if self.remaining:
-            text += f"，还有 {self.remaining} 人未能预约：所选日期内的时段名额不足。"
-        return text
-
-
-def open_slots(station, first_day, last_day):
-    """Windows of a station between two days that have not ended and have free places, earliest first."""
-    start = datetime.combine(first_day, datetime.min.time())
-    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time())
-    return db.session.execute(
-        select(AppointmentSlot)
-        .where(AppointmentSlot.station_id == station.id, AppointmentSlot.starts_at >= start,
-               AppointmentSlot.starts_at < end, AppointmentSlot.ends_at > now(),
-               AppointmentSlot.booked < AppointmentSlot.capacity)
-        .order_by(AppointmentSlot.starts_at, AppointmentSlot.id)
-    ).scalars().all()
-
-
-def book_in_phases(actor, station, person_query, amount, first_day, last_day):
-    """Book up to `amount` of the chosen people into the station's earliest free windows.
-
-    One appoint transition per window, each limited to what is still wanted; the
-    workflow never lets a window pass its capacity. Texts each booked person.
-    """
-    eligible = select(Person.id).where(
-        Person.id.in_(person_query), Person.station_id == station.id, Person.status.in_(APPOINTABLE)
-    )
-    available = db.session.execute(select(func.count()).select_from(eligible.subquery())).scalar_one()
-    outcome = BookingOutcome(wanted=min(amount, available))
-    for slot in open_slots(station, first_day, last_day):
-        if outcome.booked >= outcome.wanted:
-            break
-        result = apply_transition("appoint", actor, query=eligible, slot=slot,
-                                  limit=outcome.wanted - outcome.booked)
-        if result.changed:
-            notify_persons_of_event(result.event_id, appointment_notice(slot), "appointment")
-            outcome.per_slot.append((slot, result.changed))
-            outcome.booked += result.changed
-    return outcome
-
-
-def cancel_appointments(actor, person_query, reason):
-    """Cancel the appointments of the chosen people, window by window; text each of them.
-
-    Returns (requested, cancelled).
-    """
-    reason = (reason or "").strip()
-    if not reason:
-        raise WorkflowError("请填写取消原因")
-    requested = db.session.execute(
-        select(func.count()).select_from(Person).where(Person.id.in_(person_query))
-    ).scalar_one()
-    slot_ids = db.session.execute(
-        select(Person.slot_id).where(Person.id.in_(person_query), Person.status == APPOINTED,
-                                     Person.slot_id.is_not(None))
-        .group_by(Person.slot_id).order_by(Person.slot_id)
-    ).scalars().all()
-    cancelled = 0
-    for slot_id in slot_ids:
-        slot = db.session.get(AppointmentSlot, slot_id)
-        notice = cancellation_notice(slot, reason)
-        in_slot = select(Person.id).where(Person.id.in_(person_query), Person.slot_id == slot_id)
-        result = apply_transition("cancel_appointment", actor, query=in_slot, reason=reason)
-        if result.changed:
-            notify_persons_of_event(result.event_id, notice, "appointment_cancel")
-            cancelled += result.changed
-    return requested, cancelled
-
-
-def reschedule(actor, person_query, slot):
-    """Move the chosen appointed people into another window of their station; text each of them."""
-    result = apply_transition("reschedule", actor, query=person_query, slot=slot)
-    if result.changed:
-        notify_persons_of_event(result.event_id, change_notice(slot), "appointment_change")
-    return result
-
-
-# ---------------------------------------------------------------- creating windows
+# ---------------------------------------------------------------- reading the forms
 
 def parse_windows(text):
     """Parse '08:30-10:00,10:00-11:30' into [(time, time)]; raise BookingError when malformed."""
@@ -173,76 +47,29 @@ def parse_windows(text):
         h1, m1, h2, m2 = (int(x) for x in match.groups())
         if not (0 <= h1 < 24 and 0 <= h2 < 24 and m1 < 60 and m2 < 60):
             raise BookingError(f"时间不正确：{part}")
-        begins, ends = datetime.min.time().replace(hour=h1, minute=m1), datetime.min.time().replace(hour=h2, minute=m2)
-        if ends <= begins:
+        if time(h2, m2) <= time(h1, m1):
             raise BookingError(f"结束时间须晚于开始时间：{part}")
-        windows.append((begins, ends))
-    if not windows:
-        raise BookingError("请填写每日时段，例如 08:30-10:00,10:00-11:30")
-    windows.sort()
-    for (_, first_end), (second_start, _) in zip(windows, windows[1:]):
-        if second_start < first_end:
-            raise BookingError("同一天的时段不能重叠")
+        windows.append((time(h1, m1), time(h2, m2)))
     return windows
 
 
 def parse_day_range(first, last):
     try:
-        first_day, last_day = date.fromisoformat(first or ""), date.fromisoformat(last or "")
+        return date.fromisoformat(first or ""), date.fromisoformat(last or "")
     except ValueError as error:
         raise BookingError("请选择正确的开始和结束日期") from error
-    if last_day < first_day:
-        raise BookingError("结束日期不能早于开始日期")
-    if (last_day - first_day).days >= MAX_RANGE_DAYS:
-        raise BookingError(f"日期范围不能超过 {MAX_RANGE_DAYS} 天")
-    return first_day, last_day
 
 
-def create_slots(station, first_day, last_day, windows, capacity):
-    """Create the windows on every day of the range; skip those overlapping an existing window.
-
-    Returns (created, skipped). One SELECT of the existing windows, one INSERT of the new.
-    """
-    start = datetime.combine(first_day, datetime.min.time())
-    end = datetime.combine(last_day + timedelta(days=1), datetime.min.time())
-    existing = db.session.execute(
-        select(AppointmentSlot.starts_at, AppointmentSlot.ends_at)
-        .where(AppointmentSlot.station_id == station.id, AppointmentSlot.starts_at < end,
-               AppointmentSlot.ends_at > start)
-    ).all()
-    rows, skipped = [], 0
-    day = first_day
-    while day <= last_day:
-        for begins, ends in windows:
-            starts_at, ends_at = datetime.combine(day, begins), datetime.combine(day, ends)
-            if any(s < ends_at and e > starts_at for s, e in existing):
-                skipped += 1
-                continue
-            rows.append({"station_id": station.id, "starts_at": starts_at, "ends_at": ends_at,
-                         "capacity": capacity, "booked": 0})
-        day += timedelta(days=1)
-    if rows:
-        db.session.execute(insert(AppointmentSlot), rows)
-    return len(rows), skipped
-
-
-def set_capacity(slot_id, capacity):
-    """Change a window's capacity, never below what is booked; raise BookingError otherwise."""
-    if capacity < 0:
-        raise BookingError("容量不能小于 0")
-    result = db.session.execute(
-        update(AppointmentSlot)
-        .where(AppointmentSlot.id == slot_id, AppointmentSlot.booked <= capacity)
-        .values(capacity=capacity)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        booked = db.session.execute(
-            select(AppointmentSlot.booked).where(AppointmentSlot.id == slot_id)
-        ).scalar_one_or_none()
-        if booked is None:
-            abort(404)
-        raise BookingError(f"容量不能小于已预约人数（该时段已预约 {booked} 人）。如需减少，请先取消部分预约。")
+def booking_message(outcome):
+    """The words for what a phased booking did."""
+    if outcome.wanted == 0:
+        return "没有可预约的人员（仅“已分配”或“未接种”的人员可预约）。"
+    text = f"已预约 {outcome.booked} 人"
+    if outcome.per_slot:
+        text += "（" + "；".join(f"{window_text(slot)} {n} 人" for slot, n in outcome.per_slot) + "）"
+    if outcome.remaining:
+        text += f"，还有 {outcome.remaining} 人未能预约：所选日期内的时段名额不足。"
+    return text
 
 
 # ---------------------------------------------------------------- helpers of the views
@@ -259,7 +86,7 @@ def run_and_commit(operation, message_on_conflict=FULL_MESSAGE):
 
     A BookingError or WorkflowError is the user's to fix; an IntegrityError is the database
     refusing (CHECK booked <= capacity, a window created twice) what someone else did at the
-    same moment. Either way nothing is kept.
+    same moment. Either way nothing is kept. A window that does not exist is a 404.
     """
     try:
         result = operation()
@@ -272,6 +99,9 @@ def run_and_commit(operation, message_on_conflict=FULL_MESSAGE):
         db.session.rollback()
         flash(message_on_conflict, "error")
         return None
+    except SlotNotFound:
+        db.session.rollback()
+        abort(404)
     return result
 
 
@@ -367,15 +197,14 @@ class CenterAppointmentView(TreePersonListView):
             abort(404)
 
         def operation():
-            amount = int_arg("amount", request.form)
-            if not amount or amount < 1:
-                raise BookingError("请填写预约人数（至少 1 人）")
             first_day, last_day = parse_day_range(request.form.get("first_day"), request.form.get("last_day"))
-            return book_in_phases(current_user, station, self.chosen_query(), amount, first_day, last_day)
+            return appointments.book_in_phases(current_user, station, self.chosen_query(),
+                                               int_arg("amount", request.form), first_day, last_day,
+                                               notice=appointment_notice)
 
         outcome = run_and_commit(operation)
         if outcome is not None:
-            flash(outcome.message(), "success" if outcome.booked and not outcome.remaining else "warning")
+            flash(booking_message(outcome), "success" if outcome.booked and not outcome.remaining else "warning")
             send_queued_messages()
         return self.back()
 
@@ -393,7 +222,8 @@ class CenterAppointmentView(TreePersonListView):
         return redirect(self.next_url())
 
     def cancel_and_report(self, chosen):
-        counts = run_and_commit(lambda: cancel_appointments(current_user, chosen(), request.form.get("reason")))
+        counts = run_and_commit(lambda: appointments.cancel_appointments(
+            current_user, chosen(), request.form.get("reason"), notice=cancellation_notice))
         if counts is not None:
             requested, cancelled = counts
             flash(f"已取消预约 {cancelled} 人，跳过 {max(requested - cancelled, 0)} 人（状态已变化或无权限）",
@@ -411,18 +241,12 @@ class CenterAppointmentView(TreePersonListView):
         """The appointed people of one window (form slot=) or of one station's day (station=, day=)."""
         slot_id = int_arg("slot", request.form)
         if slot_id:
-            if db.session.get(AppointmentSlot, slot_id) is None:
-                abort(404)
-            return select(Person.id).where(Person.slot_id == slot_id, Person.status == APPOINTED)
+            return appointments.appointed_in_window(slot_id)
         station = self.current_station()
         day = parse_day(request.form.get("day"), None)
         if station is None or day is None:
             abort(400)
-        first = datetime.combine(day, datetime.min.time())
-        windows = select(AppointmentSlot.id).where(
-            AppointmentSlot.station_id == station.id, AppointmentSlot.starts_at >= first,
-            AppointmentSlot.starts_at < first + timedelta(days=1))
-        return select(Person.id).where(Person.slot_id.in_(windows), Person.status == APPOINTED)
+        return appointments.appointed_on_day(station.id, day)
 
     @expose("/reschedule", methods=("POST",))
     def change(self):
@@ -434,7 +258,8 @@ class CenterAppointmentView(TreePersonListView):
             flash("请选择新的预约时段", "error")
             return self.back()
         label = window_text(slot)
-        result = run_and_commit(lambda: reschedule(current_user, self.chosen_query(), slot))
+        result = run_and_commit(lambda: appointments.reschedule(current_user, self.chosen_query(), slot,
+                                                                notice=change_notice))
         if result is not None:
             message = f"已改约 {result.changed} 人到 {label}"
             if result.skipped:
@@ -452,7 +277,7 @@ class CenterAppointmentView(TreePersonListView):
                 station=station, stations=stations, station_counts=counts,
                 enterprises=stats.enterprises_waiting_at(station.id) if station else [],
                 free_places=stats.upcoming_free_places(station.id) if station else 0,
-                target_slots=open_slots(station, today(), today() + timedelta(days=30)) if station else [],
+                target_slots=appointments.open_slots(station, today(), today() + timedelta(days=30)) if station else [],
                 first_day=today(), last_day=today() + timedelta(days=6),
                 slot_filter=db.session.get(AppointmentSlot, int_arg("slot") or 0),
                 day_filter=request.args.get("day"),
@@ -477,13 +302,7 @@ class CenterSlotView(RoleAccessMixin, BaseView):
             last_day = first_day + timedelta(days=13)
         days = []
         if station is not None:
-            slots = db.session.execute(
-                select(AppointmentSlot)
-                .where(AppointmentSlot.station_id == station.id,
-                       AppointmentSlot.starts_at >= datetime.combine(first_day, datetime.min.time()),
-                       AppointmentSlot.starts_at < datetime.combine(last_day + timedelta(days=1), datetime.min.time()))
-                .order_by(AppointmentSlot.starts_at)
-            ).scalars().all()
+            slots = appointments.slots_between(station.id, first_day, last_day)
             by_day = {}
             for slot in slots:
                 by_day.setdefault(slot.starts_at.date(), []).append(slot)
@@ -510,11 +329,9 @@ class CenterSlotView(RoleAccessMixin, BaseView):
 
         def operation():
             first_day, last_day = parse_day_range(request.form.get("first_day"), request.form.get("last_day"))
-            windows = parse_windows(request.form.get("windows"))
-            capacity = int_arg("capacity", request.form, low=0)
-            if not capacity or capacity < 1 or capacity > 100000:
-                raise BookingError("请填写每个时段的容量（1 至 100000 人）")
-            return create_slots(station, first_day, last_day, windows, capacity)
+            return appointments.create_slots(current_user, station, first_day, last_day,
+                                             parse_windows(request.form.get("windows")),
+                                             int_arg("capacity", request.form, low=0))
 
         counts = run_and_commit(operation, "部分时段已被他人同时创建，请刷新后重试。")
         if counts is not None:
@@ -532,9 +349,7 @@ class CenterSlotView(RoleAccessMixin, BaseView):
         capacity = int_arg("capacity", request.form, low=0)
 
         def operation():
-            if capacity is None:
-                raise BookingError("请填写容量")
-            set_capacity(slot_id, capacity)
+            appointments.set_capacity(current_user, slot_id, capacity)
             return capacity
 
         if run_and_commit(operation, "容量不能小于已预约人数（刚有人预约了该时段），请刷新后重试。") is not None:
@@ -549,12 +364,7 @@ class CenterSlotView(RoleAccessMixin, BaseView):
         station_id = slot.station_id
 
         def operation():
-            result = db.session.execute(
-                delete(AppointmentSlot).where(AppointmentSlot.id == slot_id, AppointmentSlot.booked == 0)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:
-                raise BookingError("该时段已有预约，不能删除。请先取消本时段预约。")
+            appointments.delete_slot(current_user, slot_id)
             return True
 
         if run_and_commit(operation, "该时段已有预约，不能删除。"):

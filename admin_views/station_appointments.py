@@ -2,29 +2,31 @@
 
 The people to act on are chosen like everywhere else: the ticked rows, or 全部 — every
 row matching the current filter (enterprise, slot, day, status, name or ID number).
-Every change goes through the workflow (appoint / reschedule / cancel_appointment),
-which keeps slot capacity, and the people moved are told by SMS.
+Every change is one operation of models/appointments.py (through the workflow, which
+keeps slot capacity); the people moved are told by SMS in the words of admin_views/notices.py.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from admin_views import notices
 from admin_views.base import int_arg, mask_id_number, mask_phone
 from admin_views.station_common import StationView, current_station
 from extensions import db
+from models import appointments
 from models.base import now, today
 from models.org import AppointmentSlot, Enterprise
 from models.person import Person
 from models.status import ALLOCATED, APPOINTED, CHECKED_IN, NOT_VACCINATED, STATUS_LABELS, VACCINATED
-from models.workflow import WorkflowError, apply_transition
+from models.workflow import WorkflowError
 from public_forms.validators import normalise_id_number
 from services.card_match import window_text
-from services.sms import deliver_queued, notify_persons_of_event
+from services.sms import deliver_queued
 
 PAGE_SIZE = 50
 STATUS_FILTERS = {
@@ -67,7 +69,7 @@ class PeopleFilter:
         if self.slot:
             conditions.append(Person.slot_id == self.slot)
         if self.day:
-            conditions.append(Person.slot_id.in_(_slot_ids_of_day(station_id, self.day)))
+            conditions.append(Person.slot_id.in_(appointments.slot_ids_between(station_id, self.day, self.day)))
         if self.q:
             number = normalise_id_number(self.q)
             if number[:1].isdigit():
@@ -84,19 +86,9 @@ def _parse_day(value):
         return None
 
 
-def _slot_ids_of_day(station_id, day):
-    start = datetime.combine(day, datetime.min.time())
-    return select(AppointmentSlot.id).where(AppointmentSlot.station_id == station_id,
-                                            AppointmentSlot.starts_at >= start,
-                                            AppointmentSlot.starts_at < start + timedelta(days=1))
-
-
 def slots_of_day(station_id, day):
     """The station's slots of one day, with how many of their people came and were vaccinated."""
-    slots = db.session.execute(
-        select(AppointmentSlot).where(AppointmentSlot.id.in_(_slot_ids_of_day(station_id, day)))
-        .order_by(AppointmentSlot.starts_at)
-    ).scalars().all()
+    slots = appointments.slots_between(station_id, day, day)
     counts = db.session.execute(
         select(Person.slot_id, Person.status, func.count()).where(
             Person.station_id == station_id, Person.slot_id.in_([s.id for s in slots])
@@ -111,16 +103,6 @@ def slots_of_day(station_id, day):
              "vaccinated": by_slot.get(s.id, {}).get(VACCINATED, 0)} for s in slots]
 
 
-def bookable_slots(station_id):
-    """Slots of the station that have not ended yet, in the next weeks, for the target choice."""
-    current = now()
-    return db.session.execute(
-        select(AppointmentSlot).where(AppointmentSlot.station_id == station_id, AppointmentSlot.ends_at > current,
-                                      AppointmentSlot.starts_at < current + timedelta(days=BOOKABLE_DAYS))
-        .order_by(AppointmentSlot.starts_at)
-    ).scalars().all()
-
-
 def station_enterprises(station_id):
     """Enterprises with people allocated to the station."""
     return db.session.execute(
@@ -128,15 +110,6 @@ def station_enterprises(station_id):
             Enterprise.id.in_(select(Person.enterprise_id).where(Person.station_id == station_id).distinct())
         ).order_by(Enterprise.name)
     ).all()
-
-
-def appointment_sms(station, slot):
-    return (f"【滨海新区疫苗接种】您的接种预约时间为{window_text(slot)}，地点：{station.name}"
-            f"（{station.address}），请携带身份证按时前往。")
-
-
-def cancellation_sms(station, reason):
-    return f"【滨海新区疫苗接种】您在{station.name}的接种预约已取消，原因：{reason}。新的预约时间将另行通知。"
 
 
 class StationAppointmentView(StationView):
@@ -164,7 +137,8 @@ class StationAppointmentView(StationView):
         return self.render(
             "station/appointment_people.html", filter=chosen, filter_args=chosen.args(), rows=rows, total=total,
             page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), status_filters=STATUS_FILTERS,
-            slot=slot, slot_window=window_text(slot) if slot else "", targets=bookable_slots(station.id),
+            slot=slot, slot_window=window_text(slot) if slot else "",
+            targets=appointments.upcoming_slots(station.id, BOOKABLE_DAYS),
             enterprises=station_enterprises(station.id), mask_id=mask_id_number, mask_phone=mask_phone,
             status_labels=STATUS_LABELS, window_text=window_text,
         )
@@ -187,13 +161,17 @@ class StationAppointmentView(StationView):
         try:
             if action == "appoint":
                 slot = self._station_slot(int_arg("slot_id", request.form))
-                if slot is None or slot.ends_at <= now():
+                if slot is None:
                     flash("请选择本站尚未结束的预约时段", "error")
                     return back
-                message = self._appoint(station, people, slot)
+                message = appointed_message(slot, appointments.book_into_slot(
+                    current_user, people, slot, notice=notices.appointment_notice,
+                    change_notice=notices.change_notice))
             elif action == "cancel":
-                reason = request.form.get("reason", "").strip()[:200]
-                message = self._cancel(station, people, reason)
+                requested, cancelled = appointments.cancel_appointments(
+                    current_user, people, request.form.get("reason", "")[:200], notice=notices.cancellation_notice)
+                message = (f"已处理 {cancelled} 人，跳过 {max(requested - cancelled, 0)} 人（状态已变化或无权限）"
+                           "；已短信通知取消预约的人员")
             else:
                 abort(400)
         except WorkflowError as error:
@@ -206,32 +184,6 @@ class StationAppointmentView(StationView):
         flash(message, "success")
         return back
 
-    def _appoint(self, station, people, slot):
-        """预约 the not yet appointed, 改约 the appointed, into `slot`, within its free places."""
-        requested = _count(Person.id.in_(people))
-        changed = 0
-        for action, statuses in (("appoint", (ALLOCATED, NOT_VACCINATED)), ("reschedule", (APPOINTED,))):
-            eligible = select(Person.id).where(Person.id.in_(people), Person.status.in_(statuses))
-            if action == "reschedule":
-                eligible = eligible.where(Person.slot_id != slot.id)
-            if _count(Person.id.in_(eligible)) == 0:
-                continue
-            result = apply_transition(action, current_user, query=eligible, slot=slot)
-            if result.changed:
-                notify_persons_of_event(result.event_id, appointment_sms(station, slot), "appointment")
-            changed += result.changed
-        free = db.session.execute(
-            select(AppointmentSlot.capacity - AppointmentSlot.booked).where(AppointmentSlot.id == slot.id)
-        ).scalar_one()
-        note = f"；时段 {window_text(slot)} 剩余 {free} 个名额" + ("（名额不足的人员未预约）" if free == 0 else "")
-        return f"已处理 {changed} 人，跳过 {max(requested - changed, 0)} 人（状态已变化、已在该时段或名额不足）{note}"
-
-    def _cancel(self, station, people, reason):
-        result = apply_transition("cancel_appointment", current_user, query=people, reason=reason)
-        if result.changed:
-            notify_persons_of_event(result.event_id, cancellation_sms(station, reason.strip()), "appointment_cancel")
-        return result.message() + "；已短信通知取消预约的人员"
-
     def _station_slot(self, slot_id):
         if slot_id is None:
             return None
@@ -241,5 +193,9 @@ class StationAppointmentView(StationView):
         return slot
 
 
-def _count(condition):
-    return db.session.execute(select(func.count()).select_from(Person).where(condition)).scalar_one()
+def appointed_message(slot, booking):
+    """The words for what booking into one window did, with the places it has left."""
+    note = f"；时段 {window_text(slot)} 剩余 {booking.free_after} 个名额"
+    if booking.free_after == 0:
+        note += "（名额不足的人员未预约）"
+    return f"已处理 {booking.changed} 人，跳过 {booking.skipped} 人（状态已变化、已在该时段或名额不足）{note}"

@@ -64,9 +64,10 @@ ACTION_LABELS = {
     "account_created": "新建账号", "account_updated": "修改账号", "account_unlocked": "解锁账号",
     "account_disabled": "停用账号", "account_enabled": "启用账号", "view_person": "查看人员详情",
     "import_departments": "导入审核部门",
+    "slots_created": "新建预约时段", "slot_capacity_changed": "修改时段容量", "slot_deleted": "删除预约时段",
 }
 TARGET_LABELS = {"person": "人员", "user": "账号", "department": "审核部门", "enterprise": "企业",
-                 "station": "接种站"}
+                 "station": "接种站", "slot": "预约时段"}
 SMS_KIND_LABELS = {"notice": "通知", "reset_code": "找回密码验证码"}
 SMS_STATUS_LABELS = {"queued": "待发送", "stored": "已存入发件箱", "sent": "已发送", "failed": "发送失败"}
 
@@ -86,7 +87,8 @@ def status_list(view, context, model, name):
 
 
 DETAIL_KEYS = {"ids": "编号", "rows": "行数", "inserted": "导入", "rejected": "未导入", "fields": "修改项",
-               "card_read": "读卡记录", "station": "接种站", "slot": "时段", "name": "名称", "xlsx rows": "导出行数"}
+               "card_read": "读卡记录", "station": "接种站", "slot": "时段", "name": "名称", "xlsx rows": "导出行数",
+               "created": "新建", "capacity": "容量"}
 DETAIL_PART = re.compile(r"(xlsx rows|[a-z_]+)=(\S*)")
 
 

@@ -6,9 +6,9 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from admin_views import center_appointments
+from admin_views.notices import appointment_notice
 from extensions import db as _db
-from models import AppointmentSlot, Person, SmsMessage, User, today
+from models import AppointmentSlot, Person, SmsMessage, User, appointments, today
 from models.workflow import apply_transition
 
 APPOINTMENTS = "/center/appointments/"
@@ -222,12 +222,12 @@ def test_booking_form_checks_its_input(client, login, world):
 def test_a_database_refusal_while_booking_is_explained_not_a_500(client, login, world, monkeypatch):
     login(world["center"])
 
-    def overfill(actor, station, query, amount, first, last):
+    def overfill(actor, station, query, amount, first, last, *, notice):
         _db.session.execute(update(AppointmentSlot).where(AppointmentSlot.id == world["slots"]["t1"].id)
                             .values(booked=AppointmentSlot.capacity + 1))
-        return center_appointments.BookingOutcome(wanted=1, booked=1)
+        return appointments.BookingOutcome(wanted=1, booked=1)
 
-    monkeypatch.setattr(center_appointments, "book_in_phases", overfill)
+    monkeypatch.setattr(appointments, "book_in_phases", overfill)
     page = _book(client, world, 1)
     assert "预约时段名额已满或已被他人同时预约" in page
     assert _slot_booked(world["slots"]["t1"]) == 0
@@ -383,8 +383,9 @@ def test_two_operators_filling_windows_at_once_stay_within_capacity(app, db, is_
                 actor = _db.session.get(User, operator_id)
                 where = _db.session.get(type(station), station_id)
                 barrier.wait(timeout=10)
-                outcome = center_appointments.book_in_phases(
-                    actor, where, select(Person.id).where(Person.id.in_(ids)), 40, TOMORROW, TOMORROW)
+                outcome = appointments.book_in_phases(
+                    actor, where, select(Person.id).where(Person.id.in_(ids)), 40, TOMORROW, TOMORROW,
+                    notice=appointment_notice)
                 _db.session.commit()
                 booked.append(outcome.booked)
         except Exception as error:  # noqa: BLE001 - reported by the assertion below

@@ -59,7 +59,8 @@ def test_appoint_one_ticked_person_and_tell_them_by_sms(client, login, db, plan)
     assert statuses(db, [person_id]) == [("appointed", plan["morning"].id)]
     assert booked(db, plan["morning"]) == 1
     [message] = sms_to(db, "13700000001")
-    assert f"{plan['day']:%Y-%m-%d} 09:00-10:30" in message and "新河街社区卫生服务中心接种点" in message
+    day = plan["day"]
+    assert f"{day.month}月{day.day}日 09:00-10:30" in message and "新河街社区卫生服务中心接种点" in message
     assert db.session.execute(select(SmsMessage.status)).scalars().all() == ["stored"]  # delivered by the outbox
 
 
@@ -103,7 +104,7 @@ def test_cancel_needs_a_reason(client, login, db, plan):
     response = client.post("/station/appointments/act", data={
         "action": "cancel", "scope": "ticked", "person_id": plan["booked"][0], "status": "appointed", "reason": ""},
         follow_redirects=True)
-    assert "请填写原因" in response.get_data(as_text=True)
+    assert "请填写取消原因" in response.get_data(as_text=True)
     assert statuses(db, plan["booked"][:1]) == [("appointed", plan["afternoon"].id)]
     assert sms_to(db, "13700000002") == []
 

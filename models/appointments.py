@@ -1,0 +1,319 @@
+"""Appointments: the windows of a station, their capacity, booking, changing and cancelling.
+
+Booking fills a station's earliest windows up to their capacity with one set-based
+transition per window (never one per person); the workflow reserves the places with a
+conditional UPDATE, so two operators booking the same window can never overfill it.
+Every operation takes the actor, checks what the actor may do, writes the audit trail,
+flushes and never commits. The people moved are texted: the caller passes the wording
+(a function of the window), because the words of a message belong to the UI layer.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import delete, func, insert, select, update
+
+from extensions import db
+from models.audit import record_event
+from models.base import now
+from models.org import AppointmentSlot
+from models.person import Person
+from models.status import ALLOCATED, APPOINTED, NOT_VACCINATED
+from models.user import ADMIN, CENTER
+from models.workflow import TRANSITIONS, WorkflowError, apply_transition
+from services.sms import notify_persons_of_event
+
+APPOINTABLE = tuple(sorted(TRANSITIONS["appoint"].sources))
+SLOT_MANAGERS = (CENTER, ADMIN)
+MAX_CAPACITY = 100000
+MAX_RANGE_DAYS = 62
+
+
+class BookingError(WorkflowError):
+    """A booking or window change that cannot be made as asked; the message is for the user."""
+
+
+class SlotNotFound(LookupError):
+    """The window asked for does not exist (the view answers 404)."""
+
+
+@dataclass
+class BookingOutcome:
+    """What a phased booking did: how many were wanted and booked, and into which windows."""
+
+    wanted: int
+    booked: int = 0
+    per_slot: list = field(default_factory=list)  # [(slot, count)]
+
+    @property
+    def remaining(self):
+        return max(self.wanted - self.booked, 0)
+
+
+@dataclass
+class SlotBooking:
+    """What booking the chosen people into one window did."""
+
+    requested: int
+    changed: int
+    free_after: int
+
+    @property
+    def skipped(self):
+        return max(self.requested - self.changed, 0)
+
+
+# ---------------------------------------------------------------- reading windows
+
+def day_bounds(first_day, last_day):
+    """The datetimes [start of first_day, start of the day after last_day)."""
+    return datetime.combine(first_day, time.min), datetime.combine(last_day + timedelta(days=1), time.min)
+
+
+def open_slots(station, first_day, last_day):
+    """Windows of a station between two days that have not ended and have free places, earliest first."""
+    start, end = day_bounds(first_day, last_day)
+    return db.session.execute(
+        select(AppointmentSlot)
+        .where(AppointmentSlot.station_id == station.id, AppointmentSlot.starts_at >= start,
+               AppointmentSlot.starts_at < end, AppointmentSlot.ends_at > now(),
+               AppointmentSlot.booked < AppointmentSlot.capacity)
+        .order_by(AppointmentSlot.starts_at, AppointmentSlot.id)
+    ).scalars().all()
+
+
+def upcoming_slots(station_id, days):
+    """Windows of the station that have not ended and start within `days` days, full or not."""
+    current = now()
+    return db.session.execute(
+        select(AppointmentSlot).where(AppointmentSlot.station_id == station_id, AppointmentSlot.ends_at > current,
+                                      AppointmentSlot.starts_at < current + timedelta(days=days))
+        .order_by(AppointmentSlot.starts_at)
+    ).scalars().all()
+
+
+def slot_ids_between(station_id, first_day, last_day):
+    """A select of the ids of the station's windows starting on the days first_day..last_day."""
+    start, end = day_bounds(first_day, last_day)
+    return select(AppointmentSlot.id).where(AppointmentSlot.station_id == station_id,
+                                            AppointmentSlot.starts_at >= start, AppointmentSlot.starts_at < end)
+
+
+def slots_between(station_id, first_day, last_day):
+    """The station's windows starting on the days first_day..last_day, earliest first."""
+    return db.session.execute(
+        select(AppointmentSlot).where(AppointmentSlot.id.in_(slot_ids_between(station_id, first_day, last_day)))
+        .order_by(AppointmentSlot.starts_at)
+    ).scalars().all()
+
+
+def _count(condition):
+    return db.session.execute(select(func.count()).select_from(Person).where(condition)).scalar_one()
+
+
+# ---------------------------------------------------------------- booking, changing, cancelling
+
+def book_in_phases(actor, station, people, amount, first_day, last_day, *, notice):
+    """Book up to `amount` of `people` (a select of Person.id) into the station's earliest free windows.
+
+    One appoint transition per window, each limited to what is still wanted; the
+    workflow never lets a window pass its capacity. `notice(slot)` is the text each
+    booked person receives.
+    """
+    if amount is None or amount < 1:
+        raise BookingError("请填写预约人数（至少 1 人）")
+    _check_range(first_day, last_day)
+    eligible = select(Person.id).where(
+        Person.id.in_(people), Person.station_id == station.id, Person.status.in_(APPOINTABLE)
+    )
+    outcome = BookingOutcome(wanted=min(amount, _count(Person.id.in_(eligible))))
+    for slot in open_slots(station, first_day, last_day):
+        if outcome.booked >= outcome.wanted:
+            break
+        result = apply_transition("appoint", actor, query=eligible, slot=slot,
+                                  limit=outcome.wanted - outcome.booked)
+        if result.changed:
+            notify_persons_of_event(result.event_id, notice(slot), "appointment")
+            outcome.per_slot.append((slot, result.changed))
+            outcome.booked += result.changed
+    return outcome
+
+
+def book_into_slot(actor, people, slot, *, notice, change_notice):
+    """预约 the chosen people not yet appointed, 改约 the appointed ones, into one window.
+
+    Within the window's free places; those already in it are skipped. `notice(slot)`
+    texts the newly booked, `change_notice(slot)` the moved.
+    """
+    if slot.ends_at <= now():
+        raise BookingError("请选择本站尚未结束的预约时段")
+    requested = _count(Person.id.in_(people))
+    changed = 0
+    steps = (("appoint", (ALLOCATED, NOT_VACCINATED), notice, "appointment"),
+             ("reschedule", (APPOINTED,), change_notice, "appointment_change"))
+    for action, statuses, wording, kind in steps:
+        eligible = select(Person.id).where(Person.id.in_(people), Person.status.in_(statuses))
+        if action == "reschedule":
+            eligible = eligible.where(Person.slot_id != slot.id)
+        if _count(Person.id.in_(eligible)) == 0:
+            continue
+        result = apply_transition(action, actor, query=eligible, slot=slot)
+        if result.changed:
+            notify_persons_of_event(result.event_id, wording(slot), kind)
+        changed += result.changed
+    free = db.session.execute(
+        select(AppointmentSlot.capacity - AppointmentSlot.booked).where(AppointmentSlot.id == slot.id)
+    ).scalar_one()
+    return SlotBooking(requested=requested, changed=changed, free_after=free)
+
+
+def reschedule(actor, people, slot, *, notice):
+    """Move the chosen appointed people into another window of their station; text each of them."""
+    result = apply_transition("reschedule", actor, query=people, slot=slot)
+    if result.changed:
+        notify_persons_of_event(result.event_id, notice(slot), "appointment_change")
+    return result
+
+
+def cancel_appointments(actor, people, reason, *, notice):
+    """Cancel the appointments of the chosen people, window by window; text each of them.
+
+    `notice(slot, reason)` is the text; it names the window, so one transition per
+    window. Returns (requested, cancelled).
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise BookingError("请填写取消原因")
+    requested = _count(Person.id.in_(people))
+    slot_ids = db.session.execute(
+        select(Person.slot_id).where(Person.id.in_(people), Person.status == APPOINTED,
+                                     Person.slot_id.is_not(None))
+        .group_by(Person.slot_id).order_by(Person.slot_id)
+    ).scalars().all()
+    cancelled = 0
+    for slot_id in slot_ids:
+        slot = db.session.get(AppointmentSlot, slot_id)
+        text = notice(slot, reason)
+        in_slot = select(Person.id).where(Person.id.in_(people), Person.slot_id == slot_id)
+        result = apply_transition("cancel_appointment", actor, query=in_slot, reason=reason)
+        if result.changed:
+            notify_persons_of_event(result.event_id, text, "appointment_cancel")
+            cancelled += result.changed
+    return requested, cancelled
+
+
+def appointed_in_window(slot_id):
+    """A select of the appointed people of one window; SlotNotFound when it does not exist."""
+    if db.session.get(AppointmentSlot, slot_id) is None:
+        raise SlotNotFound(slot_id)
+    return select(Person.id).where(Person.slot_id == slot_id, Person.status == APPOINTED)
+
+
+def appointed_on_day(station_id, day):
+    """A select of the appointed people of the station's windows of one day."""
+    return select(Person.id).where(Person.slot_id.in_(slot_ids_between(station_id, day, day)),
+                                   Person.status == APPOINTED)
+
+
+# ---------------------------------------------------------------- windows and capacity
+
+def _check_manager(actor):
+    if getattr(actor, "role", None) not in SLOT_MANAGERS:
+        raise BookingError("当前账号无权执行此操作")
+
+
+def _check_range(first_day, last_day):
+    if last_day < first_day:
+        raise BookingError("结束日期不能早于开始日期")
+    if (last_day - first_day).days >= MAX_RANGE_DAYS:
+        raise BookingError(f"日期范围不能超过 {MAX_RANGE_DAYS} 天")
+
+
+def _check_windows(windows):
+    if not windows:
+        raise BookingError("请填写每日时段，例如 08:30-10:00,10:00-11:30")
+    ordered = sorted(windows)
+    if any(ends <= begins for begins, ends in ordered):
+        raise BookingError("结束时间须晚于开始时间")
+    for (_, first_end), (second_start, _) in zip(ordered, ordered[1:]):
+        if second_start < first_end:
+            raise BookingError("同一天的时段不能重叠")
+    return ordered
+
+
+def create_slots(actor, station, first_day, last_day, windows, capacity):
+    """Create the daily `windows` [(time, time)] on every day of the range; skip those overlapping one.
+
+    Returns (created, skipped). One SELECT of the existing windows, one INSERT of the new.
+    """
+    _check_manager(actor)
+    _check_range(first_day, last_day)
+    windows = _check_windows(windows)
+    if capacity is None or not 1 <= capacity <= MAX_CAPACITY:
+        raise BookingError(f"请填写每个时段的容量（1 至 {MAX_CAPACITY} 人）")
+    start, end = day_bounds(first_day, last_day)
+    existing = db.session.execute(
+        select(AppointmentSlot.starts_at, AppointmentSlot.ends_at)
+        .where(AppointmentSlot.station_id == station.id, AppointmentSlot.starts_at < end,
+               AppointmentSlot.ends_at > start)
+    ).all()
+    rows, skipped = [], 0
+    day = first_day
+    while day <= last_day:
+        for begins, ends in windows:
+            starts_at, ends_at = datetime.combine(day, begins), datetime.combine(day, ends)
+            if any(s < ends_at and e > starts_at for s, e in existing):
+                skipped += 1
+                continue
+            rows.append({"station_id": station.id, "starts_at": starts_at, "ends_at": ends_at,
+                         "capacity": capacity, "booked": 0})
+        day += timedelta(days=1)
+    if rows:
+        db.session.execute(insert(AppointmentSlot), rows)
+    record_event(actor, "slots_created", target_type="station", target_id=station.id,
+                 detail=f"station={station.id} created={len(rows)}", requested=len(rows) + skipped, changed=len(rows))
+    db.session.flush()
+    return len(rows), skipped
+
+
+def set_capacity(actor, slot_id, capacity):
+    """Change a window's capacity, never below what is booked (one conditional UPDATE)."""
+    _check_manager(actor)
+    if capacity is None:
+        raise BookingError("请填写容量")
+    if not 0 <= capacity <= MAX_CAPACITY:
+        raise BookingError(f"容量须在 0 至 {MAX_CAPACITY} 之间")
+    result = db.session.execute(
+        update(AppointmentSlot)
+        .where(AppointmentSlot.id == slot_id, AppointmentSlot.booked <= capacity)
+        .values(capacity=capacity)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        booked = db.session.execute(
+            select(AppointmentSlot.booked).where(AppointmentSlot.id == slot_id)
+        ).scalar_one_or_none()
+        if booked is None:
+            raise SlotNotFound(slot_id)
+        raise BookingError(f"容量不能小于已预约人数（该时段已预约 {booked} 人）。如需减少，请先取消部分预约。")
+    record_event(actor, "slot_capacity_changed", target_type="slot", target_id=slot_id,
+                 detail=f"slot={slot_id} capacity={capacity}")
+    db.session.flush()
+
+
+def delete_slot(actor, slot_id):
+    """Delete a window nobody is booked into (the condition is in the DELETE itself)."""
+    _check_manager(actor)
+    station_id = db.session.execute(
+        select(AppointmentSlot.station_id).where(AppointmentSlot.id == slot_id)
+    ).scalar_one_or_none()
+    if station_id is None:
+        raise SlotNotFound(slot_id)
+    result = db.session.execute(
+        delete(AppointmentSlot).where(AppointmentSlot.id == slot_id, AppointmentSlot.booked == 0)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise BookingError("该时段已有预约，不能删除。请先取消本时段预约。")
+    record_event(actor, "slot_deleted", target_type="slot", target_id=slot_id, detail=f"station={station_id}")
+    db.session.flush()
