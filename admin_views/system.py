@@ -238,6 +238,8 @@ class UserView(AdminModelView):
     def on_model_change(self, form, model, is_created):
         if model.id == current_user.id and not model.active:
             raise ValidationError("不能停用当前登录的账号")
+        if not model.active and not is_created:
+            model.session_version = User.session_version + 1  # ends its sessions, also if enabled again
         model.phone = model.phone or None
         record_event(current_user, "account_updated", target_type="user", target_id=model.id)
 
@@ -260,7 +262,7 @@ class UserView(AdminModelView):
 
     @action("disable", "停用", "确认停用选中的账号？")
     def action_disable(self, ids):
-        self._set_many(ids, "account_disabled", "已停用", active=False)
+        self._set_many(ids, "account_disabled", "已停用", active=False, session_version=User.session_version + 1)
 
     @action("enable", "启用", "确认启用选中的账号？")
     def action_enable(self, ids):
@@ -343,6 +345,7 @@ class UserView(AdminModelView):
         user.set_password(password)
         user.must_change_password = True
         user.unlock()
+        user.end_sessions()
         record_event(current_user, "password_reset_by_admin", target_type="user", target_id=user.id)
         db.session.commit()
         return self._password_page(user, password, "密码已重置")
@@ -364,6 +367,8 @@ class UserView(AdminModelView):
             flash("不能停用当前登录的账号", "error")
         else:
             user.active = active
+            if not active:
+                user.end_sessions()
             record_event(current_user, "account_enabled" if active else "account_disabled", target_type="user",
                          target_id=user.id)
             db.session.commit()

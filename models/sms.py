@@ -28,3 +28,7 @@ class SmsCode(db.Model):
     expires_at = db.Column(db.DateTime, nullable=False)
     attempts = db.Column(db.Integer, nullable=False, default=0)
     used_at = db.Column(db.DateTime)
+    # A reset code entered right is "verified"; the password may then be set once ("reset").
+    # Both live here, server-side: a copy of the browser's cookie cannot replay them.
+    verified_at = db.Column(db.DateTime)
+    reset_at = db.Column(db.DateTime)

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from flask_login import UserMixin
+from sqlalchemy import case, or_, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
@@ -38,6 +39,8 @@ class User(UserMixin, db.Model):
     failed_logins = db.Column(db.Integer, nullable=False, default=0)
     locked_until = db.Column(db.DateTime)
     must_change_password = db.Column(db.Boolean, nullable=False, default=False)
+    # Part of every session's identity: raising it ends every session opened before.
+    session_version = db.Column(db.Integer, nullable=False, default=0, server_default="0")
     last_login_at = db.Column(db.DateTime)
     created_at = db.Column(db.DateTime, nullable=False, default=now)
 
@@ -64,16 +67,47 @@ class User(UserMixin, db.Model):
     def is_locked(self, at=None):
         return self.locked_until is not None and self.locked_until > (at or now())
 
+    def get_id(self):
+        """The session's identity: the account and its session version (see end_sessions)."""
+        return f"{self.id}:{self.session_version or 0}"
+
+    def end_sessions(self):
+        """End every session of this account, on every device (logout, new password, deactivation)."""
+        self._update_returning(session_version=User.session_version + 1)
+
     def record_failed_login(self, max_failures, lock_minutes):
-        self.failed_logins += 1
-        if self.failed_logins >= max_failures:
-            self.locked_until = now() + timedelta(minutes=lock_minutes)
-            self.failed_logins = 0
+        """Count one failure, locking at `max_failures`, in one statement; return whether it is locked.
+
+        A read-modify-write in Python loses counts when wrong passwords arrive in parallel;
+        the database adds one to the stored value, so every failure counts.
+        """
+        reaches = User.failed_logins + 1 >= max_failures
+        locked_until = self._update_returning(
+            failed_logins=case((reaches, 0), else_=User.failed_logins + 1),
+            locked_until=case((reaches, now() + timedelta(minutes=lock_minutes)), else_=User.locked_until),
+        ).locked_until
+        return locked_until is not None and locked_until > now()
 
     def record_login(self):
-        self.failed_logins = 0
-        self.locked_until = None
-        self.last_login_at = now()
+        """Clear the failures unless a lock landed meanwhile; return whether the login may go on."""
+        at = now()
+        row = db.session.execute(
+            update(User).where(User.id == self.id, or_(User.locked_until.is_(None), User.locked_until <= at))
+            .values(failed_logins=0, locked_until=None, last_login_at=at).returning(User.id)
+            .execution_options(synchronize_session=False)
+        ).first()
+        db.session.expire(self, ["failed_logins", "locked_until", "last_login_at"])
+        return row is not None
+
+    def _update_returning(self, **values):
+        """Apply `values` (SQL expressions over the stored row) in one UPDATE; return the new row."""
+        row = db.session.execute(
+            update(User).where(User.id == self.id).values(**values)
+            .returning(User.failed_logins, User.locked_until, User.session_version)
+            .execution_options(synchronize_session=False)
+        ).one()
+        db.session.expire(self, list(values))
+        return row
 
     def unlock(self):
         self.failed_logins = 0

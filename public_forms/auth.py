@@ -38,11 +38,17 @@ class ChangePasswordForm(FlaskForm):
 
 
 @login_manager.user_loader
-def load_user(user_id):
-    try:
-        return db.session.get(User, int(user_id))
-    except (TypeError, ValueError):
+def load_user(session_identity):
+    """The account of a session, only while the session's version is the account's current one."""
+    user_id, _, version = str(session_identity).partition(":")
+    if not (user_id.isascii() and user_id.isdigit() and version.isascii() and version.isdigit()):
+        return None  # also a cookie from before session versions: log in again
+    if len(user_id) > 12:
         return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
 
 
 def console_url(role):
@@ -119,11 +125,13 @@ def attempt_login(role, login_name, password):
         check_password_hash(dummy_password_hash(), password)
         return locked_message() if count_nameless_failure(role, login_name) else "账号或密码错误"
     if not user.check_password(password):
-        user.record_failed_login(config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"])
+        locked = user.record_failed_login(config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"])
         record_event(user, "login_failed", target_type="user", target_id=user.id)
         db.session.commit()
-        return locked_message() if user.is_locked() else "账号或密码错误"
-    user.record_login()
+        return locked_message() if locked else "账号或密码错误"
+    if not user.record_login():  # parallel wrong passwords locked it after our check
+        db.session.rollback()
+        return locked_message()
     record_event(user, "login", target_type="user", target_id=user.id)
     db.session.commit()
     login_user(user)
@@ -168,6 +176,11 @@ def count_nameless_failure(role, login_name):
 @bp.route("/logout", methods=("POST",))
 def logout():
     role = getattr(current_user, "role", None)
+    if current_user.is_authenticated:
+        # A copy of this session's cookie (another tab, another device) stops working too.
+        current_user.end_sessions()
+        record_event(current_user, "logout", target_type="user", target_id=current_user.id)
+        db.session.commit()
     logout_user()
     flash("已退出登录", "info")
     return redirect(url_for("auth.login", role=role) if role else url_for("portal.index"))
@@ -186,10 +199,13 @@ def change_password():
         else:
             error = password_error(form.new_password.data)
         if error is None:
-            current_user.set_password(form.new_password.data)
-            current_user.must_change_password = False
-            record_event(current_user, "password_changed", target_type="user", target_id=current_user.id)
+            user = current_user._get_current_object()
+            user.set_password(form.new_password.data)
+            user.must_change_password = False
+            user.end_sessions()
+            record_event(user, "password_changed", target_type="user", target_id=user.id)
             db.session.commit()
+            login_user(user)  # this session goes on under the new version; every other one ended
             flash("密码已修改", "success")
             return redirect(console_url(current_user.role))
     return render_template("change_password.html", form=form, error=error,

@@ -4,7 +4,9 @@ Codes are six random digits, stored only as a keyed hash, valid for five minutes
 burnt after five wrong tries; a phone gets at most one code a minute and a few a day.
 The pages answer the same whether or not a phone belongs to an account: an unknown
 phone gets a code row (so the limits apply alike) but no message. The progress
-between the steps lives in the signed session, never in fields the user could alter.
+between the steps lives on the code's row (verified_at, reset_at): the browser's
+session holds only the row's id, so the cookie shows nothing personal and a saved
+copy of it cannot set a password a second time.
 """
 
 import hashlib
@@ -124,7 +126,7 @@ def check_code(code_id, phone, code):
             return "验证码已过期，请重新获取"
         return "验证码已失效，请重新获取"
     if hmac.compare_digest(row.code_hash, hash_code(phone, code)):
-        used = db.session.execute(update(SmsCode).where(*live).values(used_at=at)).rowcount
+        used = db.session.execute(update(SmsCode).where(*live).values(used_at=at, verified_at=at)).rowcount
         return None if used else "验证码已失效，请重新获取"
     left = MAX_ATTEMPTS - row.attempts
     if left <= 0:
@@ -135,8 +137,26 @@ def check_code(code_id, phone, code):
 
 # ---------------------------------------------------------------- the steps
 
-def reset_state():
-    return session.get(SESSION_KEY) or {}
+def reset_code():
+    """The code row this browser's reset goes through (its id is all the session holds), or None."""
+    code_id = (session.get(SESSION_KEY) or {}).get("code_id")
+    if not isinstance(code_id, int):
+        return None
+    return db.session.execute(
+        select(SmsCode).where(SmsCode.id == code_id, SmsCode.purpose == PURPOSE, SmsCode.reset_at.is_(None))
+    ).scalar_one_or_none()
+
+
+def verified_and_fresh(row):
+    return row.verified_at is not None and row.verified_at + VERIFIED_LIFETIME >= now()
+
+
+def spend_reset(row):
+    """Mark the verified code as used for a reset, once: False when another request already did."""
+    return db.session.execute(
+        update(SmsCode).where(SmsCode.id == row.id, SmsCode.reset_at.is_(None), SmsCode.verified_at.is_not(None))
+        .values(reset_at=now())
+    ).rowcount == 1
 
 
 def render_step(step, form, error=None, **kwargs):
@@ -155,7 +175,7 @@ def start():
             row, error = issue_code(phone)
             db.session.commit()
             if row is not None:
-                session[SESSION_KEY] = {"phone": phone, "code_id": row.id, "verified_at": None}
+                session[SESSION_KEY] = {"code_id": row.id}
                 return redirect(url_for("forgot_password.enter_code"))
     elif form.errors:
         error = next(iter(form.errors.values()))[0]
@@ -165,10 +185,10 @@ def start():
 @bp.route("/forgot-password/code", methods=("GET", "POST"))
 @limiter.limit("20 per minute", methods=["POST"])
 def enter_code():
-    state = reset_state()
-    if not state.get("code_id"):
+    row = reset_code()
+    if row is None:
         return redirect(url_for("forgot_password.start"))
-    if state.get("verified_at"):
+    if row.verified_at is not None:
         return redirect(url_for("forgot_password.new_password"))
     form = CodeForm()
     error = None
@@ -177,26 +197,25 @@ def enter_code():
         if not (code.isdigit() and len(code) == CODE_DIGITS):
             error = f"请输入{CODE_DIGITS}位数字验证码"
         else:
-            error = check_code(state["code_id"], state["phone"], code)
+            error = check_code(row.id, row.phone, code)
             db.session.commit()
             if error is None:
-                session[SESSION_KEY] = {**state, "verified_at": now().isoformat()}
                 return redirect(url_for("forgot_password.new_password"))
     elif form.errors:
         error = next(iter(form.errors.values()))[0]
-    return render_step("code", form, error, masked_phone=_masked(state["phone"]))
+    return render_step("code", form, error, masked_phone=_masked(row.phone))
 
 
 @bp.route("/forgot-password/resend", methods=("POST",))
 @limiter.limit("5 per minute;30 per hour")
 def resend():
-    state = reset_state()
-    if not state.get("phone") or state.get("verified_at"):
+    current = reset_code()
+    if current is None or current.verified_at is not None:
         return redirect(url_for("forgot_password.start"))
-    row, error = issue_code(state["phone"])
+    row, error = issue_code(current.phone)
     db.session.commit()
     if row is not None:
-        session[SESSION_KEY] = {**state, "code_id": row.id}
+        session[SESSION_KEY] = {"code_id": row.id}
         flash(SENT_NOTICE, "info")
     else:
         flash(error, "error")
@@ -205,14 +224,13 @@ def resend():
 
 @bp.route("/forgot-password/new", methods=("GET", "POST"))
 def new_password():
-    state = reset_state()
-    verified_at = state.get("verified_at")
-    if not verified_at or datetime.fromisoformat(verified_at) + VERIFIED_LIFETIME < now():
+    row = reset_code()
+    if row is None or not verified_and_fresh(row):
         session.pop(SESSION_KEY, None)
-        if verified_at:
+        if row is not None and row.verified_at is not None:
             flash("操作超时，请重新获取验证码", "error")
         return redirect(url_for("forgot_password.start"))
-    accounts = accounts_with_phone(state["phone"])
+    accounts = accounts_with_phone(row.phone)
     if not accounts:
         session.pop(SESSION_KEY, None)
         flash("该手机号没有可用的账号，请联系系统管理员", "error")
@@ -224,11 +242,16 @@ def new_password():
     error = None
     if form.validate_on_submit():
         error = password_error(form.new_password.data)
+        if error is None and not spend_reset(row):
+            session.pop(SESSION_KEY, None)
+            flash("验证码已失效，请重新获取", "error")
+            return redirect(url_for("forgot_password.start"))
         if error is None:
             user = next(user for user in accounts if user.id == form.account.data)
             user.set_password(form.new_password.data)
             user.must_change_password = False
             user.unlock()
+            user.end_sessions()
             record_event(user, "password_reset_by_sms", target_type="user", target_id=user.id)
             db.session.commit()
             session.pop(SESSION_KEY, None)

@@ -79,7 +79,7 @@ def _user_fields():
     user = g.get("_login_user")
     if user is not None and getattr(user, "is_authenticated", False):
         return user.id, user.role
-    user_id = session.get("_user_id") if session else None
+    user_id = str(session.get("_user_id") or "").partition(":")[0] if session else ""
     return (user_id or "-"), "-"
 
 
