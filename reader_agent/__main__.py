@@ -30,6 +30,10 @@ def parse_args(argv=None):
     parser.add_argument("--reader", default=env("READER_NAME"),
                         help="PC/SC reader to use (part of its name), or the reader label sent with each read "
                              "(READER_NAME)")
+    parser.add_argument("--port", default=env("READER_PORT"),
+                        help="sam-serial: the reader's serial port, e.g. /dev/ttyUSB0 or COM3 (READER_PORT)")
+    parser.add_argument("--baud", type=int, default=int(env("READER_BAUD", "115200")),
+                        help="sam-serial: baud rate (READER_BAUD; 115200 for most readers)")
     parser.add_argument("--queue", default=env("READER_QUEUE_PATH", default_queue_path()),
                         help="on-disk queue of reads not yet delivered (READER_QUEUE_PATH)")
     parser.add_argument("--timeout", type=float, default=float(env("READER_HTTP_TIMEOUT", "5")),
@@ -50,6 +54,8 @@ def parse_args(argv=None):
         parser.error("需要读卡器令牌：设置 READER_TOKEN 或 --token（管理员在“读卡器令牌”中发放）")
     if options.backend == "simulate" and not (options.card or options.file):
         parser.error("模拟读卡器需要 --card 或 --file")
+    if options.backend == "sam-serial" and not options.port:
+        parser.error("串口读卡器需要 --port（如 /dev/ttyUSB0 或 COM3），或设置 READER_PORT")
     return options
 
 

@@ -10,17 +10,31 @@ from reader_agent.outbox import Outbox
 from reader_agent.sender import Sender
 
 log = logging.getLogger("reader_agent")
+LONG_TERM = "long_term"  # valid_until of a card without an end date (长期)
 
 
 def make_payload(card, at=None):
-    """The JSON body of one read; read_id makes resending it harmless."""
-    return {
+    """The JSON body of one read; read_id makes resending it harmless.
+
+    Address, sex, nation and issuing authority stay on the desk PC: the desk needs only
+    whom the card names and whether it is still valid.
+    """
+    payload = {
         "read_id": str(uuid.uuid4()),
         "id_number": card.id_number,
         "name": card.name or None,
         "reader": (card.reader or "")[:64] or None,
         "read_at": (at or datetime.now().astimezone()).isoformat(timespec="seconds"),
     }
+    if card.card_type:
+        payload["card_type"] = card.card_type
+    if card.valid_from:
+        payload["valid_from"] = card.valid_from.isoformat()
+    if card.long_term:
+        payload["valid_until"] = LONG_TERM
+    elif card.valid_until:
+        payload["valid_until"] = card.valid_until.isoformat()
+    return payload
 
 
 class Agent:

@@ -262,3 +262,39 @@ def login(client, db):
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         return active_client
     return do_login
+
+
+# ---------------------------------------------------------------- the reader agent against a served app
+
+@pytest.fixture
+def serve(app):
+    """Start serving the app on a given port; stopped at the end of the test."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    servers = []
+
+    def start(port):
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        thread.join(5)
+        server.server_close()
+
+
+@pytest.fixture
+def reader_token(db, make_station):
+    """A reader token of a station desk (the plain value)."""
+    from models import ReaderToken
+
+    station = make_station("新河街社区卫生服务中心接种点")
+    _, token = ReaderToken.issue(station, "入口1号台")
+    db.session.commit()
+    return token

@@ -2,7 +2,6 @@
 
 import io
 import os
-import socket
 import sqlite3
 import stat
 import subprocess
@@ -13,15 +12,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from models import CardRead, ReaderToken
+from models import CardRead
 from reader_agent import card_profile, idcard
 from reader_agent.agent import Agent
 from reader_agent.backends import CardData
 from reader_agent.backends.keyboard import KeyboardBackend
 from reader_agent.backends.simulate import SimulatedBackend
 from reader_agent.outbox import Outbox
+from tests.agent_support import free_port, start_agent, stop, wait_for
 from tests.conftest import make_id_number
 from tests.pcsc_stack import PcscStack, VirtualCard, card_record
 
@@ -143,39 +142,6 @@ def test_invalid_cards_are_dropped_without_logging_the_number(tmp_path, caplog):
 
 # ---------------------------------------------------------------- delivery through a real server
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def serve(app):
-    """Start serving the app on a given port; stopped at the end of the test."""
-    servers = []
-
-    def start(port):
-        server = make_server("127.0.0.1", port, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        thread.join(5)
-        server.server_close()
-
-
-@pytest.fixture
-def reader_token(db, make_station):
-    station = make_station("新河街社区卫生服务中心接种点")
-    _, token = ReaderToken.issue(station, "入口1号台")
-    db.session.commit()
-    return token
-
-
 def queued(path):
     if not path.exists():
         return 0
@@ -184,25 +150,6 @@ def queued(path):
             return connection.execute("SELECT count(*) FROM pending_read").fetchone()[0]
         except sqlite3.OperationalError:
             return 0
-
-
-def wait_for(condition, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
-
-
-def start_agent(token, server_url, tmp_path, *args):
-    """The agent as a subprocess, with its log in tmp_path/agent.log; return (process, log path)."""
-    log_path = tmp_path / "agent.log"
-    command = [sys.executable, "-m", "reader_agent", "--server", server_url, "--queue", str(tmp_path / "queue.sqlite3"),
-               "--max-backoff", "0.5", "--timeout", "2", "--device-retry", "0.3", *args]
-    env = {**os.environ, "READER_TOKEN": token, "PYTHONPATH": str(REPO)}
-    with open(log_path, "w") as log:
-        return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log), log_path
 
 
 def simulated_agent(token, server_url, tmp_path, *cards):
@@ -279,15 +226,6 @@ def pcsc(tmp_path):
     stack.acquire()
     yield stack
     stack.release()
-
-
-def stop(process):
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def reads(db):

@@ -10,13 +10,27 @@ in BACKENDS; see reader_agent/README.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 
 @dataclass
 class CardData:
+    """What a backend read from a card; only number, name, type and validity are posted."""
+
     id_number: str
     name: str = ""
     reader: str = ""
+    card_type: str = ""  # resident_id | residence_permit; "" when the reader does not say
+    valid_from: date | None = None
+    valid_until: date | None = None  # None with long_term: the card says 长期
+    long_term: bool = False
+
+    @classmethod
+    def from_text_block(cls, fields, reader):
+        """A card from the decoded GA/T 467 text block (reader_agent.id_text.decode)."""
+        return cls(id_number=fields["id_number"], name=fields["name"], reader=reader,
+                   card_type=fields["card_type"], valid_from=fields["valid_from"],
+                   valid_until=fields["valid_until"], long_term=fields["long_term"])
 
 
 class Backend:
@@ -33,6 +47,11 @@ def make_backend(name, options):
         from reader_agent.backends.pcsc import PcscBackend
 
         return PcscBackend(reader_filter=options.reader, retry_seconds=options.device_retry)
+    if name == "sam-serial":
+        from reader_agent.backends.sam_serial import SamSerialBackend
+
+        return SamSerialBackend(options.port, baudrate=options.baud, retry_seconds=options.device_retry,
+                                label=options.reader)
     if name == "keyboard":
         from reader_agent.backends.keyboard import KeyboardBackend
 
@@ -44,4 +63,4 @@ def make_backend(name, options):
     raise ValueError(f"unknown backend {name!r}")
 
 
-BACKENDS = ("pcsc", "keyboard", "simulate")
+BACKENDS = ("sam-serial", "pcsc", "keyboard", "simulate")
