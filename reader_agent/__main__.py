@@ -34,6 +34,15 @@ def parse_args(argv=None):
                         help="sam-serial: the reader's serial port, e.g. /dev/ttyUSB0 or COM3 (READER_PORT)")
     parser.add_argument("--baud", type=int, default=int(env("READER_BAUD", "115200")),
                         help="sam-serial: baud rate (READER_BAUD; 115200 for most readers)")
+    parser.add_argument("--sdk", choices=("sdtapi", "termb"), default=env("READER_SDK"),
+                        help="sdk: the vendor library's family (READER_SDK)")
+    parser.add_argument("--library", default=env("READER_SDK_LIBRARY"),
+                        help="sdk: path of sdtapi.dll / libsdtapi.so / termb.dll / libtermb.so (READER_SDK_LIBRARY); "
+                             "default: the family's usual name on the library search path")
+    parser.add_argument("--sdk-port", type=int, default=int(env("READER_SDK_PORT", "1001")),
+                        help="sdk: reader port, 1001-1016 USB, 1-16 serial COM1-COM16 (READER_SDK_PORT)")
+    parser.add_argument("--sdk-encoding", default=env("READER_SDK_ENCODING", "gb18030"),
+                        help="sdk termb: text encoding of the Get* functions (READER_SDK_ENCODING)")
     parser.add_argument("--queue", default=env("READER_QUEUE_PATH", default_queue_path()),
                         help="on-disk queue of reads not yet delivered (READER_QUEUE_PATH)")
     parser.add_argument("--timeout", type=float, default=float(env("READER_HTTP_TIMEOUT", "5")),
@@ -54,6 +63,8 @@ def parse_args(argv=None):
         parser.error("需要读卡器令牌：设置 READER_TOKEN 或 --token（管理员在“读卡器令牌”中发放）")
     if options.backend == "simulate" and not (options.card or options.file):
         parser.error("模拟读卡器需要 --card 或 --file")
+    if options.backend == "sdk" and not options.sdk:
+        parser.error("厂商库后端需要 --sdk sdtapi 或 --sdk termb，或设置 READER_SDK")
     if options.backend == "sam-serial" and not options.port:
         parser.error("串口读卡器需要 --port（如 /dev/ttyUSB0 或 COM3），或设置 READER_PORT")
     return options

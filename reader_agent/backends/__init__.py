@@ -52,6 +52,11 @@ def make_backend(name, options):
 
         return SamSerialBackend(options.port, baudrate=options.baud, retry_seconds=options.device_retry,
                                 label=options.reader)
+    if name == "sdk":
+        from reader_agent.backends.sdk import SdkBackend
+
+        return SdkBackend(options.sdk, options.library, port=options.sdk_port, retry_seconds=options.device_retry,
+                          label=options.reader, encoding=options.sdk_encoding)
     if name == "keyboard":
         from reader_agent.backends.keyboard import KeyboardBackend
 
@@ -63,4 +68,4 @@ def make_backend(name, options):
     raise ValueError(f"unknown backend {name!r}")
 
 
-BACKENDS = ("sam-serial", "pcsc", "keyboard", "simulate")
+BACKENDS = ("sam-serial", "sdk", "pcsc", "keyboard", "simulate")
