@@ -87,5 +87,8 @@ class Config:
         self.LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
         # The station desk and the reader API (api/card_reads.py, services/card_match.py, services/events.py).
         self.READER_RATE_LIMIT = env_str("READER_RATE_LIMIT", "300 per minute")
+        # 手工查询 per desk account: a busy desk types a few numbers a minute; a script trying
+        # numbers of the whole district is stopped.
+        self.STATION_LOOKUP_RATE_LIMIT = env_str("STATION_LOOKUP_RATE_LIMIT", "20 per minute;300 per hour")
         self.CHECKIN_GRACE_MINUTES = env_int("CHECKIN_GRACE_MINUTES", 60)
         self.SSE_HEARTBEAT_SECONDS = env_int("SSE_HEARTBEAT_SECONDS", 15)

@@ -8,7 +8,7 @@ ID number.
 
 import json
 
-from flask import Response, abort, redirect, request, stream_with_context, url_for
+from flask import Response, abort, current_app, redirect, request, stream_with_context, url_for
 from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from admin_views.base import ConsoleHomeView, int_arg, mask_id_number, mask_phone
 from admin_views.station_common import StationView, answer, current_station, wants_json
 from admin_views.station_queue import publish_queue_changed, queue_context
-from extensions import db
+from extensions import db, limiter
 from models.audit import record_event
 from models.base import now
 from models.reader import CardRead
@@ -91,6 +91,8 @@ class StationDeskView(StationView, ConsoleHomeView):
         return self.render("station/_recent_reads.html", recent=self._recent_reads(current_user.station_id))
 
     @expose("/lookup", methods=("POST",))
+    @limiter.limit(lambda: current_app.config["STATION_LOOKUP_RATE_LIMIT"],
+                   key_func=lambda: f"station-lookup:{current_user.id}")
     def lookup(self):
         """手工查询: an ID number typed (or sent by a keyboard-wedge reader) at the desk."""
         number = normalise_id_number(request.form.get("id_number", ""))[:32]

@@ -3,6 +3,10 @@
 The verdict depends on the person's status, their station and appointment window and
 the time of the read. It is computed here once, for the reader API and for the manual
 lookup at the desk alike.
+
+About a person of another station the desk learns only where to send them (另有预约 /
+非本站, that station's name and window): nothing of that station's health data (why
+someone was not vaccinated), and no answer to whether a name goes with the number.
 """
 
 import uuid
@@ -23,6 +27,7 @@ from models.status import APPOINTED, CHECKED_IN, NOT_VACCINATED, STATUS_LABELS, 
 APPOINTED_HERE = "appointed_here"
 WRONG_WINDOW = "wrong_window"
 OTHER_STATION = "other_station"
+NOT_THIS_STATION = "not_this_station"
 NOT_APPOINTED = "not_appointed"
 UNKNOWN = "unknown"
 ALREADY_VACCINATED = "vaccinated"
@@ -32,7 +37,8 @@ ALREADY_CHECKED_IN = "checked_in"
 VERDICTS = {
     APPOINTED_HERE: ("本站已预约", "success"),
     WRONG_WINDOW: ("时段不符", "warning"),
-    OTHER_STATION: ("他站预约", "warning"),
+    OTHER_STATION: ("另有预约", "warning"),
+    NOT_THIS_STATION: ("非本站", "warning"),
     NOT_APPOINTED: ("未预约/未分配", "secondary"),
     UNKNOWN: ("未登记", "danger"),
     ALREADY_VACCINATED: ("已接种", "info"),
@@ -94,7 +100,8 @@ def match_card(station_id, id_number, at, card_name=None):
     if person is None:
         return _match(station_id, UNKNOWN, None, "系统中没有此身份证号的申报记录")
     result = _verdict_of(station_id, person, at)
-    result.name_mismatch = bool(card_name) and card_name.strip() != person.name
+    # Only for the desk's own people: elsewhere it would confirm a guessed name.
+    result.name_mismatch = result.at_this_station and bool(card_name) and card_name.strip() != person.name
     return result
 
 
@@ -120,30 +127,35 @@ def _match(station_id, verdict, person, detail):
     return CardMatch(verdict, station_id, person, detail)
 
 
+def _elsewhere(station_id, person):
+    """Where a person of another station belongs, and nothing more."""
+    station = person.station.name
+    if person.status in (APPOINTED, CHECKED_IN) and person.slot is not None:
+        return _match(station_id, OTHER_STATION, person, f"另有预约：{station}，{window_text(person.slot)}")
+    return _match(station_id, NOT_THIS_STATION, person, f"非本站人员，请到{station}")
+
+
 def _verdict_of(station_id, person, at):
     here = person.station_id == station_id
     status = person.status
     if status == VACCINATED:
         where = "本站" if here else (person.station.name if person.station else "其他接种站")
-        when = f"于{person.finished_at:%Y-%m-%d %H:%M}" if person.finished_at else ""
+        when = f"于{person.finished_at:%Y-%m-%d %H:%M}" if person.finished_at and here else ""
         return _match(station_id, ALREADY_VACCINATED, person, f"已{when}在{where}完成接种")
+    if person.station_id is not None and not here:
+        return _elsewhere(station_id, person)
     if status == CHECKED_IN:
-        if here:
-            when = f"于{person.checked_in_at:%H:%M}" if person.checked_in_at else ""
-            return _match(station_id, ALREADY_CHECKED_IN, person, f"已{when}登记，正在候诊")
-        return _match(station_id, OTHER_STATION, person, f"已在{person.station.name}登记")
+        when = f"于{person.checked_in_at:%H:%M}" if person.checked_in_at else ""
+        return _match(station_id, ALREADY_CHECKED_IN, person, f"已{when}登记，正在候诊")
     if status == APPOINTED and person.slot is not None:
         window = window_text(person.slot)
-        if not here:
-            return _match(station_id, OTHER_STATION, person, f"预约于{person.station.name}，{window}")
         slot = person.slot
         if slot.starts_at - grace() <= at <= slot.ends_at + grace():
             return _match(station_id, APPOINTED_HERE, person, f"预约时间 {window}")
         return _match(station_id, WRONG_WINDOW, person, f"预约时间为 {window}，不是当前时段")
     if status == NOT_VACCINATED:
-        return _match(station_id, NOT_APPOINTED, person,
-                      f"上次未接种（{person.not_vaccinated_reason or '未注明原因'}），需重新预约")
+        reason = f"（{person.not_vaccinated_reason or '未注明原因'}）" if here else ""
+        return _match(station_id, NOT_APPOINTED, person, f"上次未接种{reason}，需重新预约")
     if person.station_id is not None:
-        where = "本站" if here else person.station.name
-        return _match(station_id, NOT_APPOINTED, person, f"已分配至{where}，尚未预约")
+        return _match(station_id, NOT_APPOINTED, person, "已分配至本站，尚未预约")
     return _match(station_id, NOT_APPOINTED, person, f"当前状态：{STATUS_LABELS.get(status, status)}，尚未分配接种站")

@@ -98,7 +98,7 @@ def test_person_appointed_here_on_another_day_gets_wrong_window_with_the_window(
 def test_person_appointed_at_another_station_says_which_without_their_details(client, db, desk, make_persons):
     someone = person(db, make_persons, desk, "appointed", desk["other"], desk["slot_other"])
     answer = post(client, desk["token"], body(someone.id_number)).get_json()
-    assert answer["verdict"] == "other_station" and answer["verdict_label"] == "他站预约"
+    assert answer["verdict"] == "other_station" and answer["verdict_label"] == "另有预约"
     assert "大港医院接种点" in answer["detail"]
     assert answer["appointment"]["station"] == "大港医院接种点"
     assert answer["person"] is None and answer["enterprise"] is None

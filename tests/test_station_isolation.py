@@ -86,6 +86,6 @@ def test_manual_lookup_of_their_person_says_where_without_their_details(client, 
     person = db.session.get(Person, two_stations["appointed"])
     answer = client.post("/station/lookup", data={"id_number": person.id_number},
                          headers={"X-Requested-With": "fetch"}).get_json()
-    assert "他站预约" in answer["html"] and "大港医院接种点" in answer["html"]
+    assert "另有预约" in answer["html"] and "大港医院接种点" in answer["html"]
     assert "大港预约" not in answer["html"] and person.phone[-4:] + "<" not in answer["html"]
     assert ">登记<" not in answer["html"]
