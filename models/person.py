@@ -62,6 +62,14 @@ class Person(db.Model):
     vaccine_lot = db.Column(db.String(50))
     signature_png = deferred(db.Column(db.LargeBinary))
 
+    # The course (see models/doses.py for the record of each dose): its product, the next
+    # dose due (1 for a new record; boosters continue the numbering), that dose's window.
+    product_id = db.Column(db.Integer, db.ForeignKey("vaccine_product.id"))
+    dose_number = db.Column(db.Integer, nullable=False, default=1, server_default="1")
+    doses_given = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    next_dose_earliest = db.Column(db.Date)
+    next_dose_latest = db.Column(db.Date)
+
     # The id of the audit event that last changed this row: the workflow uses it to
     # write one history row per changed person with a single INSERT ... SELECT.
     last_event_id = db.Column(db.Integer, index=True)
@@ -70,6 +78,7 @@ class Person(db.Model):
     enterprise = db.relationship("Enterprise", backref=db.backref("persons", lazy="dynamic"))
     station = db.relationship("Station")
     slot = db.relationship("AppointmentSlot")
+    product = db.relationship("VaccineProduct")
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -85,6 +94,8 @@ class Person(db.Model):
         _partial("ix_person_slot_status", "slot_id", "status", present="slot_id"),
         # Today's check-ins per station (dashboards) without reading the whole table.
         _partial("ix_person_checked_in_at", "checked_in_at", "station_id", present="checked_in_at"),
+        # The 待续种 tab: people whose next window opens in a date range.
+        _partial("ix_person_next_dose_earliest", "next_dose_earliest", "station_id", present="next_dose_earliest"),
     )
 
     @property

@@ -9,15 +9,18 @@ APPOINTED = "appointed"
 CHECKED_IN = "checked_in"
 VACCINATED = "vaccinated"
 NOT_VACCINATED = "not_vaccinated"
+# A dose was given and the course has more: waiting for the next dose's window (or a booster).
+DUE_NEXT = "due_next"
 
 ALL_STATUSES = (
     REGISTERED, SUBMITTED, DEPT_APPROVED, CENTER_APPROVED, ALLOCATED,
-    APPOINTED, CHECKED_IN, VACCINATED, NOT_VACCINATED,
+    APPOINTED, CHECKED_IN, VACCINATED, NOT_VACCINATED, DUE_NEXT,
 )
 
-# Position in the funnel. A not-vaccinated person went as far as a vaccinated one.
-RANK = {status: index for index, status in enumerate(ALL_STATUSES[:-1])}
-RANK[NOT_VACCINATED] = RANK[VACCINATED]
+# Position in the funnel. A not-vaccinated person went as far as a vaccinated one, and
+# so did one waiting for the next dose (they have had at least one).
+RANK = {status: index for index, status in enumerate(ALL_STATUSES[:-2])}
+RANK[NOT_VACCINATED] = RANK[DUE_NEXT] = RANK[VACCINATED]
 
 STATUS_LABELS = {
     REGISTERED: "未提交",
@@ -29,6 +32,7 @@ STATUS_LABELS = {
     CHECKED_IN: "已登记",
     VACCINATED: "已接种",
     NOT_VACCINATED: "未接种",
+    DUE_NEXT: "待续种",
 }
 
 # Where each status is stamped on the person: <stage>_at and <stage>_by_id.
@@ -41,6 +45,7 @@ STAGE_STAMP = {
     CHECKED_IN: "checked_in",
     VACCINATED: "finished",
     NOT_VACCINATED: "finished",
+    DUE_NEXT: "finished",
 }
 
 

@@ -9,14 +9,16 @@ the request (or CLI command) commits once.
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlalchemy import Select, and_, false, func, insert, literal, select, true, update
+from sqlalchemy import Date, Select, and_, case, cast, false, func, insert, literal, null, or_, select, true, update
 from sqlalchemy.sql import visitors
 
 from extensions import db
 from models.audit import AuditEvent, PersonEvent
-from models.base import now
+from models.base import now, today
 from models.counters import status_totals
+from models.doses import GIVEN, NOT_GIVEN, Vaccination
 from models.org import AppointmentSlot, Enterprise, ReviewDepartment
 from models.person import Person
 from models.status import (
@@ -25,6 +27,7 @@ from models.status import (
     CENTER_APPROVED,
     CHECKED_IN,
     DEPT_APPROVED,
+    DUE_NEXT,
     NOT_VACCINATED,
     RANK,
     REGISTERED,
@@ -33,6 +36,7 @@ from models.status import (
     VACCINATED,
 )
 from models.user import ADMIN, CENTER, ENTERPRISE, REVIEW, STATION
+from models.vaccines import VaccineProduct
 
 logger = logging.getLogger("binhai.workflow")
 
@@ -66,12 +70,15 @@ TRANSITIONS = {t.action: t for t in (
        needs_reason=True),
     _t("allocate", {CENTER_APPROVED}, ALLOCATED, {CENTER}, "分配", needs_station=True),
     _t("cancel_allocation", {ALLOCATED}, CENTER_APPROVED, {CENTER}, "取消分配"),
-    _t("appoint", {ALLOCATED, NOT_VACCINATED}, APPOINTED, {CENTER, STATION}, "预约", needs_slot=True),
+    _t("appoint", {ALLOCATED, NOT_VACCINATED, DUE_NEXT}, APPOINTED, {CENTER, STATION}, "预约", needs_slot=True),
     _t("reschedule", {APPOINTED}, APPOINTED, {CENTER, STATION}, "修改预约", needs_slot=True),
+    # Back to 已分配, or to 待续种 for someone who already had a dose (see _dose_values).
     _t("cancel_appointment", {APPOINTED}, ALLOCATED, {CENTER, STATION}, "取消预约", needs_reason=True),
     _t("check_in", {APPOINTED}, CHECKED_IN, {STATION}, "登记"),
+    # 全程接种 after the course's last dose, else 待续种 with the next dose's window (per row).
     _t("vaccinate", {CHECKED_IN}, VACCINATED, {STATION}, "确认接种"),
     _t("mark_not_vaccinated", {CHECKED_IN}, NOT_VACCINATED, {STATION}, "未接种", needs_reason=True),
+    _t("open_booster", {VACCINATED}, DUE_NEXT, {CENTER}, "开放加强针"),
 )}
 
 # Columns a caller may set alongside a transition (per-person data of the exit desk).
@@ -151,23 +158,28 @@ def visible_persons(user):
 # ---------------------------------------------------------------- transitions
 
 def apply_transition(action, actor, *, ids=None, query=None, reason=None, station=None, slot=None,
-                     limit=None, extra=None):
+                     limit=None, extra=None, product=None):
     """Apply `action` to persons chosen by `ids` or by `query` (a select of Person.id).
 
     Rows outside the actor's scope or not in an expected status are skipped, not
-    changed. With a slot, at most its free capacity is booked, earliest ids first.
+    changed. With a slot, at most its free capacity is booked, earliest ids first,
+    and never before a person's next dose may be given. `product` is the vaccine
+    given by `vaccinate` (default: the course's product, or the one named in extra).
     """
     transition = _checked_transition(action, actor, reason, station, slot, ids, query)
+    if action == "vaccinate":
+        product = product or _product_named((extra or {}).get("vaccine_product"))
     chosen = _chosen_condition(ids, query)
     requested = _count(chosen) if limit is None else min(_count(chosen), limit)
     event = _open_event(transition, actor, reason, requested, station, slot)
     if requested == 0:
         return TransitionResult(action, 0, 0, event.id)
 
-    eligible = and_(chosen, person_scope(actor), Person.status.in_(transition.sources))
+    eligible = and_(chosen, person_scope(actor), Person.status.in_(transition.sources),
+                    _dose_condition(transition))
     if slot is not None:
         eligible = and_(eligible, Person.station_id == slot.station_id,
-                        (Person.slot_id.is_(None)) | (Person.slot_id != slot.id))
+                        (Person.slot_id.is_(None)) | (Person.slot_id != slot.id), inside_dose_window(slot))
     reserved = None
     if slot is not None:
         wanted = _count(eligible) if limit is None else min(_count(eligible), limit)
@@ -176,7 +188,11 @@ def apply_transition(action, actor, *, ids=None, query=None, reason=None, statio
     if limit is not None:
         eligible = Person.id.in_(select(Person.id).where(eligible).order_by(Person.id).limit(limit))
 
-    changed = _move_rows(transition, actor, eligible, event.id, reason, station, slot, extra)
+    changed = _move_rows(transition, actor, eligible, event.id, reason, station, slot, extra, product)
+    if action in ("vaccinate", "mark_not_vaccinated"):
+        _write_vaccinations(transition, actor, event.id, product, extra)
+        if product is not None:
+            event.detail = " ".join(filter(None, (event.detail, f"product={product.id}")))
     if reserved is not None and changed < reserved:
         _release_capacity(slot.id, reserved - changed)
     if transition.needs_slot or action == "cancel_appointment":
@@ -306,7 +322,7 @@ def _action_values(transition, reason, station, slot, extra):
     return values
 
 
-def _move_rows(transition, actor, condition, event_id, reason, station, slot, extra):
+def _move_rows(transition, actor, condition, event_id, reason, station, slot, extra, product=None):
     values = {
         "previous_status": Person.status,
         "status": transition.target,
@@ -315,6 +331,7 @@ def _move_rows(transition, actor, condition, event_id, reason, station, slot, ex
     }
     values.update(_stage_values(transition, actor, now()))
     values.update(_action_values(transition, reason, station, slot, extra))
+    values.update(_dose_values(transition, product))
     statement = (
         update(Person)
         .where(condition)
@@ -409,3 +426,123 @@ def funnel_counts(condition=None):
         "vaccinated": by_status.get(VACCINATED, 0),
         "by_status": by_status,
     }
+
+
+# ---------------------------------------------------------------- doses
+
+def _product_named(name):
+    if not (name or "").strip():
+        return None
+    return db.session.execute(select(VaccineProduct).where(VaccineProduct.name == name.strip())).scalar_one_or_none()
+
+
+def _dose_condition(transition):
+    """Rows a dose transition may move beyond its source status (a booster needs a product that has one)."""
+    if transition.action == "open_booster":
+        return Person.product_id.in_(select(VaccineProduct.id).where(VaccineProduct.booster_after_days.is_not(None)))
+    return true()
+
+
+def inside_dose_window(slot):
+    """A person may be booked into `slot` only on or after the first day of their next dose."""
+    day = slot.starts_at.date()
+    return or_(Person.next_dose_earliest.is_(None), Person.next_dose_earliest <= day)
+
+
+def _course_doses():
+    """{product id: (primary doses, {dose number: (min days, max days)})} for every product (a few rows)."""
+    products = db.session.execute(select(VaccineProduct)).scalars().all()
+    return {p.id: (p.primary_doses, {r.dose_number: (r.min_interval_days, r.max_interval_days) for r in p.rules})
+            for p in products}
+
+
+def _dose_values(transition, product):
+    """The per-row course columns a dose transition sets (CASE over the few products' schedules)."""
+    action = transition.action
+    if action == "vaccinate":
+        return _after_a_dose(product)
+    if action == "cancel_appointment":
+        return {"status": case((Person.doses_given > 0, DUE_NEXT), else_=ALLOCATED)}
+    if action == "open_booster":
+        return {"status": DUE_NEXT, "next_dose_earliest": _days_after(Person.finished_at, _booster_days()),
+                "next_dose_latest": None, "slot_id": None, "previous_slot_id": None}
+    return {}
+
+
+def _after_a_dose(product):
+    """待续种 with the next window while the course has doses left, else 全程接种; dose counters move on."""
+    course = Person.product_id if product is None else func.coalesce(Person.product_id, product.id)
+    day = today()
+    due_next, earliest, latest = [], [], []
+    for product_id, (primary, rules) in _course_doses().items():
+        for dose in range(1, primary):
+            given_now = and_(course == product_id, Person.dose_number == dose)
+            due_next.append(given_now)
+            low, high = rules.get(dose + 1, (0, None))
+            earliest.append((given_now, literal(day + timedelta(days=low), Date)))
+            if high is not None:
+                latest.append((given_now, literal(day + timedelta(days=high), Date)))
+    more_to_come = or_(*due_next) if due_next else false()
+    values = {
+        "status": case((more_to_come, DUE_NEXT), else_=VACCINATED),
+        "dose_number": Person.dose_number + 1,
+        "doses_given": Person.doses_given + 1,
+        "product_id": course,
+        "next_dose_earliest": case(*earliest, else_=null()) if earliest else None,
+        "next_dose_latest": case(*latest, else_=null()) if latest else None,
+        # The dose's slot stays booked (it was used) and is kept on the record; someone
+        # waiting for the next dose holds no slot until booked again.
+        "previous_slot_id": Person.slot_id,
+        "slot_id": case((more_to_come, null()), else_=Person.slot_id),
+    }
+    if product is not None:
+        values["vaccine_product"] = product.name
+    return values
+
+
+def _booster_days():
+    return (select(VaccineProduct.booster_after_days).where(VaccineProduct.id == Person.product_id)
+            .scalar_subquery())
+
+
+def _days_after(moment, days):
+    """The date `days` after the timestamp column `moment` (now when it is empty), in SQL on either engine."""
+    start = func.coalesce(moment, literal(now()))
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(start, Date) + days
+    return func.date(start, literal("+") + cast(days, db.String) + literal(" days"))
+
+
+def _primary_doses():
+    return (select(VaccineProduct.primary_doses).where(VaccineProduct.id == Person.product_id)
+            .scalar_subquery())
+
+
+def _write_vaccinations(transition, actor, event_id, product, extra):
+    """One 接种记录 per person this event moved, with one INSERT ... SELECT."""
+    given = transition.action == "vaccinate"
+    dose = Person.dose_number - 1 if given else Person.dose_number
+    extra = extra or {}
+    columns = {
+        "person_id": Person.id,
+        "dose_number": dose,
+        "is_booster": func.coalesce(dose > _primary_doses(), false()),
+        "product_id": literal(product.id) if given and product is not None else Person.product_id,
+        "product_name": literal(product.name if product is not None else (extra.get("vaccine_product") or None),
+                                db.String) if given else null(),
+        "lot_number": literal(extra.get("vaccine_lot") or None, db.String),
+        "station_id": Person.station_id,
+        "slot_id": Person.previous_slot_id if given else Person.slot_id,
+        "outcome": literal(GIVEN if given else NOT_GIVEN),
+        "reason": null() if given else Person.not_vaccinated_reason,
+        "at": literal(now()),
+        "vaccinator_id": literal(actor.id),
+        "signature_png": Person.signature_png if given else null(),
+        "event_id": literal(event_id),
+        "state": literal("valid"),
+        "created_at": literal(now()),
+    }
+    db.session.execute(
+        insert(Vaccination).from_select(
+            list(columns), select(*columns.values()).where(Person.last_event_id == event_id))
+    )
