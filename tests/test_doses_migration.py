@@ -46,7 +46,7 @@ def test_vaccinated_people_get_their_first_dose_and_two_dose_courses_wait_for_do
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
     try:
         with app.app_context():
-            upgrade(revision="0006_import_reject_files")
+            upgrade(revision="0007_session_version_reset_state")
             with db.engine.begin() as connection:
                 _yesterdays_world(connection)
             upgrade()

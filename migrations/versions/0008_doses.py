@@ -1,7 +1,7 @@
 """doses: vaccine products and schedules, one vaccination record per dose, the person's course, 待续种
 
-Revision ID: 0007_doses
-Revises: 0006_import_reject_files
+Revision ID: 0008_doses
+Revises: 0007_session_version_reset_state
 Create Date: 2026-12-01 21:50:00
 
 Schema: vaccine_product, vaccine_dose_rule, station_product, vaccination; person gains
@@ -27,8 +27,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0007_doses'
-down_revision = '0006_import_reject_files'
+revision = '0008_doses'
+down_revision = '0007_session_version_reset_state'
 branch_labels = None
 depends_on = None
 
