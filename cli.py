@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from extensions import db
 from models import Enterprise, Person, ReaderToken, ReviewDepartment, Station, User
 from models.options import seed_default_options
+from models.passwords import password_error
 from models.user import ROLES
-from public_forms.passwords import password_error
 
 
 def register_commands(app):

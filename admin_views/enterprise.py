@@ -33,6 +33,7 @@ from admin_views.home import FunnelHomeView
 from extensions import db
 from models.audit import PersonEvent, record_event
 from models.base import today
+from models.identity import normalise_id_number, normalise_phone
 from models.options import PERSON_CATEGORY, option_labels
 from models.org import AppointmentSlot, Station
 from models.person import GENDER_LABELS, Person
@@ -51,7 +52,6 @@ from models.status import (
 from models.user import ENTERPRISE
 from models.workflow import funnel_counts, person_scope
 from public_forms.person_data import DUPLICATE_ID_MESSAGE, FIELD_ORDER, clean_person, id_number_taken
-from public_forms.validators import normalise_id_number, normalise_phone
 from services.qr import employee_form_url, enterprise_qr_response
 from services.spreadsheets import XLSX_MIMETYPE, stream_xlsx
 

@@ -20,11 +20,11 @@ from admin_views.station_common import StationView, current_station
 from extensions import db
 from models import appointments
 from models.base import now, today
+from models.identity import normalise_id_number
 from models.org import AppointmentSlot, Enterprise
 from models.person import Person
 from models.status import ALLOCATED, APPOINTED, CHECKED_IN, NOT_VACCINATED, STATUS_LABELS, VACCINATED
 from models.workflow import WorkflowError
-from public_forms.validators import normalise_id_number
 from services.card_match import window_text
 from services.sms import deliver_queued
 

@@ -19,11 +19,11 @@ from admin_views.station_queue import publish_queue_changed, queue_context
 from extensions import db, limiter
 from models.audit import record_event
 from models.base import now
+from models.identity import id_number_error, normalise_id_number
 from models.reader import CardRead
 from models.status import STATUS_LABELS
 from models.user import STATION
 from models.workflow import WorkflowError, apply_transition
-from public_forms.validators import id_number_error, normalise_id_number
 from services import events
 from services.card_match import ALREADY_CHECKED_IN, VERDICTS, WRONG_WINDOW, match_card, record_read, window_text
 

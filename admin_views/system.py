@@ -38,10 +38,10 @@ from models.audit import record_event
 from models.base import now, today
 from models.options import NOT_VACCINATED_REASON, PERSON_CATEGORY
 from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY, AppointmentSlot
+from models.passwords import random_password
 from models.status import STATUS_LABELS
 from models.user import ADMIN, ENTERPRISE, REVIEW, ROLE_LABELS, STATION
 from models.workflow import TRANSITIONS
-from public_forms.passwords import random_password
 from public_forms.person_data import FIELD_LABELS
 from services.spreadsheets_departments import (
     USERNAME_PATTERN,

@@ -19,10 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from api import ApiError, bp
 from extensions import db, limiter
 from models.base import CAMPAIGN_TZ, now
+from models.identity import id_number_error, normalise_id_number
 from models.org import Station
 from models.reader import CardRead, ReaderToken, hash_token
 from models.status import STATUS_LABELS
-from public_forms.validators import id_number_error, normalise_id_number
 from services import events
 from services.card_match import VERDICTS, record_read
 

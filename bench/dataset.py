@@ -35,6 +35,7 @@ from models.demo import (
     ZONES,
     make_credit_code,
 )
+from models.identity import id_check_char
 from models.options import PERSON_CATEGORY, option_labels, seed_default_options
 from models.org import INDUSTRY, TERRITORY, AppointmentSlot, Enterprise, ReviewDepartment, Station, Territory
 from models.person import Person
@@ -51,7 +52,6 @@ from models.status import (
     reached,
 )
 from models.user import ADMIN, CENTER, ENTERPRISE, REVIEW, STATION, User
-from public_forms.validators import id_check_char
 
 # Share of the persons in each status: a campaign in full swing.
 STATUS_SHARES = {

@@ -11,13 +11,13 @@ from sqlalchemy import insert, select, update
 
 from extensions import db
 from models.base import now
+from models.identity import CREDIT_ALPHABET, age_on, credit_check_char, id_check_char
 from models.options import PERSON_CATEGORY, option_labels, seed_default_options
 from models.org import INDUSTRY, TERRITORY, AppointmentSlot, Enterprise, ReviewDepartment, Station, Territory
 from models.person import Person
 from models.status import CHECKED_IN, VACCINATED
 from models.user import ADMIN, CENTER, ENTERPRISE, REVIEW, STATION, User
 from models.workflow import apply_transition
-from public_forms.validators import CREDIT_ALPHABET, age_on, credit_check_char, id_check_char
 
 DEMO_PASSWORD = "Binhai2026"
 

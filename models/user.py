@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from flask_login import UserMixin
 from sqlalchemy import case, or_, update
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
 from models.base import now
+from models.passwords import hash_password, password_matches
 
 ENTERPRISE = "enterprise"
 REVIEW = "review"
@@ -55,10 +55,10 @@ class User(UserMixin, db.Model):
     )
 
     def set_password(self, password):
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
 
     def check_password(self, password):
-        return check_password_hash(self.password_hash, password)
+        return password_matches(self.password_hash, password)
 
     @property
     def is_active(self):

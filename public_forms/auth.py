@@ -16,8 +16,8 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from extensions import db, limiter, login_manager
 from models.audit import record_event
 from models.org import Enterprise
+from models.passwords import password_error
 from models.user import ENTERPRISE, ROLE_LABELS, User
-from public_forms.passwords import password_error
 
 bp = Blueprint("auth", __name__)
 

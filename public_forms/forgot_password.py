@@ -24,10 +24,10 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from extensions import db, limiter
 from models.audit import record_event
 from models.base import now
+from models.identity import normalise_phone, phone_error
+from models.passwords import password_error
 from models.sms import SmsCode
 from models.user import User
-from public_forms.passwords import password_error
-from public_forms.validators import normalise_phone, phone_error
 from services import sms
 
 bp = Blueprint("forgot_password", __name__)

@@ -13,11 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models.base import now, today
-from models.options import PERSON_CATEGORY, OptionItem
-from models.org import Enterprise
-from models.person import GENDER_LABELS, Person
-from models.status import REGISTERED
-from public_forms.validators import (
+from models.identity import (
     age_on,
     id_birth_date,
     id_gender,
@@ -26,6 +22,10 @@ from public_forms.validators import (
     normalise_phone,
     phone_error,
 )
+from models.options import PERSON_CATEGORY, OptionItem
+from models.org import Enterprise
+from models.person import GENDER_LABELS, Person
+from models.status import REGISTERED
 
 FIELD_LABELS = {
     "name": "姓名",

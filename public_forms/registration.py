@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db, limiter
 from models.audit import record_event
+from models.identity import credit_code_error, normalise_credit_code, normalise_phone, phone_error
 from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY, Enterprise, ReviewDepartment, Territory
+from models.passwords import password_error
 from models.user import ENTERPRISE, User
-from public_forms.passwords import password_error
-from public_forms.validators import credit_code_error, normalise_credit_code, normalise_phone, phone_error
 from services.qr import employee_form_url
 
 bp = Blueprint("registration", __name__)

@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from extensions import db
 from models.audit import record_event
+from models.identity import normalise_phone, phone_error
 from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY, ReviewDepartment
+from models.passwords import hash_password, random_password
 from models.user import REVIEW, User
-from public_forms.passwords import random_password
-from public_forms.validators import normalise_phone, phone_error
 from services.spreadsheets import neutralise
 
 COLUMNS = {"名称": "name", "维度": "dimension", "上级部门": "parent", "联系电话": "phone", "账号": "username"}
@@ -219,7 +218,7 @@ ISSUED_PASSWORD_METHOD = "scrypt:4096:8:1"
 def hash_passwords(passwords):
     """Hash many issued passwords at once; scrypt releases the GIL, so threads share the cores."""
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(lambda password: generate_password_hash(password, ISSUED_PASSWORD_METHOD), passwords))
+        return list(pool.map(lambda password: hash_password(password, ISSUED_PASSWORD_METHOD), passwords))
 
 
 def import_departments(rows, actor=None):

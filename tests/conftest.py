@@ -27,9 +27,9 @@ from models import (
     User,
 )
 from models.demo import make_credit_code
+from models.identity import age_on, id_check_char
 from models.options import seed_default_options
 from models.org import INDUSTRY
-from public_forms.validators import age_on, id_check_char
 
 TEST_PASSWORD = "Passw0rd2026"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")

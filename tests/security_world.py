@@ -17,6 +17,7 @@ from admin_views.base import mask_id_number, mask_phone
 from models import Person
 from models.audit import record_event
 from models.base import now
+from models.identity import age_on, id_check_char
 from models.org import INDUSTRY, TERRITORY
 from models.reader import CardRead, ReaderToken
 from models.status import (
@@ -31,7 +32,6 @@ from models.status import (
     SUBMITTED,
     VACCINATED,
 )
-from public_forms.validators import age_on, id_check_char
 
 ALL_STATUSES = (REGISTERED, SUBMITTED, DEPT_APPROVED, CENTER_APPROVED, ALLOCATED, APPOINTED, CHECKED_IN,
                 VACCINATED, NOT_VACCINATED)

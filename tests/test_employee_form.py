@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 
 from app import create_app
 from models import Enterprise, OptionItem, Person, now, today
+from models.identity import age_on, id_birth_date
 from models.options import PERSON_CATEGORY
 from public_forms import person_data
-from public_forms.validators import age_on, id_birth_date
 
 # Test vectors of /work/shared/guides/card-reader.md
 VALID_IDS = {"11010519491231002X": "F", "440524188001010014": "M", "11010219840406970X": "F"}
@@ -131,7 +131,7 @@ def test_an_invalid_id_number_is_refused_with_a_clear_message(client, enterprise
 
 
 def test_a_birth_date_in_the_future_is_refused(client, enterprise, db):
-    from public_forms.validators import id_check_char
+    from models.identity import id_check_char
 
     first17 = f"120116{today() + timedelta(days=2):%Y%m%d}123"
     response = client.post(f"/e/{enterprise.qr_token}", data=answer(id_number=first17 + id_check_char(first17)))

@@ -17,8 +17,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import create_engine, text
 
+from models.identity import id_check_char
 from public_forms.person_data import DUPLICATE_ID_MESSAGE
-from public_forms.validators import id_check_char
 from tests.load_server import Client, cli, fresh_database, gunicorn, postgres_or_skip, qr_token_of_an_enterprise
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]

@@ -9,7 +9,7 @@ from werkzeug.security import check_password_hash
 import public_forms.auth as auth_module
 from app import create_app
 from extensions import db as _db
-from public_forms.passwords import password_error
+from models.passwords import password_error
 from tests.conftest import TEST_PASSWORD
 
 
@@ -52,7 +52,7 @@ def test_an_unknown_account_costs_the_same_hash_check_as_a_known_one(client, mak
         return real(stored, password)
 
     monkeypatch.setattr(auth_module, "check_password_hash", counting)
-    monkeypatch.setattr("models.user.check_password_hash", counting)
+    monkeypatch.setattr("models.passwords.check_password_hash", counting)
     answers = {}
     for name in ("known_user", "nobody_here"):
         calls.clear()

@@ -21,8 +21,8 @@ from pyzbar.pyzbar import decode
 from sqlalchemy import select
 
 from models import AuditEvent, Person, PersonEvent, SmsMessage, now
+from models.identity import credit_check_char, id_check_char
 from models.org import INDUSTRY
-from public_forms.validators import credit_check_char, id_check_char
 from tests.conftest import TEST_PASSWORD
 
 COMPANY = "天津滨城港航物流有限公司"

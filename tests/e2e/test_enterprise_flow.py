@@ -10,7 +10,7 @@ from PIL import Image
 from playwright.sync_api import expect
 from pyzbar.pyzbar import decode
 
-from public_forms.validators import credit_check_char, id_check_char, id_number_error
+from models.identity import credit_check_char, id_check_char, id_number_error
 
 CREDIT_CODE = "91120116MA05JQ2X1L"
 PASSWORD = "Haitong2026"

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from models import Person
-from public_forms.validators import id_check_char
+from models.identity import id_check_char
 
 PHONE = {"width": 375, "height": 812}
 NUMBER = "12011619880512003" + id_check_char("12011619880512003")  # a man born 1988-05-12

@@ -1,8 +1,10 @@
-"""The password policy, shared by registration, password change and reset."""
+"""Passwords: the policy (registration, change, reset, issued accounts) and the hashing of models/user.py."""
 
 import re
 import secrets
 import string
+
+from werkzeug.security import check_password_hash, generate_password_hash
 
 
 def password_error(password):
@@ -23,3 +25,13 @@ def random_password(length=12):
         candidate = "".join(secrets.choice(alphabet) for _ in range(length))
         if password_error(candidate) is None:
             return candidate
+
+
+def hash_password(password, method=None):
+    """The stored hash of a password (werkzeug's default method unless one is named)."""
+    return generate_password_hash(password, method) if method else generate_password_hash(password)
+
+
+def password_matches(password_hash, password):
+    """Whether `password` is the one `password_hash` was made from."""
+    return check_password_hash(password_hash, password)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from public_forms.validators import (
+from models.identity import (
     credit_code_error,
     id_number_error,
     normalise_id_number,

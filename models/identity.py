@@ -1,4 +1,7 @@
-"""Validators of Chinese identifiers: resident ID (GB 11643), credit code (GB 32100), mobile."""
+"""Checks and normalisation of Chinese identifiers: resident ID (GB 11643), credit code (GB 32100), mobile.
+
+The domain's: the forms, the imports, the card-read API and the demo data all call these.
+"""
 
 import re
 from datetime import date
