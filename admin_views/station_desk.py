@@ -151,7 +151,7 @@ class StationDeskView(StationView, ConsoleHomeView):
         ).scalars().all()
         return [{"read": r, "masked_id": mask_id_number(r.id_number),
                  "name": r.person.name if r.person is not None and r.person.station_id == station_id else "",
-                 "label": VERDICTS[r.verdict][0]} for r in reads]
+                 "label": VERDICTS[r.verdict][0] + ("·证件已过期" if r.card_expired else "")} for r in reads]
 
     def _panel_context(self, read, match=None):
         """What the read panel shows now; the full ID number shown is written to the audit log."""
@@ -165,7 +165,9 @@ class StationDeskView(StationView, ConsoleHomeView):
             "window": window_text(match.person.slot) if match.person is not None and match.person.slot else "",
             "status_label": STATUS_LABELS.get(person.status, "") if person else "",
             "delayed": (read.received_at - read.read_at).total_seconds() > DELAYED_READ_SECONDS,
-            "confirm_needed": match.verdict == WRONG_WINDOW,
+            # An expired card is a verdict of its own to confirm: the desk checks another valid document.
+            "card_expired": read.card_expired,
+            "confirm_needed": match.verdict == WRONG_WINDOW or read.card_expired,
             "waiting": match.verdict == ALREADY_CHECKED_IN,
         }
 

@@ -7,9 +7,12 @@ token sends too fast. Every accepted read is stored as a CardRead and pushed liv
 the desks of the token's station.
 """
 
+import contextlib
+import dataclasses
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app, jsonify, request
 from flask_limiter.util import get_remote_address
@@ -28,7 +31,11 @@ from services.card_match import VERDICTS, record_read
 
 MAX_BODY_BYTES = 4096
 LAST_USED_PRECISION = timedelta(minutes=1)
-FIELD_LIMITS = {"read_id": 64, "id_number": 32, "name": 50, "reader": 64, "read_at": 40}
+FIELD_LIMITS = {"read_id": 64, "id_number": 32, "name": 50, "reader": 64, "read_at": 40, "card_type": 24,
+                "valid_from": 10, "valid_until": 10}
+CARD_TYPES = ("resident_id", "residence_permit")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+LONG_TERM = "long_term"  # valid_until of a card valid without an end date (长期)
 
 
 @dataclass
@@ -38,6 +45,7 @@ class ReadPayload:
     name: str | None
     reader: str | None
     read_at: datetime
+    card: dict = dataclasses.field(default_factory=dict)  # card_type, card_valid_from/until, card_long_term, when sent
 
 
 def bearer_value():
@@ -71,7 +79,7 @@ def create_card_read():
     try:
         read, match = record_read(token.station_id, payload.id_number, payload.read_at, read_id=payload.read_id,
                                   reader=payload.reader or token.name or None, token_id=token.id,
-                                  card_name=payload.name)
+                                  card_name=payload.name, card=payload.card)
     except IntegrityError:
         # A replay of a stored read_id (or the same read twice at once): answer what was stored.
         db.session.rollback()
@@ -148,6 +156,7 @@ def parse_payload():
         name=(body.get("name") or "").strip() or None,
         reader=(body.get("reader") or "").strip() or None,
         read_at=_read_at(body.get("read_at")),
+        card=_card(body),
     )
 
 
@@ -169,6 +178,40 @@ def _id_number(value):
     if error:
         raise ApiError(422, "invalid_id_number", error)
     return number
+
+
+def _card(body):
+    """What the card says of itself: its type and validity period (all optional)."""
+    card = {}
+    card_type = body.get("card_type")
+    if card_type is not None:
+        if card_type not in CARD_TYPES:
+            raise ApiError(422, "invalid_card_type",
+                           "card_type 应为 resident_id（居民身份证）或 residence_permit（港澳台居民居住证）")
+        card["card_type"] = card_type
+    valid_from = _card_date(body.get("valid_from"), "valid_from", "证件有效期起始日期")
+    until = body.get("valid_until")
+    long_term = until == LONG_TERM
+    valid_until = None if long_term else _card_date(until, "valid_until", "证件有效期截止日期")
+    if valid_from is not None:
+        if valid_from > now().date() + timedelta(days=1):
+            raise ApiError(422, "invalid_valid_from", "证件有效期起始日期晚于今天，请重新读卡")
+        card["card_valid_from"] = valid_from
+    if valid_from is not None and valid_until is not None and valid_until < valid_from:
+        raise ApiError(422, "invalid_validity", "证件有效期截止日期早于起始日期，请重新读卡")
+    if valid_until is not None or long_term:
+        card["card_valid_until"], card["card_long_term"] = valid_until, long_term
+    return card
+
+
+def _card_date(value, name, label):
+    if not value:
+        return None
+    if ISO_DATE.fullmatch(value):
+        with contextlib.suppress(ValueError):  # 2026-02-30
+            return date.fromisoformat(value)
+    raise ApiError(422, f"invalid_{name}", f"{label} {name} 应为日期（YYYY-MM-DD）" +
+                   ("或 long_term（长期）" if name == "valid_until" else ""))
 
 
 def _read_at(value):
@@ -211,6 +254,8 @@ def read_body(read, detail, name_mismatch, replayed=False):
         "person": None,
         "enterprise": None,
         "appointment": None,
+        "card_expired": read.card_expired,
+        "card": _card_body(read),
     }
     if mine:
         body["person"] = {"id": person.id, "name": person.name, "gender": person.gender_label, "age": person.age,
@@ -221,3 +266,13 @@ def read_body(read, detail, name_mismatch, replayed=False):
                                "starts_at": person.slot.starts_at.isoformat(),
                                "ends_at": person.slot.ends_at.isoformat()}
     return body
+
+
+def _card_body(read):
+    if not (read.card_type or read.card_valid_from or read.card_valid_until or read.card_long_term):
+        return None
+    return {"type": read.card_type, "type_label": read.card_type_label,
+            "valid_from": read.card_valid_from.isoformat() if read.card_valid_from else None,
+            "valid_until": LONG_TERM if read.card_long_term else (
+                read.card_valid_until.isoformat() if read.card_valid_until else None),
+            "expired": read.card_expired}

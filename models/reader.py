@@ -38,6 +38,10 @@ class ReaderToken(db.Model):
         return self.revoked_at is None
 
 
+# What a card says it is (sent by the reader agent; none for a number typed at the desk).
+CARD_TYPE_LABELS = {"resident_id": "居民身份证", "residence_permit": "港澳台居民居住证"}
+
+
 class CardRead(db.Model):
     __tablename__ = "card_read"
     id = db.Column(db.Integer, primary_key=True)
@@ -50,6 +54,19 @@ class CardRead(db.Model):
     received_at = db.Column(db.DateTime, nullable=False, default=now)
     person_id = db.Column(db.Integer, db.ForeignKey("person.id", ondelete="SET NULL"), index=True)
     verdict = db.Column(db.String(32))
+    card_type = db.Column(db.String(24))
+    card_valid_from = db.Column(db.Date)
+    card_valid_until = db.Column(db.Date)
+    card_long_term = db.Column(db.Boolean)  # 长期: valid without an end date
 
     station = db.relationship("Station")
     person = db.relationship("Person")
+
+    @property
+    def card_expired(self):
+        """Whether the card's validity had ended on the day it was read (证件已过期)."""
+        return self.card_valid_until is not None and self.card_valid_until < self.read_at.date()
+
+    @property
+    def card_type_label(self):
+        return CARD_TYPE_LABELS.get(self.card_type or "", "")

@@ -109,16 +109,18 @@ def match_card(station_id, id_number, at, card_name=None):
 STORE_READ = insert(CardRead.__table__).returning(CardRead.__table__.c.id)
 
 
-def record_read(station_id, id_number, at, *, read_id=None, reader=None, token_id=None, card_name=None):
+def record_read(station_id, id_number, at, *, read_id=None, reader=None, token_id=None, card_name=None, card=None):
     """Match a read and store its CardRead (uncommitted); return (read, match).
 
-    The returned CardRead carries the stored values and its id but is not in the session.
-    A read_id already stored raises IntegrityError.
+    `card` holds what the card says of itself (card_type, card_valid_from, card_valid_until,
+    card_long_term), as the reader agent sent it. The returned CardRead carries the stored
+    values and its id but is not in the session. A read_id already stored raises IntegrityError.
     """
     match = match_card(station_id, id_number, at, card_name)
     values = {"read_id": read_id or str(uuid.uuid4()), "station_id": station_id, "reader_token_id": token_id,
               "reader": reader, "id_number": id_number, "read_at": at, "received_at": now(),
-              "verdict": match.verdict, "person_id": match.person.id if match.person else None}
+              "verdict": match.verdict, "person_id": match.person.id if match.person else None,
+              **(card or {})}
     read_pk = db.session.execute(STORE_READ, values).scalar_one()
     return CardRead(id=read_pk, person=match.person, **values), match
 
