@@ -1,7 +1,7 @@
 """card reads keep the card's type and validity period
 
-Revision ID: 0008_card_read_validity
-Revises: 0007_session_version_reset_state
+Revision ID: 0009_card_read_validity
+Revises: 0008_doses
 Create Date: 2026-12-01 22:00:00
 
 The reader agent sends what the card says about itself (居民身份证 or 港澳台居民居住证,
@@ -12,8 +12,8 @@ from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = '0008_card_read_validity'
-down_revision = '0007_session_version_reset_state'
+revision = '0009_card_read_validity'
+down_revision = '0008_doses'
 branch_labels = None
 depends_on = None
 
