@@ -34,6 +34,9 @@ def parse_args(argv=None):
                         help="sam-serial: the reader's serial port, e.g. /dev/ttyUSB0 or COM3 (READER_PORT)")
     parser.add_argument("--baud", type=int, default=int(env("READER_BAUD", "115200")),
                         help="sam-serial: baud rate (READER_BAUD; 115200 for most readers)")
+    parser.add_argument("--device", default=env("READER_KEYBOARD_DEVICE"),
+                        help="keyboard (Linux): the wedge reader's input device, read directly and grabbed, e.g. "
+                             "/dev/input/by-id/usb-…-event-kbd (READER_KEYBOARD_DEVICE); without it: stdin lines")
     parser.add_argument("--sdk", choices=("sdtapi", "termb"), default=env("READER_SDK"),
                         help="sdk: the vendor library's family (READER_SDK)")
     parser.add_argument("--library", default=env("READER_SDK_LIBRARY"),

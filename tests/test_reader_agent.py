@@ -47,7 +47,8 @@ def test_invalid_id_numbers_are_caught_before_posting(number, problem):
 
 def test_agent_does_not_import_the_server():
     code = ("import sys, reader_agent.__main__, reader_agent.backends.pcsc, reader_agent.backends.keyboard, "
-            "reader_agent.backends.simulate; "
+            "reader_agent.backends.simulate, reader_agent.backends.sam_serial, reader_agent.backends.sdk, serial, "
+            "evdev; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "{'app','models','admin_views','public_forms','services','api','extensions','flask','sqlalchemy'}))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=30)

@@ -58,8 +58,10 @@ def make_backend(name, options):
         return SdkBackend(options.sdk, options.library, port=options.sdk_port, retry_seconds=options.device_retry,
                           label=options.reader, encoding=options.sdk_encoding)
     if name == "keyboard":
-        from reader_agent.backends.keyboard import KeyboardBackend
+        from reader_agent.backends.keyboard import EvdevKeyboardBackend, KeyboardBackend
 
+        if options.device:
+            return EvdevKeyboardBackend(options.device, label=options.reader, retry_seconds=options.device_retry)
         return KeyboardBackend(label=options.reader or "keyboard")
     if name == "simulate":
         from reader_agent.backends.simulate import SimulatedBackend
