@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from models import CardRead
-from reader_agent import card_profile, idcard
+from reader_agent import apdu_profile, idcard
 from reader_agent.agent import Agent
 from reader_agent.backends import CardData
 from reader_agent.backends.keyboard import KeyboardBackend
@@ -22,7 +22,7 @@ from reader_agent.backends.simulate import SimulatedBackend
 from reader_agent.outbox import Outbox
 from tests.agent_support import free_port, start_agent, stop, wait_for
 from tests.conftest import make_id_number
-from tests.pcsc_stack import PcscStack, VirtualCard, card_record
+from tests.pcsc_apdu_stack import PcscStack, VirtualApduCard, apdu_record
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -65,15 +65,15 @@ def test_keyboard_wedge_lines_become_reads_and_junk_is_ignored():
 
 
 def test_card_record_round_trips_with_a_chinese_name():
-    raw = card_profile.encode_record("11010519491231002X", "欧阳晓东", "1", "19491231")
-    assert card_profile.decode_record(raw + b"\x00" * 8) == card_profile.CardRecord(
+    raw = apdu_profile.encode_record("11010519491231002X", "欧阳晓东", "1", "19491231")
+    assert apdu_profile.decode_record(raw + b"\x00" * 8) == apdu_profile.CardRecord(
         "11010519491231002X", "欧阳晓东", "1", "19491231")
 
 
 class FakeCard:
     """A card answering our profile, optionally with the 6Cxx / 61xx length dance of real cards."""
 
-    def __init__(self, record, dance=False, aid=card_profile.AID):
+    def __init__(self, record, dance=False, aid=apdu_profile.AID):
         self.record, self.dance, self.aid, self.selected, self.apdus = record, dance, aid, False, []
 
     def transmit(self, apdu):
@@ -96,23 +96,23 @@ class FakeCard:
 
 
 @pytest.mark.parametrize("dance", [False, True])
-def test_card_profile_reads_the_record_over_apdus(dance):
-    card = FakeCard(card_profile.encode_record("440524188001010014", "李明"), dance=dance)
-    record = card_profile.read_record(card.transmit)
+def test_apdu_profile_reads_the_record_over_apdus(dance):
+    card = FakeCard(apdu_profile.encode_record("440524188001010014", "李明"), dance=dance)
+    record = apdu_profile.read_record(card.transmit)
     assert (record.id_number, record.name) == ("440524188001010014", "李明")
     assert card.apdus[0][:4] == [0x00, 0xA4, 0x04, 0x00]
 
 
 def test_a_card_of_another_application_is_refused():
-    card = FakeCard(card_profile.encode_record("440524188001010014"), aid=b"\xa0\x00\x00\x00\x03")
-    with pytest.raises(card_profile.CardProfileError, match="6A82"):
-        card_profile.read_record(card.transmit)
+    card = FakeCard(apdu_profile.encode_record("440524188001010014"), aid=b"\xa0\x00\x00\x00\x03")
+    with pytest.raises(apdu_profile.CardProfileError, match="6A82"):
+        apdu_profile.read_record(card.transmit)
 
 
 @pytest.mark.parametrize("raw", [b"\x01\x12110105", b"\x02\x04\xe6\x9d\x8e\xe6", b"\x02\x03\xe6\x9d\x8e"])
 def test_a_broken_record_is_refused(raw):
-    with pytest.raises(card_profile.CardProfileError):
-        card_profile.decode_record(raw)
+    with pytest.raises(apdu_profile.CardProfileError):
+        apdu_profile.decode_record(raw)
 
 
 def test_outbox_keeps_order_across_restarts_and_is_private(tmp_path):
@@ -218,7 +218,7 @@ def test_a_revoked_token_keeps_the_reads_queued_and_says_so(db, serve, reader_to
     assert queued(queue_path) == 1  # still there for when the token is fixed
 
 
-# ---------------------------------------------------------------- a real PC/SC stack
+# ---------------------------------------------------------------- a real PC/SC stack with an APDU card
 
 @pytest.fixture
 def pcsc(tmp_path):
@@ -235,7 +235,7 @@ def reads(db):
 
 
 @pytest.mark.slow
-def test_agent_waits_for_pcscd_then_reads_cards_and_survives_a_pcscd_restart(db, pcsc, serve, reader_token,
+def test_agent_waits_for_pcscd_then_reads_apdu_cards_and_survives_a_pcscd_restart(db, pcsc, serve, reader_token,
                                                                               tmp_path):
     url = serve(free_port())
     agent, log_path = start_agent(reader_token, url, tmp_path, "--backend", "pcsc")
@@ -244,7 +244,7 @@ def test_agent_waits_for_pcscd_then_reads_cards_and_survives_a_pcscd_restart(db,
         assert wait_for(lambda: "pcscd 未运行" in log_path.read_text(), 15), log_path.read_text()
         pcsc.start()
         assert wait_for(lambda: "读卡器就绪" in log_path.read_text(), 15), log_path.read_text()
-        card = VirtualCard(card_record(first, "王晓东")).insert()
+        card = VirtualApduCard(apdu_record(first, "王晓东")).insert()
         inserted = time.monotonic()
         assert wait_for(lambda: len(reads(db)) == 1, 10), log_path.read_text()
         seen_after = time.monotonic() - inserted
@@ -256,7 +256,7 @@ def test_agent_waits_for_pcscd_then_reads_cards_and_survives_a_pcscd_restart(db,
             "PC/SC 服务或读卡器出错" in log_path.read_text() or log_path.read_text().count("pcscd 未运行") > 1), 15)
         pcsc.start()
         assert wait_for(lambda: log_path.read_text().count("读卡器就绪") == 2, 15), log_path.read_text()
-        card = VirtualCard(card_record(second, "李明")).insert()
+        card = VirtualApduCard(apdu_record(second, "李明")).insert()
         assert wait_for(lambda: len(reads(db)) == 2, 10), log_path.read_text()
         card.remove()
     finally:
@@ -281,7 +281,7 @@ def test_agent_reports_a_missing_reader_and_refuses_foreign_cards(db, pcsc, serv
     try:
         assert wait_for(lambda: "读卡器就绪" in log_path.read_text(), 15), log_path.read_text()
         # A bank card: another application, so SELECT of ours answers 6A82.
-        foreign = VirtualCard(card_record(make_id_number(), "某人"), aid=bytes.fromhex("A0000000031010")).insert()
+        foreign = VirtualApduCard(apdu_record(make_id_number(), "某人"), aid=bytes.fromhex("A0000000031010")).insert()
         assert wait_for(lambda: "不支持的卡片" in log_path.read_text(), 10), log_path.read_text()
         foreign.remove()
     finally:

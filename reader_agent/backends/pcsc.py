@@ -1,4 +1,4 @@
-"""PC/SC readers through pyscard, reading our APDU card profile.
+"""PC/SC readers that expose the holder's data over APDUs (pyscard), reading our APDU data profile.
 
 A CardRequest(timeout=1, newcardonly=True) loop rather than CardMonitor: CardMonitor's
 thread dies for good when pcscd stops, while this loop rebuilds itself after any
@@ -10,8 +10,8 @@ desk then puts it on again (the page shows nothing for it).
 import contextlib
 import logging
 
+from reader_agent.apdu_profile import CardProfileError, read_record
 from reader_agent.backends import Backend, CardData
-from reader_agent.card_profile import CardProfileError, read_record
 
 log = logging.getLogger("reader_agent.pcsc")
 

@@ -1,4 +1,10 @@
-"""A real PC/SC stack for tests: our own pcscd with the vsmartcard virtual reader, and cards we play.
+"""A real PC/SC stack for readers that expose the holder's data over APDUs: pcscd, vpcd, a card we play.
+
+This is not a resident ID card: a 2nd-generation ID card's data is encrypted and only a
+certified reader's SAM decodes it (see tests/sam_device.py and tests/sdk_device.py for
+those). It stands for readers and cards that hand out the data over plain APDUs
+(reader_agent/apdu_profile.py), and tests the agent's PC/SC handling: insert, remove,
+pcscd going away and coming back.
 
 pcscd has one socket per host, so a file lock keeps test runs (and the SQLite and
 PostgreSQL runs of `make test`, or two developers' runs) from using it at once. The
@@ -42,7 +48,7 @@ def unavailable(reason):
     pytest.skip(f"PC/SC stack unavailable: {reason}")
 
 
-def card_record(id_number, name, sex="1", birth_date=""):
+def apdu_record(id_number, name, sex="1", birth_date=""):
     out = b""
     for tag, value in ((1, id_number.encode()), (2, name.encode("utf-8")), (3, sex.encode()),
                        (4, (birth_date or id_number[6:14]).encode())):
@@ -180,7 +186,7 @@ class PcscStack:
             self._lock = None
 
 
-class VirtualCard:
+class VirtualApduCard:
     """A card in the virtual reader, answering APDUs over the vpcd socket (2-byte length frames)."""
 
     def __init__(self, record, aid=AID, port=VPCD_PORT):

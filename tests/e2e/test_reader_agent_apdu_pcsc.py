@@ -1,4 +1,4 @@
-"""The whole desk: a card on a real PC/SC reader (pcscd + vpcd), the agent, the server, the desk page live."""
+"""The whole desk with a PC/SC reader exposing the data over APDUs (pcscd, vpcd, our APDU card), agent, desk page."""
 
 import os
 import subprocess
@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from models import Person, ReaderToken, now
 from tests.conftest import TEST_PASSWORD
-from tests.pcsc_stack import PcscStack, VirtualCard, card_record
+from tests.pcsc_apdu_stack import PcscStack, VirtualApduCard, apdu_record
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -61,7 +61,7 @@ def test_cards_on_a_pcsc_reader_appear_live_on_the_desk(page, base_url, browser_
 
         for key in ("first", "second"):
             person = desk_people[key]
-            card = VirtualCard(card_record(person.id_number, person.name)).insert()
+            card = VirtualApduCard(apdu_record(person.id_number, person.name)).insert()
             inserted = time.monotonic()
             expect(panel.locator(".person-name")).to_have_text(person.name, timeout=5000)
             timings.append(time.monotonic() - inserted)

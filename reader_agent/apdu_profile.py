@@ -1,7 +1,9 @@
-"""Our APDU card profile: SELECT our application, READ BINARY one TLV record.
+"""The APDU data profile: SELECT our application, READ BINARY one TLV record.
 
-For readers and cards that expose the holder's data over plain APDUs (the test card,
-some vendor readers in transparent mode). The record is a sequence of
+For PC/SC readers and cards that expose the holder's data over plain APDUs (the test
+card, some vendor readers in transparent mode). A resident ID card itself never answers
+this: its data is encrypted, and only a certified reader's security module decodes it
+(the sam-serial and sdk backends). The record is a sequence of
 tag (1 byte), length (1 byte), value:
     0x01 ID number (ASCII), 0x02 name (UTF-8), 0x03 sex ("1" male, "2" female,
     GB/T 2261.1), 0x04 birth date (ASCII YYYYMMDD). Unknown tags are skipped.
