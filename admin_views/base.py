@@ -1,4 +1,11 @@
-"""The shared base of every console: role access, scoped queries, masking, batch plumbing."""
+"""The shared base of every console: role access, scoped queries, masking, batch plumbing.
+
+Everything that leans on Flask-Admin beyond its public API sits in `FlaskAdminInternals`
+below (Flask-Admin is pinned in requirements.txt; tests/test_flask_admin_pin.py checks each
+assumption that class makes, so an upgrade that breaks one fails loudly there).
+"""
+
+import re
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
@@ -14,6 +21,7 @@ from models.counters import count_persons
 from models.person import Person
 from models.status import STATUS_LABELS
 from models.workflow import WorkflowError, apply_transition, person_scope
+from public_forms.validators import normalise_id_number, normalise_phone
 
 # The largest value of an integer column (PostgreSQL's integer; SQLite's is larger). An id or a
 # number read from a request outside 1..MAX_ID would make the database refuse the statement
@@ -76,6 +84,47 @@ def query_args(**fixed):
     return args
 
 
+# ---------------------------------------------------------------- Flask-Admin internals: the one place
+
+FLASK_ADMIN_VERSION = "2.2.1"
+
+
+class FlaskAdminInternals:
+    """The non-public parts of Flask-Admin 2.2.1's ModelView that the consoles rely on.
+
+    ModelView has no public way to read the request's parsed search and filters, to
+    sort and page a query of our own, or to refresh filter choices per request. These
+    methods do it through its internals; no other module touches a `_`-name of
+    Flask-Admin. tests/test_flask_admin_pin.py pins each name and signature used here.
+    """
+
+    # Rebuild the filters' choices on every page (choices that are admin-editable data).
+    refresh_filter_choices = False
+
+    def list_arguments(self):
+        """(search, filters) of the request's list, as Flask-Admin parsed and validated them."""
+        view_args = self._get_list_extra_args()
+        return view_args.search, view_args.filters
+
+    def active_filters(self, filters):
+        """(filter object, cleaned value) of each active filter (index, name, value) of a list."""
+        active = []
+        for index, _, value in filters or ():
+            flt = self._filters[index]
+            active.append((flt, flt.clean(value)))
+        return active
+
+    def sorted_page(self, query, sort_column, sort_desc, page, page_size):
+        """`query` sorted by a list column (with the joins it needs) and cut to one page."""
+        query, _ = self._apply_sorting(query, {}, sort_column, sort_desc)
+        return self._apply_pagination(query, page, page_size)
+
+    def _get_filter_groups(self):
+        if self.refresh_filter_choices:
+            self._refresh_filters_cache()
+        return super()._get_filter_groups()
+
+
 # ---------------------------------------------------------------- masking
 
 def mask_id_number(value):
@@ -107,6 +156,25 @@ def status_formatter(view, context, model, name):
 
 def gender_formatter(view, context, model, name):
     return model.gender_label
+
+
+def person_search_condition(term):
+    """Search by name (contains), ID number (exact, or prefix from 6 characters) or phone (exact).
+
+    ID numbers and phones are never matched with a LIKE over the whole column: a
+    prefix match keeps the index usable and does not turn up people by digits in the middle.
+    """
+    term = (term or "").strip()
+    if not term:
+        return None
+    number = normalise_id_number(term)
+    if re.fullmatch(r"[1-9]\d{16}[\dX]", number):
+        return Person.id_number == number
+    if re.fullmatch(r"1[3-9]\d{9}", normalise_phone(term)):
+        return (Person.phone == normalise_phone(term)) | Person.id_number.startswith(number, autoescape=True)
+    if re.fullmatch(r"\d{6,17}X?", number):
+        return Person.id_number.startswith(number, autoescape=True)
+    return Person.name.contains(term, autoescape=True)
 
 
 # ---------------------------------------------------------------- access
@@ -141,12 +209,13 @@ class ConsoleHomeView(RoleAccessMixin, AdminIndexView):
 
     def __init__(self, role, name="首页", template="admin/console_home.html", **kwargs):
         self.role = role
+        self.home_template = template
         super().__init__(name=name, endpoint=role, url=f"/{role}", template=template, **kwargs)
 
 
 # ---------------------------------------------------------------- scoped lists
 
-class ScopedModelView(RoleAccessMixin, ModelView):
+class ScopedModelView(RoleAccessMixin, FlaskAdminInternals, ModelView):
     """A list whose every query, count, detail, export and action is scoped to the user."""
 
     can_create = False
@@ -231,6 +300,38 @@ class PersonListView(ScopedModelView):
         """The number of rows of the current list before search and filters (from the counters)."""
         return count_persons(self.count_condition())
 
+    def search_condition(self, term):
+        """The condition a search term adds to the list (None: no search)."""
+        return person_search_condition(term)
+
+    def filter_conditions(self, filters):
+        """The conditions of the list's active column filters, each a condition on Person alone."""
+        conditions = []
+        for flt, value in self.active_filters(filters):
+            narrowed = flt.apply(select(Person.id), value)
+            if narrowed.get_final_froms() != [Person.__table__]:
+                # A filter over another table would turn the 全部… UPDATE into a cross join.
+                raise TypeError(f"{type(self).__name__}: a person list filter must read person alone: {flt!r}")
+            conditions.append(narrowed.whereclause)
+        return conditions
+
+    def list_condition(self, search=None, filters=None):
+        """The condition on Person of every row of a list: scope, tab, node, search and filters.
+
+        The list shows exactly these rows and the 全部… buttons act on exactly these rows
+        (apply_transition makes it the UPDATE's own WHERE).
+        """
+        conditions = [self.scope_condition(), *self.extra_conditions(), *self.filter_conditions(filters)]
+        searched = self.search_condition(search) if search else None
+        if searched is not None:
+            conditions.append(searched)
+        return and_(*conditions)
+
+    def current_list_condition(self):
+        """list_condition() of the list the request shows (its tab, node, search and filters)."""
+        search, filters = self.list_arguments()
+        return self.list_condition(search, filters)
+
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         """Count from the maintained counters and fetch a page by its ids (a deferred join).
 
@@ -240,26 +341,22 @@ class PersonListView(ScopedModelView):
         list, the page's ids come from an index-only scan (from the nearer end of the
         list), and only those rows are loaded. Page numbers work as before.
         """
-        if not execute:
-            return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
-        query, joins = self.get_query(), {}
-        if search and self._search_supported:
-            query, _, joins, _ = self._apply_search(query, None, joins, {}, search)
-        if filters and self._filters:
-            query, _, joins, _ = self._apply_filters(query, None, joins, {}, filters)
-        ids_query = query.with_entities(Person.id).order_by(None)
+        condition = self.list_condition(search, filters)
         if search or filters:
-            count = db.session.execute(select(func.count()).select_from(ids_query.subquery())).scalar_one()
+            count = db.session.execute(select(func.count()).select_from(Person).where(condition)).scalar_one()
         else:
             count = self.unfiltered_count()
+        query = db.session.query(self.model).filter(condition)
+        if not execute:
+            return count, query
         page_size = self.page_size if page_size is None else page_size
         descending = self._id_sort(sort_column, sort_desc)
         if descending is None or not page_size:
-            query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
-            query = self._apply_pagination(query, page, page_size)
+            query = self.sorted_page(query, sort_column, sort_desc, page, page_size)
             for join in self._list_relationships():
                 query = query.options(joinedload(join))
             return count, query.all()
+        ids_query = db.session.query(Person.id).filter(condition)
         return count, self._rows_by_id(page_ids(ids_query, Person.id, page or 0, page_size, count, descending))
 
     def _id_sort(self, sort_column, sort_desc):
@@ -283,22 +380,15 @@ class PersonListView(ScopedModelView):
     def _list_relationships(self):
         """The relationships the list's columns read (enterprise.name, slot…): loaded with the rows, not per row."""
         relationships = self.model.__mapper__.relationships
-        names = {column.split(".")[0] for column, _ in self._list_columns}
+        names = {column.split(".")[0] for column, _ in self.get_list_columns()}
         return [getattr(self.model, name) for name in sorted(names) if name in relationships]
 
-    def matching_ids(self):
-        """A select of the ids of every row of the current list (tab, search, filters)."""
-        view_args = self._get_list_extra_args()
-        filters = view_args.filters
-        _, query = self.get_list(None, None, False, view_args.search, filters, execute=False, page_size=0)
-        return query.with_entities(Person.id).order_by(None).statement
-
-    def run_transition(self, action, *, ids=None, query=None, **kwargs):
+    def run_transition(self, action, *, ids=None, where=None, **kwargs):
         """Apply a workflow action, commit, and tell the user what happened."""
         if ids is not None:
             ids = bounded_ids(ids)
         try:
-            result = apply_transition(action, current_user, ids=ids, query=query, **kwargs)
+            result = apply_transition(action, current_user, ids=ids, where=where, **kwargs)
         except WorkflowError as error:
             db.session.rollback()
             flash(str(error), "error")
@@ -317,7 +407,7 @@ class PersonListView(ScopedModelView):
         """全部…: apply `action` to every row matching the current list, not only the page."""
         if action not in {button[0] for button in self.bulk_buttons}:
             abort(404)
-        self.run_transition(action, query=self.matching_ids(), **self.bulk_kwargs(action))
+        self.run_transition(action, where=self.current_list_condition(), **self.bulk_kwargs(action))
         return redirect(self.get_url(".index_view", **query_args()))
 
     def render(self, template, **kwargs):

@@ -6,10 +6,10 @@ pre-selected (same territory as most of the chosen people's enterprises, then mo
 places). 确认 allocates with one set-based transition.
 """
 
-from flask import abort, flash, redirect, request
+from flask import flash, redirect, request
 from flask_admin import expose
 from flask_admin.actions import action
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from admin_views.base import int_arg, query_args
 from admin_views.center_tree import ToolButton, TreePersonListView
@@ -65,21 +65,11 @@ class CenterAllocationView(TreePersonListView):
         """The arguments of the list the operator came from (tab, node, search…)."""
         return {k: v for k, v in query_args().items() if k not in CHOICE_ARGS}
 
-    def chosen_query(self):
-        """A select of the ids chosen: the whole current list (scope=all) or the ticked rows."""
-        scope = request.values.get("scope")
-        if scope == "all":
-            return self.matching_ids()
-        if scope == "ticked":
-            return select(Person.id).where(Person.id.in_(self.ticked_ids()))
-        abort(400)
-
     @expose("/choose-station")
     def choose_station(self):
         """请选择接种站: the stations with their load, the suggested one pre-selected."""
-        chosen = self.chosen_query()
-        waiting = select(Person.id).where(Person.id.in_(chosen), Person.status == CENTER_APPROVED)
-        count = db.session.execute(select(func.count()).select_from(waiting.subquery())).scalar_one()
+        waiting = and_(self.chosen_condition(), Person.status == CENTER_APPROVED)
+        count = db.session.execute(select(func.count()).select_from(Person).where(waiting)).scalar_one()
         if count == 0:
             flash("没有可分配的人员：请勾选待分配的人员。", "warning")
             return redirect(self.get_url(".index_view", **self.list_args()))
@@ -101,7 +91,7 @@ class CenterAllocationView(TreePersonListView):
         if station is None:
             flash("请选择接种站", "error")
             return redirect(self.get_url(".index_view", **self.list_args()))
-        result = self.run_transition("allocate", query=self.chosen_query(), station=station)
+        result = self.run_transition("allocate", where=self.chosen_condition(), station=station)
         if result is not None and result.changed:
             flash(f"已分配到{station.name}", "success")
         return redirect(self.get_url(".index_view", **self.list_args()))

@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from admin_views.base import RoleAccessMixin, int_arg, query_args
+from admin_views.base import RoleAccessMixin, bounded_ids, int_arg, query_args
 from admin_views.center_tree import ToolButton, TreePersonListView
 from admin_views.notices import appointment_notice, cancellation_notice, change_notice, window_text
 from extensions import db
@@ -175,16 +175,10 @@ class CenterAppointmentView(TreePersonListView):
     def list_args(self):
         return {k: v for k, v in query_args().items() if k not in ("scope", "rowid")}
 
-    def chosen_query(self):
-        scope = request.values.get("scope")
-        if scope == "all":
-            return self.matching_ids()
-        if scope == "ticked":
-            ids = self.ticked_ids()
-            if not ids:
-                raise BookingError("请先勾选人员")
-            return select(Person.id).where(Person.id.in_(ids))
-        abort(400)
+    def chosen_condition(self):
+        if request.values.get("scope") == "ticked" and not self.ticked_ids():
+            raise BookingError("请先勾选人员")
+        return super().chosen_condition()
 
     def back(self):
         return redirect(self.get_url(".index_view", **self.list_args()))
@@ -198,7 +192,7 @@ class CenterAppointmentView(TreePersonListView):
 
         def operation():
             first_day, last_day = parse_day_range(request.form.get("first_day"), request.form.get("last_day"))
-            return appointments.book_in_phases(current_user, station, self.chosen_query(),
+            return appointments.book_in_phases(current_user, station, self.chosen_condition(),
                                                int_arg("amount", request.form), first_day, last_day,
                                                notice=appointment_notice)
 
@@ -210,15 +204,15 @@ class CenterAppointmentView(TreePersonListView):
 
     @action("cancel_appointment", "批量取消预约")
     def action_cancel(self, ids):
-        self.cancel_and_report(lambda: select(Person.id).where(Person.id.in_([int(i) for i in ids])))
+        self.cancel_and_report(lambda: Person.id.in_(bounded_ids(ids)))
 
     @expose("/cancel", methods=("POST",))
     def cancel(self):
         """Cancel appointments: ticked rows, the whole list, one window (slot=) or one day (day=)."""
         if request.form.get("scope") in ("all", "ticked"):
-            self.cancel_and_report(self.chosen_query)
+            self.cancel_and_report(self.chosen_condition)
         else:
-            self.cancel_and_report(self.window_query)
+            self.cancel_and_report(self.window_condition)
         return redirect(self.next_url())
 
     def cancel_and_report(self, chosen):
@@ -237,7 +231,7 @@ class CenterAppointmentView(TreePersonListView):
             return target
         return self.get_url(".index_view", **self.list_args())
 
-    def window_query(self):
+    def window_condition(self):
         """The appointed people of one window (form slot=) or of one station's day (station=, day=)."""
         slot_id = int_arg("slot", request.form)
         if slot_id:
@@ -258,7 +252,7 @@ class CenterAppointmentView(TreePersonListView):
             flash("请选择新的预约时段", "error")
             return self.back()
         label = window_text(slot)
-        result = run_and_commit(lambda: appointments.reschedule(current_user, self.chosen_query(), slot,
+        result = run_and_commit(lambda: appointments.reschedule(current_user, self.chosen_condition(), slot,
                                                                 notice=change_notice))
         if result is not None:
             message = f"已改约 {result.changed} 人到 {label}"

@@ -23,10 +23,17 @@ from sqlalchemy import and_, select
 from admin_views.base import PersonListView, bounded_ids, bounded_int
 from extensions import db
 from models import stats
-from models.org import DIMENSION_LABELS, Enterprise, ReviewDepartment
+from models.org import (
+    DIMENSION_LABELS,
+    Enterprise,
+    ReviewDepartment,
+    department_ids_under,
+    enterprise_ids_with_subsidiaries,
+    subsidiary_children,
+)
 from models.person import Person
 from models.user import CENTER
-from models.workflow import department_ids_under, person_scope
+from models.workflow import person_scope
 
 NODE_PATTERN = re.compile(r"^(dim|dept|ent):([a-z]+|\d+)$")
 NODE_SLOT = "__node__"
@@ -67,30 +74,6 @@ def parse_node(key):
     return kind, int(value)
 
 
-def _subsidiary_map():
-    """Return {enterprise id: [ids of its direct subsidiaries]} (few rows: only subsidiaries)."""
-    rows = db.session.execute(
-        select(Enterprise.id, Enterprise.parent_id).where(Enterprise.parent_id.is_not(None))
-    ).all()
-    children = {}
-    for ent_id, parent_id in rows:
-        children.setdefault(parent_id, []).append(ent_id)
-    return children
-
-
-def enterprise_ids_with_subsidiaries(enterprise_id, children=None):
-    """Return the id of an enterprise and of every subsidiary below it."""
-    children = _subsidiary_map() if children is None else children
-    found, stack = [], [enterprise_id]
-    while stack:
-        current = stack.pop()
-        if current in found:
-            continue
-        found.append(current)
-        stack.extend(children.get(current, ()))
-    return found
-
-
 def node_enterprise_ids(key):
     """Return a select of the ids of the enterprises a node covers."""
     kind, value = parse_node(key)
@@ -98,8 +81,8 @@ def node_enterprise_ids(key):
         departments = select(ReviewDepartment.id).where(ReviewDepartment.dimension == value)
         return select(Enterprise.id).where(Enterprise.department_id.in_(departments))
     if kind == "dept":
-        return select(Enterprise.id).where(Enterprise.department_id.in_(department_ids_under(value)))
-    return select(Enterprise.id).where(Enterprise.id.in_(enterprise_ids_with_subsidiaries(value)))
+        return select(Enterprise.id).where(Enterprise.department_id.in_(sorted(department_ids_under(value))))
+    return select(Enterprise.id).where(Enterprise.id.in_(sorted(enterprise_ids_with_subsidiaries(value))))
 
 
 def node_condition(key):
@@ -127,7 +110,7 @@ class _Index:
             self.child_departments.setdefault(department.parent_id, []).append(department)
         self.own_counts = stats.persons_by_department(statuses, condition) if own_counts is None else own_counts
         self.enterprise_totals = stats.enterprises_by_department()
-        self.subsidiaries = _subsidiary_map()
+        self.subsidiaries = subsidiary_children()
         self.person_counts = {}
 
     def department_counts(self):
@@ -437,6 +420,15 @@ class TreePersonListView(PersonListView):
         except ValueError:
             abort(400)
         return sorted(set(bounded_ids(ids)))
+
+    def chosen_condition(self):
+        """The people a tool button posted for: the whole current list (scope=all) or the ticked rows."""
+        scope = request.values.get("scope")
+        if scope == "all":
+            return self.current_list_condition()
+        if scope == "ticked":
+            return Person.id.in_(self.ticked_ids())
+        abort(400)
 
     @expose("/tree")
     def tree_fragment(self):

@@ -6,7 +6,6 @@ people who are not its staff, then submits them all (全部提交) or the ticked
 to the enterprise and audited.
 """
 
-import re
 import unicodedata
 from urllib.parse import quote
 
@@ -33,7 +32,6 @@ from admin_views.home import FunnelHomeView
 from extensions import db
 from models.audit import PersonEvent, record_event
 from models.base import today
-from models.identity import normalise_id_number, normalise_phone
 from models.options import PERSON_CATEGORY, option_labels
 from models.org import AppointmentSlot, Station
 from models.person import GENDER_LABELS, Person
@@ -71,25 +69,6 @@ def category_options():
 
 def status_options():
     return [(status, label) for status, label in STATUS_LABELS.items()]
-
-
-def search_condition(term):
-    """Search by name (contains), ID number (exact, or prefix from 6 characters) or phone (exact).
-
-    ID numbers and phones are never matched with a LIKE over the whole column: a
-    prefix match keeps the index usable and does not turn up people by digits in the middle.
-    """
-    term = (term or "").strip()
-    if not term:
-        return None
-    number = normalise_id_number(term)
-    if re.fullmatch(r"[1-9]\d{16}[\dX]", number):
-        return Person.id_number == number
-    if re.fullmatch(r"1[3-9]\d{9}", normalise_phone(term)):
-        return (Person.phone == normalise_phone(term)) | Person.id_number.startswith(number, autoescape=True)
-    if re.fullmatch(r"\d{6,17}X?", number):
-        return Person.id_number.startswith(number, autoescape=True)
-    return Person.name.contains(term, autoescape=True)
 
 
 def export_response(condition, enterprise, actor, label="人员清单"):
@@ -179,7 +158,7 @@ class EnterpriseHomeView(FunnelHomeView):
     def index(self):
         counts = funnel_counts(person_scope(current_user))
         enterprise = current_user.enterprise
-        return self.render(self._template, counts=counts, figures=self.figures, user=current_user,
+        return self.render(self.home_template, counts=counts, figures=self.figures, user=current_user,
                            enterprise=enterprise, form_url=employee_form_url(enterprise) if enterprise else None,
                            unsubmitted=counts["by_status"].get(REGISTERED, 0),
                            returned=_returned_count(current_user))
@@ -217,21 +196,10 @@ class EnterprisePersonView(PersonListView):
     }
     bulk_buttons = (("submit", "全部提交", "是否确认全部提交？"),)
 
-    def _get_filter_groups(self):
-        # The category list is admin-editable: rebuild the filter choices for every page.
-        self._refresh_filters_cache()
-        return super()._get_filter_groups()
+    refresh_filter_choices = True  # the category list is admin-editable
 
     def search_placeholder(self):
         return "姓名 / 身份证号 / 手机号"
-
-    def _apply_search(self, query, count_query, joins, count_joins, search):
-        condition = search_condition(search)
-        if condition is not None:
-            query = query.filter(condition)
-            if count_query is not None:
-                count_query = count_query.filter(condition)
-        return query, count_query, joins, count_joins
 
     # ------------------------------------------------------------ batch actions on ticked rows
 
@@ -269,7 +237,7 @@ class EnterprisePersonView(PersonListView):
         if request.args.get("all") == "1":
             return export_response(true(), current_user.enterprise, current_user, label="全部人员")
         label = self.tabs[self.current_tab()][0]
-        return export_response(Person.id.in_(self.matching_ids()), current_user.enterprise, current_user,
+        return export_response(self.current_list_condition(), current_user.enterprise, current_user,
                                label=f"人员清单-{label}")
 
     # ------------------------------------------------------------ 操作: edit one person

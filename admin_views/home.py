@@ -27,4 +27,4 @@ class FunnelHomeView(ConsoleHomeView):
     def index(self):
         counts = funnel_counts(person_scope(current_user))
         counts.update(self.extra_counts())
-        return self.render(self._template, counts=counts, figures=self.figures, user=current_user)
+        return self.render(self.home_template, counts=counts, figures=self.figures, user=current_user)

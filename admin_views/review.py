@@ -16,11 +16,11 @@ from sqlalchemy import and_, case, func, select
 from admin_views.base import ConsoleHomeView, PersonListView, bounded_ids, bounded_int, int_arg, query_args
 from extensions import db
 from models.audit import AuditEvent, PersonEvent, record_event
-from models.org import Enterprise, ReviewDepartment
+from models.org import Enterprise, ReviewDepartment, department_ids_under
 from models.person import Person
 from models.status import DEPT_APPROVED, REGISTERED, STATUS_LABELS, SUBMITTED, reached
 from models.user import REVIEW
-from models.workflow import TRANSITIONS, department_ids_under, enterprise_scope, person_scope
+from models.workflow import TRANSITIONS, enterprise_scope, person_scope
 
 RETURN_REASON_MAX = 200
 
@@ -64,13 +64,17 @@ def totals_of(rows):
 
 def grouped_by_department(user, rows):
     """Arrange enterprise rows under the departments in the user's scope, subsidiaries after parents."""
-    department_ids = department_ids_under(user.department_id)
+    # The user's own department first, then its units in the order they were created.
+    department_ids = sorted(department_ids_under(user.department_id), key=lambda d: (d != user.department_id, d))
     names = dict(db.session.execute(
         select(ReviewDepartment.id, ReviewDepartment.name).where(ReviewDepartment.id.in_(department_ids))
     ).all())
+    by_department = {}
+    for row in rows:
+        by_department.setdefault(row["department_id"], []).append(row)
     groups = []
     for department_id in department_ids:
-        members = [row for row in rows if row["department_id"] == department_id]
+        members = by_department.get(department_id, [])
         if members or department_id == user.department_id:
             groups.append((names.get(department_id, ""), _nested(members)))
     return groups

@@ -12,10 +12,10 @@ from datetime import date, timedelta
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from admin_views import notices
-from admin_views.base import int_arg, mask_id_number, mask_phone
+from admin_views.base import bounded_ids, int_arg, mask_id_number, mask_phone
 from admin_views.station_common import StationView, current_station
 from extensions import db
 from models import appointments
@@ -150,13 +150,13 @@ class StationAppointmentView(StationView):
         chosen = PeopleFilter.from_values(request.form)
         back = redirect(url_for(".people", **chosen.args()))
         if request.form.get("scope") == "all":
-            people = select(Person.id).where(*chosen.condition(station.id))
+            people = and_(*chosen.condition(station.id))
         else:
-            ids = [int(i) for i in request.form.getlist("person_id") if i.isdigit()]
+            ids = bounded_ids(request.form.getlist("person_id"))
             if not ids:
                 flash("请先勾选人员", "error")
                 return back
-            people = select(Person.id).where(Person.id.in_(ids))
+            people = Person.id.in_(ids)
         action = request.form.get("action")
         try:
             if action == "appoint":

@@ -46,7 +46,7 @@ class StationDeskView(StationView, ConsoleHomeView):
         panel = self._panel_context(read) if read is not None else {}
         if read is not None:
             db.session.commit()  # the audit row of the full ID number shown
-        return self.render(self._template, recent=self._recent_reads(station.id), **panel,
+        return self.render(self.home_template, recent=self._recent_reads(station.id), **panel,
                            **queue_context(station.id))
 
     @expose("/events")

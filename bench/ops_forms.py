@@ -21,7 +21,7 @@ from sqlalchemy import select, text
 from bench.dataset import IdNumbers
 from bench.harness import RESULTS_DIR, Row, median, not_measured
 from bench.loadgen import percentile, run_closed, run_open
-from bench.ops_workflow import chosen_enterprises, chosen_ids, undo
+from bench.ops_workflow import chosen_enterprises, chosen_people, undo
 from extensions import db
 from models.base import today
 from models.options import PERSON_CATEGORY, option_labels
@@ -243,7 +243,7 @@ def _run_batch(ctx, into, delay):
             center = ctx.user("center")
             enterprises = chosen_enterprises(DEPT_APPROVED, ctx.batch)
             into["start"] = time.perf_counter()
-            result = apply_transition("center_approve", center, query=chosen_ids(DEPT_APPROVED, enterprises))
+            result = apply_transition("center_approve", center, where=chosen_people(DEPT_APPROVED, enterprises))
             db.session.commit()
             into["end"] = time.perf_counter()
             into["event_id"], into["changed"] = result.event_id, result.changed

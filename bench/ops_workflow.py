@@ -1,6 +1,6 @@
 """全部审核 / 全部分配 on a batch of people through apply_transition, beside raw SQL doing the same."""
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import and_, bindparam, func, select, text
 
 from bench.harness import Row, interleaved, median
 from extensions import db
@@ -42,9 +42,9 @@ def chosen_enterprises(status, batch):
     return chosen
 
 
-def chosen_ids(status, enterprises):
-    """The select of ids a 全部… button hands to apply_transition for those enterprises' people in `status`."""
-    return select(Person.id).where(Person.status == status, Person.enterprise_id.in_(enterprises))
+def chosen_people(status, enterprises):
+    """The condition a 全部… button hands to apply_transition for those enterprises' people in `status`."""
+    return and_(Person.status == status, Person.enterprise_id.in_(enterprises))
 
 
 def raw_move(ctx, action, source, target, actor, station_id, enterprises, batch):
@@ -120,13 +120,13 @@ def measure(ctx):
 def _measure_batch(ctx, label, action, source, target, center, station):
     enterprises = chosen_enterprises(source, ctx.batch)
     batch = db.session.execute(
-        select(func.count()).select_from(chosen_ids(source, enterprises).subquery())
+        select(func.count()).select_from(Person).where(chosen_people(source, enterprises))
     ).scalar_one()
     changed, pending_undo = {}, []
 
     def through_workflow():
         kwargs = {"station": db.session.get(Station, station.id)} if action == "allocate" else {}
-        result = apply_transition(action, center, query=chosen_ids(source, enterprises), **kwargs)
+        result = apply_transition(action, center, where=chosen_people(source, enterprises), **kwargs)
         db.session.commit()
         changed["workflow"] = result.changed
         pending_undo.append((result.event_id, target, False))

@@ -11,7 +11,7 @@ flushes and never commits. The people moved are texted: the caller passes the wo
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 
 from extensions import db
 from models.audit import record_event
@@ -114,7 +114,7 @@ def _count(condition):
 # ---------------------------------------------------------------- booking, changing, cancelling
 
 def book_in_phases(actor, station, people, amount, first_day, last_day, *, notice):
-    """Book up to `amount` of `people` (a select of Person.id) into the station's earliest free windows.
+    """Book up to `amount` of `people` (a condition on Person) into the station's earliest free windows.
 
     One appoint transition per window, each limited to what is still wanted; the
     workflow never lets a window pass its capacity. `notice(slot)` is the text each
@@ -123,14 +123,12 @@ def book_in_phases(actor, station, people, amount, first_day, last_day, *, notic
     if amount is None or amount < 1:
         raise BookingError("请填写预约人数（至少 1 人）")
     _check_range(first_day, last_day)
-    eligible = select(Person.id).where(
-        Person.id.in_(people), Person.station_id == station.id, Person.status.in_(APPOINTABLE)
-    )
-    outcome = BookingOutcome(wanted=min(amount, _count(Person.id.in_(eligible))))
+    eligible = and_(people, Person.station_id == station.id, Person.status.in_(APPOINTABLE))
+    outcome = BookingOutcome(wanted=min(amount, _count(eligible)))
     for slot in open_slots(station, first_day, last_day):
         if outcome.booked >= outcome.wanted:
             break
-        result = apply_transition("appoint", actor, query=eligible, slot=slot,
+        result = apply_transition("appoint", actor, where=eligible, slot=slot,
                                   limit=outcome.wanted - outcome.booked)
         if result.changed:
             notify_persons_of_event(result.event_id, notice(slot), "appointment")
@@ -140,24 +138,24 @@ def book_in_phases(actor, station, people, amount, first_day, last_day, *, notic
 
 
 def book_into_slot(actor, people, slot, *, notice, change_notice):
-    """预约 the chosen people not yet appointed, 改约 the appointed ones, into one window.
+    """预约 the people matching `people` not yet appointed, 改约 the appointed ones, into one window.
 
     Within the window's free places; those already in it are skipped. `notice(slot)`
     texts the newly booked, `change_notice(slot)` the moved.
     """
     if slot.ends_at <= now():
         raise BookingError("请选择本站尚未结束的预约时段")
-    requested = _count(Person.id.in_(people))
+    requested = _count(people)
     changed = 0
     steps = (("appoint", (ALLOCATED, NOT_VACCINATED), notice, "appointment"),
              ("reschedule", (APPOINTED,), change_notice, "appointment_change"))
     for action, statuses, wording, kind in steps:
-        eligible = select(Person.id).where(Person.id.in_(people), Person.status.in_(statuses))
+        eligible = and_(people, Person.status.in_(statuses))
         if action == "reschedule":
-            eligible = eligible.where(Person.slot_id != slot.id)
-        if _count(Person.id.in_(eligible)) == 0:
+            eligible = and_(eligible, Person.slot_id != slot.id)
+        if _count(eligible) == 0:
             continue
-        result = apply_transition(action, actor, query=eligible, slot=slot)
+        result = apply_transition(action, actor, where=eligible, slot=slot)
         if result.changed:
             notify_persons_of_event(result.event_id, wording(slot), kind)
         changed += result.changed
@@ -168,15 +166,15 @@ def book_into_slot(actor, people, slot, *, notice, change_notice):
 
 
 def reschedule(actor, people, slot, *, notice):
-    """Move the chosen appointed people into another window of their station; text each of them."""
-    result = apply_transition("reschedule", actor, query=people, slot=slot)
+    """Move the appointed people matching `people` into another window of their station; text each of them."""
+    result = apply_transition("reschedule", actor, where=people, slot=slot)
     if result.changed:
         notify_persons_of_event(result.event_id, notice(slot), "appointment_change")
     return result
 
 
 def cancel_appointments(actor, people, reason, *, notice):
-    """Cancel the appointments of the chosen people, window by window; text each of them.
+    """Cancel the appointments of the people matching `people`, window by window; text each of them.
 
     `notice(slot, reason)` is the text; it names the window, so one transition per
     window. Returns (requested, cancelled).
@@ -184,9 +182,9 @@ def cancel_appointments(actor, people, reason, *, notice):
     reason = (reason or "").strip()
     if not reason:
         raise BookingError("请填写取消原因")
-    requested = _count(Person.id.in_(people))
+    requested = _count(people)
     slot_ids = db.session.execute(
-        select(Person.slot_id).where(Person.id.in_(people), Person.status == APPOINTED,
+        select(Person.slot_id).where(people, Person.status == APPOINTED,
                                      Person.slot_id.is_not(None))
         .group_by(Person.slot_id).order_by(Person.slot_id)
     ).scalars().all()
@@ -194,8 +192,8 @@ def cancel_appointments(actor, people, reason, *, notice):
     for slot_id in slot_ids:
         slot = db.session.get(AppointmentSlot, slot_id)
         text = notice(slot, reason)
-        in_slot = select(Person.id).where(Person.id.in_(people), Person.slot_id == slot_id)
-        result = apply_transition("cancel_appointment", actor, query=in_slot, reason=reason)
+        result = apply_transition("cancel_appointment", actor, where=and_(people, Person.slot_id == slot_id),
+                                  reason=reason)
         if result.changed:
             notify_persons_of_event(result.event_id, text, "appointment_cancel")
             cancelled += result.changed
@@ -203,16 +201,15 @@ def cancel_appointments(actor, people, reason, *, notice):
 
 
 def appointed_in_window(slot_id):
-    """A select of the appointed people of one window; SlotNotFound when it does not exist."""
+    """The appointed people of one window (a condition); SlotNotFound when it does not exist."""
     if db.session.get(AppointmentSlot, slot_id) is None:
         raise SlotNotFound(slot_id)
-    return select(Person.id).where(Person.slot_id == slot_id, Person.status == APPOINTED)
+    return and_(Person.slot_id == slot_id, Person.status == APPOINTED)
 
 
 def appointed_on_day(station_id, day):
-    """A select of the appointed people of the station's windows of one day."""
-    return select(Person.id).where(Person.slot_id.in_(slot_ids_between(station_id, day, day)),
-                                   Person.status == APPOINTED)
+    """The appointed people of the station's windows of one day (a condition)."""
+    return and_(Person.slot_id.in_(slot_ids_between(station_id, day, day)), Person.status == APPOINTED)
 
 
 # ---------------------------------------------------------------- windows and capacity

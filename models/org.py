@@ -2,7 +2,7 @@
 
 import secrets
 
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint, select
 
 from extensions import db
 from models.base import now
@@ -14,6 +14,49 @@ DIMENSION_LABELS = {INDUSTRY: "行业", TERRITORY: "属地"}
 
 def new_qr_token():
     return secrets.token_urlsafe(24)
+
+
+# ---------------------------------------------------------------- trees (departments, groups)
+
+def children_map(pairs):
+    """{parent id: [child ids]} from (id, parent id) pairs."""
+    children = {}
+    for node_id, parent_id in pairs:
+        children.setdefault(parent_id, []).append(node_id)
+    return children
+
+
+def subtree_ids(root_id, children):
+    """The id of `root_id` and of every node below it in `children`: one pass, safe against cycles."""
+    found, stack = set(), [root_id]
+    while stack:
+        current = stack.pop()
+        if current not in found:
+            found.add(current)
+            stack.extend(children.get(current, ()))
+    return found
+
+
+def department_children():
+    """{department id: [ids of its direct units]} of every review department."""
+    return children_map(db.session.execute(select(ReviewDepartment.id, ReviewDepartment.parent_id)).all())
+
+
+def department_ids_under(department_id, children=None):
+    """The id of a department and of every unit below it (a set)."""
+    return subtree_ids(department_id, department_children() if children is None else children)
+
+
+def subsidiary_children():
+    """{enterprise id: [ids of its direct subsidiaries]} (few rows: only subsidiaries)."""
+    return children_map(db.session.execute(
+        select(Enterprise.id, Enterprise.parent_id).where(Enterprise.parent_id.is_not(None))
+    ).all())
+
+
+def enterprise_ids_with_subsidiaries(enterprise_id, children=None):
+    """The id of an enterprise and of every subsidiary below it, at any depth (a set)."""
+    return subtree_ids(enterprise_id, subsidiary_children() if children is None else children)
 
 
 class Territory(db.Model):

@@ -278,13 +278,13 @@ def station_load(days=7, first_day=None):
     return rows
 
 
-def majority_territory(person_query):
-    """Return the territory id most of the chosen persons' enterprises belong to, or None."""
+def majority_territory(condition):
+    """Return the territory id most of the persons matching `condition` belong to (by enterprise), or None."""
     row = db.session.execute(
         select(Enterprise.territory_id, func.count().label("n"))
         .select_from(Person)
         .join(Enterprise, Person.enterprise_id == Enterprise.id)
-        .where(Person.id.in_(person_query))
+        .where(condition)
         .group_by(Enterprise.territory_id)
         .order_by(func.count().desc(), Enterprise.territory_id)
         .limit(1)

@@ -56,7 +56,7 @@ def test_station_load_counts_the_coming_week_and_the_people_waiting(world):
 
 def test_suggestion_prefers_the_territory_of_most_chosen_people_then_free_places(world):
     load = stats.station_load(days=7)
-    xinhe_people = select(Person.id).where(Person.enterprise_id.in_([world["shop"].id, world["port"].id]))
+    xinhe_people = Person.enterprise_id.in_([world["shop"].id, world["port"].id])
     assert stats.majority_territory(xinhe_people) == world["shop"].territory_id  # 6 of 10 in 新河
     assert stats.suggest_station(load, world["shop"].territory_id).name == "新河接种点"
     # 塘沽 has two stations: the one with more free places wins.

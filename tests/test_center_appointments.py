@@ -222,7 +222,7 @@ def test_booking_form_checks_its_input(client, login, world):
 def test_a_database_refusal_while_booking_is_explained_not_a_500(client, login, world, monkeypatch):
     login(world["center"])
 
-    def overfill(actor, station, query, amount, first, last, *, notice):
+    def overfill(actor, station, people, amount, first, last, *, notice):
         _db.session.execute(update(AppointmentSlot).where(AppointmentSlot.id == world["slots"]["t1"].id)
                             .values(booked=AppointmentSlot.capacity + 1))
         return appointments.BookingOutcome(wanted=1, booked=1)
@@ -384,7 +384,7 @@ def test_two_operators_filling_windows_at_once_stay_within_capacity(app, db, is_
                 where = _db.session.get(type(station), station_id)
                 barrier.wait(timeout=10)
                 outcome = appointments.book_in_phases(
-                    actor, where, select(Person.id).where(Person.id.in_(ids)), 40, TOMORROW, TOMORROW,
+                    actor, where, Person.id.in_(ids), 40, TOMORROW, TOMORROW,
                     notice=appointment_notice)
                 _db.session.commit()
                 booked.append(outcome.booked)

@@ -125,6 +125,27 @@ def test_approve_all_acts_on_exactly_the_chosen_node(client, login, world, case)
         assert _status_of(world["ids"][key + ":submitted"]) == {"submitted"}
 
 
+def test_approve_all_of_a_searched_node_is_one_update_with_the_lists_conditions(client, login, world):
+    login(world["center"])
+    updates = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE person"):
+            updates.append(statement)
+
+    event.listen(_db.engine, "before_cursor_execute", keep)
+    try:
+        page = client.post(f"{REVIEWING}all/center_approve?tab=reviewing&node=ent:{world['tug'].id}"
+                           "&search=tug_child", follow_redirects=True).get_data(as_text=True)
+    finally:
+        event.remove(_db.engine, "before_cursor_execute", keep)
+    assert "已处理 1 人，跳过 0 人" in page
+    assert _status_of(world["ids"]["tug_child"]) == {"center_approved"}
+    assert _status_of(world["ids"]["tug"]) == {"dept_approved"}
+    # The list's own conditions, not `person.id IN (SELECT person.id FROM person ...)`.
+    assert len(updates) == 1 and "person.id IN (SELECT" not in updates[0], updates
+
+
 def test_approve_all_is_refused_on_the_approved_tab(client, login, world):
     login(world["center"])
     assert client.post(f"{REVIEWING}all/center_approve?tab=approved").status_code == 404

@@ -72,8 +72,8 @@ def test_two_reviewers_approving_all_at_once_move_each_person_once(app, db, make
     ids = make_persons(enterprise, 2000, status=SUBMITTED)
     users = [make_user("review", department).id, make_user("review", department).id]
     db.session.commit()
-    query = select(Person.id).where(Person.enterprise_id == enterprise.id)
-    results, errors = run_at_once(app, users, lambda user: apply_transition("dept_approve", user, query=query))
+    chosen = Person.enterprise_id == enterprise.id
+    results, errors = run_at_once(app, users, lambda user: apply_transition("dept_approve", user, where=chosen))
     assert not errors, errors
     assert sum(result.changed for result in results) == 2000
     db.session.expire_all()
@@ -90,13 +90,13 @@ def test_two_center_operators_allocating_all_at_once_to_different_stations(app, 
     users = [make_user("center").id, make_user("center").id]
     station_of = dict(zip(users, [s.id for s in stations]))
     db.session.commit()
-    query = select(Person.id).where(Person.enterprise_id == enterprise.id)
+    chosen = Person.enterprise_id == enterprise.id
 
     def allocate(user):
         from extensions import db as session_db
         from models import Station
 
-        return apply_transition("allocate", user, query=query, station=session_db.session.get(Station,
+        return apply_transition("allocate", user, where=chosen, station=session_db.session.get(Station,
                                                                                             station_of[user.id]))
 
     results, errors = run_at_once(app, users, allocate)
@@ -111,7 +111,6 @@ def test_two_center_operators_allocating_all_at_once_to_different_stations(app, 
 
 KILLED_BATCH = """
 import sys
-from sqlalchemy import select
 from app import create_app
 from extensions import db
 from models import Person, User
@@ -120,9 +119,8 @@ from models.workflow import apply_transition
 app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1]})
 with app.app_context():
     user = db.session.get(User, int(sys.argv[2]))
-    query = select(Person.id).where(Person.enterprise_id == int(sys.argv[3]))
     print("starting", flush=True)
-    apply_transition("submit", user, query=query)
+    apply_transition("submit", user, where=Person.enterprise_id == int(sys.argv[3]))
     db.session.commit()
     print("committed", flush=True)
 """

@@ -155,11 +155,10 @@ def test_vaccinate_stores_the_exit_desk_data(db, world, make_persons):
         apply_transition("check_in", world["users"]["station"], ids=ids, extra={"status": "vaccinated"})
 
 
-def test_batch_by_query_acts_on_every_matching_row(db, world, make_persons):
+def test_batch_by_condition_acts_on_every_matching_row(db, world, make_persons):
     ids = make_persons(world["ent_a"], 5, status="submitted")
     make_persons(world["ent_b"], 4, status="submitted")
-    query = select(Person.id).where(Person.status == "submitted")
-    result = apply_transition("dept_approve", world["users"]["review"], query=query)
+    result = apply_transition("dept_approve", world["users"]["review"], where=Person.status == "submitted")
     assert (result.requested, result.changed, result.skipped) == (9, 5, 4)
     assert set(_statuses(db, ids).values()) == {"dept_approved"}
 
@@ -176,7 +175,7 @@ def test_a_batch_of_ten_thousand_takes_a_bounded_number_of_statements(db, world,
     event.listen(engine, "before_cursor_execute", count)
     try:
         result = apply_transition("dept_approve", world["users"]["review"],
-                                  query=select(Person.id).where(Person.status == "submitted"))
+                                  where=Person.status == "submitted")
         db.session.commit()
     finally:
         event.remove(engine, "before_cursor_execute", count)
