@@ -18,10 +18,10 @@ from werkzeug.routing import IntegerConverter
 
 from extensions import db
 from models.counters import count_persons
+from models.identity import normalise_id_number, normalise_phone
 from models.person import Person
 from models.status import STATUS_LABELS
 from models.workflow import WorkflowError, apply_transition, person_scope
-from public_forms.validators import normalise_id_number, normalise_phone
 
 # The largest value of an integer column (PostgreSQL's integer; SQLite's is larger). An id or a
 # number read from a request outside 1..MAX_ID would make the database refuse the statement
