@@ -8,8 +8,12 @@ device path that is missing and one that is not an input device.
 
 import io
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,7 @@ from tests.test_reader_sam_serial import Running, wait_log
 
 pytest.importorskip("evdev")
 
+REPO = Path(__file__).resolve().parent.parent
 CAPTURE = Path(__file__).resolve().parent / "data" / "wedge_reader.evtest"
 EVENT = re.compile(r"time (\d+\.\d+), type (\d+) \(\w+\), code (\d+) \(\w+\), value ([0-9a-f-]+)")
 
@@ -77,3 +82,21 @@ def test_a_path_that_is_no_input_device_is_refused_clearly(tmp_path, caplog):
     with Running(EvdevKeyboardBackend(str(not_a_keyboard), retry_seconds=0.2)) as running:
         assert wait_log(caplog, f"无法读取 {not_a_keyboard}")
     assert running.thread is not None
+
+
+def test_the_agent_stops_at_once_while_waiting_for_a_typed_line(tmp_path):
+    """A service being stopped: SIGTERM must end the agent although stdin stays open and silent."""
+    env = {**os.environ, "READER_TOKEN": "rdr_test", "PYTHONPATH": str(REPO)}
+    agent = subprocess.Popen([sys.executable, "-m", "reader_agent", "--backend", "keyboard", "--server",
+                              "http://127.0.0.1:9", "--queue", str(tmp_path / "q.sqlite3")], cwd=REPO, env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.5)  # started and waiting for a line
+        agent.terminate()
+        assert agent.wait(5) == 0
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+        agent.stdin.close()
+        agent.stderr.close()

@@ -17,6 +17,7 @@ import contextlib
 import errno
 import logging
 import sys
+import threading
 import time
 
 from reader_agent import idcard
@@ -38,10 +39,21 @@ class KeyboardBackend(Backend):
     def run(self, on_card, stop):
         log.info("键盘式读卡器：请将光标留在此窗口，每读一张卡输入一行身份证号"
                  "（Linux 可用 --device 直接读取读卡器，不受焦点和输入法影响）")
-        for line in self.stream:
-            if stop.is_set():
-                return
-            _take_line(line, on_card, self.label)
+        # Lines are read on a thread of their own: a read from stdin cannot be interrupted, and
+        # the agent must still stop at once when told to (a service being stopped).
+        ended = threading.Event()
+        threading.Thread(target=self._read_lines, args=(on_card, stop, ended), name="stdin", daemon=True).start()
+        while not (ended.is_set() or stop.is_set()):
+            ended.wait(0.2)
+
+    def _read_lines(self, on_card, stop, ended):
+        try:
+            for line in self.stream:
+                if stop.is_set():
+                    return
+                _take_line(line, on_card, self.label)
+        finally:
+            ended.set()
 
 
 def _take_line(line, on_card, label):
