@@ -23,18 +23,20 @@ from flask_admin import BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_login import current_user
-from sqlalchemy import delete, func, select, true, update
+from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 
 from admin_views.base import PersonListView, RoleAccessMixin, query_args
 from admin_views.enterprise_import import EnterpriseImportView
 from admin_views.home import FunnelHomeView
 from extensions import db
-from models.audit import PersonEvent, record_event
+from models import persons
+from models.audit import record_event
 from models.base import today
 from models.options import PERSON_CATEGORY, option_labels
 from models.org import AppointmentSlot, Station
 from models.person import GENDER_LABELS, Person
+from models.persons import DUPLICATE_ID_MESSAGE, FIELD_ORDER
 from models.status import (
     ALLOCATED,
     APPOINTED,
@@ -49,7 +51,6 @@ from models.status import (
 )
 from models.user import ENTERPRISE
 from models.workflow import funnel_counts, person_scope
-from public_forms.person_data import DUPLICATE_ID_MESSAGE, FIELD_ORDER, clean_person, id_number_taken
 from services.qr import employee_form_url, enterprise_qr_response
 from services.spreadsheets import XLSX_MIMETYPE, stream_xlsx
 
@@ -124,28 +125,6 @@ def download_names(name):
         return {"filename": simple, "filename*": "UTF-8''" + quote(name, safe="!#$&+-.^_`|~")}
 
 
-def delete_registered(actor, ids):
-    """Delete the actor's 未提交 persons among `ids` with set-based statements; return (requested, deleted)."""
-    clean = sorted({int(i) for i in ids if str(i).isdigit()})
-    if not clean:
-        return 0, 0
-    deletable = select(Person.id).where(Person.id.in_(clean), person_scope(actor), Person.status == REGISTERED)
-    # Lock the rows (PostgreSQL) so a submit running at the same moment waits instead of racing us.
-    chosen = list(db.session.execute(deletable.with_for_update()).scalars())
-    if chosen:
-        db.session.execute(delete(PersonEvent).where(PersonEvent.person_id.in_(chosen)))
-        result = db.session.execute(
-            delete(Person).where(Person.id.in_(chosen), Person.status == REGISTERED)
-            .execution_options(synchronize_session=False)
-        )
-        deleted = result.rowcount
-    else:
-        deleted = 0
-    record_event(actor, "person_delete", target_type="person", requested=len(clean), changed=deleted,
-                 detail="ids=" + ",".join(str(i) for i in chosen[:500]))
-    return len(clean), deleted
-
-
 class EnterpriseHomeView(FunnelHomeView):
     figures = (
         ("declared", "申报总人数"),
@@ -216,7 +195,7 @@ class EnterprisePersonView(PersonListView):
 
     @action("remove", "删除", "确认删除选中的人员？只能删除未提交的人员，删除后不可恢复。")
     def action_remove(self, ids):
-        requested, deleted = delete_registered(current_user, ids)
+        requested, deleted = persons.delete_registered(current_user, ids)
         db.session.commit()
         skipped = requested - deleted
         flash(f"已删除 {deleted} 人，跳过 {skipped} 人（已提交或无权限）", "success" if deleted else "warning")
@@ -282,37 +261,17 @@ class EnterprisePersonView(PersonListView):
                            notice=notice, categories=categories, back=back)
 
     def save_person(self, person, values, categories, posted_version):
-        """Validate and write one edit; return True, or (errors, conflict notice)."""
-        if str(posted_version) != str(person.version):
-            return {}, VERSION_CONFLICT
-        cleaned = clean_person(values, categories)
-        if not cleaned.ok:
-            return cleaned.errors, None
-        if id_number_taken(cleaned.values["id_number"], exclude_person_id=person.id):
-            return {"id_number": DUPLICATE_ID_MESSAGE}, None
-        changed = sorted(key for key in FIELD_ORDER if getattr(person, key) != cleaned.values[key])
-        if not changed:
-            return True
-        # One conditional UPDATE: it only lands if nobody changed or submitted the person meanwhile.
-        statement = (
-            update(Person)
-            .where(Person.id == person.id, person_scope(current_user), Person.status == REGISTERED,
-                   Person.version == person.version)
-            .values(**{key: cleaned.values[key] for key in changed}, version=Person.version + 1)
-            .execution_options(synchronize_session=False)
-        )
+        """Write one edit and commit; return True, or (errors, conflict notice)."""
         try:
-            result = db.session.execute(statement)
+            outcome = persons.edit_person(current_user, person, values, categories, posted_version)
+            db.session.commit()
         except IntegrityError:
-            db.session.rollback()
+            db.session.rollback()  # the ID number was registered elsewhere a moment ago
             return {"id_number": DUPLICATE_ID_MESSAGE}, None
-        if result.rowcount != 1:
+        if outcome.conflict:
             db.session.rollback()
             return {}, VERSION_CONFLICT
-        record_event(current_user, "person_edit", target_type="person", target_id=person.id,
-                     detail="fields=" + ",".join(changed))
-        db.session.commit()
-        return True
+        return True if outcome.saved else (outcome.errors, None)
 
     def render(self, template, **kwargs):
         if template == self.list_template:

@@ -1,35 +1,26 @@
 """企业端 批量导入: staff from an Excel sheet, as an alternative to the QR code.
 
-Every row is checked with the same rules as the employee form (public_forms.person_data),
+Every row is checked with the same rules as the employee form (models/persons.py),
 duplicates within the sheet and against the whole district are refused, valid rows become
 未提交 records with one bulk INSERT, and the refused rows come back as a workbook of their
-own with the reason in a last column.
+own with the reason in a last column. The import is one operation and one commit: the rows,
+the workbook and the audit event are written together or not at all.
 """
 
 import io
 import re
-import secrets
-from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, request, send_file
 from flask_admin import BaseView, expose
 from flask_login import current_user
-from sqlalchemy import delete, select
 
 from admin_views.base import RoleAccessMixin
 from extensions import db
-from models.audit import record_event
-from models.base import now, today
-from models.import_file import ImportRejectFile
+from models import persons
+from models.base import today
 from models.options import PERSON_CATEGORY, option_labels
 from models.user import ENTERPRISE
-from public_forms.person_data import (
-    DUPLICATE_ID_MESSAGE,
-    clean_person,
-    insert_people,
-    person_row,
-    registered_id_numbers,
-)
+from public_forms.person_data import error_text
 from services.spreadsheets import (
     LOST_DIGITS_MARK,
     XLSX_MIMETYPE,
@@ -47,8 +38,6 @@ HEADER_MAP = {
     "现居住小区": "community", "备注": "remarks",
 }
 FIELD_OF_HEADER = {header: HEADER_MAP[header] for header in IMPORT_HEADERS}
-LOST_DIGITS_MESSAGE = "身份证号：被 Excel 存成了数字，末几位已丢失；请把该列设为“文本”格式后重新填写"
-REJECTS_KEEP = timedelta(days=1)
 TEMPLATE_NOTES = (
     "人员批量导入说明",
     "1. 在“人员信息”工作表中每行填写一名员工，第一行列名请勿修改；带 * 的列为必填。",
@@ -62,42 +51,6 @@ TEMPLATE_NOTES = (
 
 def import_max_rows():
     return current_app.config.get("IMPORT_MAX_ROWS", 10000)
-
-
-def check_rows(rows, categories):
-    """Split sheet rows into (valid [(row number, raw, values)], rejected [(row number, raw, reason)])."""
-    valid, rejected, first_row_of = [], [], {}
-    for number, raw in rows:
-        if raw.get("id_number") == LOST_DIGITS_MARK:
-            rejected.append((number, raw, LOST_DIGITS_MESSAGE))
-            continue
-        cleaned = clean_person(raw, categories)
-        if not cleaned.ok:
-            rejected.append((number, raw, cleaned.error_text()))
-            continue
-        id_number = cleaned.values["id_number"]
-        if id_number in first_row_of:
-            rejected.append((number, raw, f"身份证号：与第{first_row_of[id_number]}行重复"))
-            continue
-        first_row_of[id_number] = number
-        valid.append((number, raw, cleaned.values))
-    taken = registered_id_numbers(values["id_number"] for _, _, values in valid)
-    rejected.extend((number, raw, "身份证号：" + DUPLICATE_ID_MESSAGE)
-                    for number, raw, values in valid if values["id_number"] in taken)
-    valid = [item for item in valid if item[2]["id_number"] not in taken]
-    return valid, rejected
-
-
-def import_people(enterprise_id, rows, categories):
-    """Check and insert sheet rows; return (inserted count, rejected rows sorted by row number)."""
-    valid, rejected = check_rows(rows, categories)
-    at = now()
-    refused = insert_people([person_row(enterprise_id, values, "import", at=at) for _, _, values in valid])
-    refused_numbers = {row["id_number"] for row in refused}
-    rejected.extend((number, raw, "身份证号：" + DUPLICATE_ID_MESSAGE)
-                    for number, raw, values in valid if values["id_number"] in refused_numbers)
-    rejected.sort(key=lambda item: item[0])
-    return len(valid) - len(refused), rejected
 
 
 class EnterpriseImportView(RoleAccessMixin, BaseView):
@@ -136,19 +89,19 @@ class EnterpriseImportView(RoleAccessMixin, BaseView):
         if not rows:
             flash("表格中没有人员数据：请从第二行开始填写", "warning")
             return redirect(self.get_url(".index"))
-        enterprise = current_user.enterprise
-        inserted, rejected = import_people(enterprise.id, rows, option_labels(PERSON_CATEGORY))
-        reject_token = save_rejects(enterprise.id, rejected) if rejected else None
-        record_event(current_user, "person_import", target_type="person", requested=len(rows), changed=inserted,
-                     detail=f"rows={len(rows)} inserted={inserted} rejected={len(rejected)}")
+        outcome = persons.import_people(current_user, rows, option_labels(PERSON_CATEGORY),
+                                        rejects_workbook=rejects_workbook, lost_digits_mark=LOST_DIGITS_MARK)
         db.session.commit()
-        return self.render("enterprise/import_result.html", total=len(rows), inserted=inserted,
-                           rejected=rejected[:200], rejected_count=len(rejected), reject_token=reject_token,
+        shown = [(number, raw, error_text(errors)) for number, raw, errors in outcome.rejected[:200]]
+        return self.render("enterprise/import_result.html", total=outcome.total, inserted=outcome.inserted,
+                           rejected=shown, rejected_count=len(outcome.rejected), reject_token=outcome.reject_token,
                            filename=upload.filename)
 
     @expose("/rejected/<token>.xlsx")
     def rejected(self, token):
-        stored = stored_rejects(current_user.enterprise_id, token)
+        stored = None
+        if re.fullmatch(r"[A-Za-z0-9_-]{16,64}", token or ""):
+            stored = persons.stored_rejects(current_user.enterprise_id, token)
         if stored is None:
             abort(404)
         name = f"{current_user.enterprise.name}-未导入人员-{today():%Y%m%d}.xlsx"
@@ -158,31 +111,11 @@ class EnterpriseImportView(RoleAccessMixin, BaseView):
 
 # ---------------------------------------------------------------- the rejected-rows workbook
 
-def stored_rejects(enterprise_id, token):
-    """The stored workbook of one enterprise's rejected rows (the token is random and bound to the enterprise)."""
-    if not enterprise_id or not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", token or ""):
-        return None
-    return db.session.execute(select(ImportRejectFile).where(
-        ImportRejectFile.token == token, ImportRejectFile.enterprise_id == enterprise_id,
-        ImportRejectFile.created_at >= now() - REJECTS_KEEP,
-    )).scalar_one_or_none()
-
-
-def save_rejects(enterprise_id, rejected):
-    """Store the rejected rows (original columns, row number, reason) as a workbook; return its token."""
-    remove_old_rejects()
+def rejects_workbook(rejected):
+    """The rejected rows (original columns, row number, reason) as the bytes of a workbook."""
     headers = ("原行号", *IMPORT_HEADERS, "未导入原因")
-    rows = ((number, *(raw.get(FIELD_OF_HEADER[h], "") for h in IMPORT_HEADERS), reason)
-            for number, raw, reason in rejected)
-    token = secrets.token_urlsafe(24)
-    output = write_xlsx(headers, rows, title="未导入人员", text_columns=(3, 5),
-                        widths={3: 22, 5: 14, 8: 20, 10: 60})
-    with output:
-        db.session.add(ImportRejectFile(token=token, enterprise_id=enterprise_id, content=output.read()))
-    db.session.commit()
-    return token
-
-
-def remove_old_rejects():
-    """Rejected-row workbooks hold personal data: keep them a day at most."""
-    db.session.execute(delete(ImportRejectFile).where(ImportRejectFile.created_at < now() - REJECTS_KEEP))
+    rows = ((number, *(raw.get(FIELD_OF_HEADER[h], "") for h in IMPORT_HEADERS), error_text(errors))
+            for number, raw, errors in rejected)
+    with write_xlsx(headers, rows, title="未导入人员", text_columns=(3, 5),
+                    widths={3: 22, 5: 14, 8: 20, 10: 60}) as output:
+        return output.read()

@@ -14,7 +14,7 @@ from extensions import db, limiter
 from models.base import now
 from models.options import PERSON_CATEGORY, option_labels
 from models.org import Enterprise
-from public_forms.person_data import DUPLICATE_ID_MESSAGE, add_person_by_qr_token, category_error, clean_person
+from models.persons import DUPLICATE_ID_MESSAGE, add_from_qr_form, category_error, clean_person
 from services.qr import employee_form_url, enterprise_qr_response
 
 bp = Blueprint("employee", __name__)
@@ -49,8 +49,9 @@ def form(token):
         if not request.form.get("consent"):
             errors["consent"] = "请阅读并同意隐私条款后再提交"
         if not errors and TOKEN_PATTERN.fullmatch(token):
-            person_id, duplicate = add_person_by_qr_token(
+            person_id, duplicate = add_from_qr_form(
                 token, cleaned.values, consent_at=now(), policy_version=current_app.config["PRIVACY_POLICY_VERSION"])
+            db.session.commit()
             if person_id is not None:
                 return redirect(url_for("employee.done", token=token))
             if duplicate:

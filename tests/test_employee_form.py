@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 
 from app import create_app
 from models import Enterprise, OptionItem, Person, now, today
+from models import persons as person_records
 from models.identity import age_on, id_birth_date
 from models.options import PERSON_CATEGORY
-from public_forms import person_data
 
 # Test vectors of /work/shared/guides/card-reader.md
 VALID_IDS = {"11010519491231002X": "F", "440524188001010014": "M", "11010219840406970X": "F"}
@@ -178,7 +178,7 @@ def test_an_id_number_registered_anywhere_is_refused_without_saying_where(client
     db.session.commit()
     response = client.post(f"/e/{enterprise.qr_token}", data=answer(name="冒用者"))
     page = response.get_data(as_text=True)
-    assert person_data.DUPLICATE_ID_MESSAGE in messages(response)
+    assert person_records.DUPLICATE_ID_MESSAGE in messages(response)
     assert "别的单位" not in page and "原登记人" not in page
     [person] = persons(db)
     assert (person.id, person.name, person.enterprise_id, person.phone) == (existing_id, "原登记人", elsewhere.id,
@@ -188,7 +188,7 @@ def test_an_id_number_registered_anywhere_is_refused_without_saying_where(client
 def test_a_second_submission_from_the_same_phone_is_refused_too(client, enterprise, db):
     assert client.post(f"/e/{enterprise.qr_token}", data=answer()).status_code == 302
     again = client.post(f"/e/{enterprise.qr_token}", data=answer(id_number="11010519491231002x", name="李娜娜"))
-    assert person_data.DUPLICATE_ID_MESSAGE in messages(again)
+    assert person_records.DUPLICATE_ID_MESSAGE in messages(again)
     assert [p.name for p in persons(db)] == ["李娜"]
 
 
@@ -198,17 +198,17 @@ def test_simultaneous_submissions_of_one_id_number_meet_the_unique_constraint(cl
     db.session.commit()
     # Nothing is looked up before the insert: the constraint refuses the second one, and
     # only then is the number looked up, to tell a duplicate from another failure.
-    real_check, calls = person_data.id_number_taken, []
+    real_check, calls = person_records.id_number_taken, []
 
     def counted_check(number, exclude_person_id=None):
         calls.append(number)
         return real_check(number, exclude_person_id)
 
-    monkeypatch.setattr(person_data, "id_number_taken", counted_check)
+    monkeypatch.setattr(person_records, "id_number_taken", counted_check)
     response = client.post(f"/e/{enterprise.qr_token}", data=answer(name="后到者"))
     assert len(calls) == 1
     assert response.status_code == 200
-    assert person_data.DUPLICATE_ID_MESSAGE in messages(response)
+    assert person_records.DUPLICATE_ID_MESSAGE in messages(response)
     assert [p.name for p in persons(db)] == ["先到者"]
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import event, func, insert, select
 
 from models import AuditEvent, Person, PersonEvent, today
 from models.identity import age_on, id_birth_date
-from public_forms.person_data import DUPLICATE_ID_MESSAGE
+from models.persons import DUPLICATE_ID_MESSAGE
 from tests.conftest import make_id_number
 
 PERSONS = "/enterprise/enterprise_persons"

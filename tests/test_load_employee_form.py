@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from models.identity import id_check_char
-from public_forms.person_data import DUPLICATE_ID_MESSAGE
+from models.persons import DUPLICATE_ID_MESSAGE
 from tests.load_server import Client, cli, fresh_database, gunicorn, postgres_or_skip, qr_token_of_an_enterprise
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
