@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 
 from reader_agent import id_text, sam
 from reader_agent.backends import Backend, CardData
@@ -38,7 +39,7 @@ class SamSerialBackend(Backend):
         self.baudrate = baudrate
         self.retry_seconds = retry_seconds
         self.answer_timeout = answer_timeout
-        self.label = label or f"SAM {port}"
+        self.label = label or f"身份证阅读器 {os.path.basename(port)}"
         self._port = None
         self._frames = None
         self._last_state = None

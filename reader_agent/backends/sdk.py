@@ -155,8 +155,11 @@ class Termb:
             raise PortLost(text)
         if outcome != sam.OK:
             raise ReadFailed(f"{text}（返回码 {code}）")
-        fields = {name: self._field(function) for name, function in TERMB_FIELDS.items()}
-        return self._decoded(fields)
+        try:
+            fields = {name: self._field(function) for name, function in TERMB_FIELDS.items()}
+            return self._decoded(fields)
+        finally:
+            remove_vendor_files()
 
     def _field(self, function):
         buffer, length = ctypes.create_string_buffer(256), ctypes.c_int(256)
@@ -185,6 +188,22 @@ class Termb:
         return {"name": fields["name"], "id_number": fields["id_number"], "card_type": card_type,
                 "valid_from": _date(fields["valid_from"], "valid_from"),
                 "valid_until": None if long_term else _date(until, "valid_until"), "long_term": long_term}
+
+
+# CVR_Read_Content also writes the card to files in the working directory: the text, the
+# photo (decoded and WLT) and fingerprints. Personal data must not pile up on the desk PC.
+VENDOR_FILES = ("wz.txt", "zp.bmp", "zp.jpg", "xp.wlt", "fp.dat")
+
+
+def remove_vendor_files(directory="."):
+    for name in VENDOR_FILES:
+        try:
+            os.remove(os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            log.warning("无法删除厂商库写下的读卡文件 %s（%s）：请检查代理工作目录的权限", name,
+                        error.strerror or error)
 
 
 def _date(text, field):

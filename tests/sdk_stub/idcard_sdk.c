@@ -159,6 +159,11 @@ int CVR_Read_Content(int active) {
         fields[i][strcspn(fields[i], "\r\n")] = 0;
     fclose(file);
     fields_loaded = 1;
+    /* Like the real library: the card's text and photo left in the working directory. */
+    FILE *text = fopen("wz.txt", "wb");
+    if (text) { fputs(fields[0], text); fputs(fields[5], text); fclose(text); }
+    FILE *image = fopen("zp.bmp", "wb");
+    if (image) { fputs("BM", image); fclose(image); }
     return 1;
 }
 
