@@ -236,7 +236,7 @@ def replay(read, token):
     """Answer a read_id that is already stored with its stored result."""
     if read.station_id != token.station_id:
         raise ApiError(409, "read_id_conflict", "该 read_id 已被其他接种站使用")
-    return jsonify(read_body(read, "", False, replayed=True)), 200
+    return jsonify(read_body(read, "", bool(read.name_mismatch), replayed=True)), 200
 
 
 def read_body(read, detail, name_mismatch, replayed=False):

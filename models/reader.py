@@ -58,6 +58,7 @@ class CardRead(db.Model):
     card_valid_from = db.Column(db.Date)
     card_valid_until = db.Column(db.Date)
     card_long_term = db.Column(db.Boolean)  # 长期: valid without an end date
+    name_mismatch = db.Column(db.Boolean)  # the card's name differed from the person's (the name is not kept)
 
     station = db.relationship("Station")
     person = db.relationship("Person")

@@ -120,7 +120,7 @@ def record_read(station_id, id_number, at, *, read_id=None, reader=None, token_i
     values = {"read_id": read_id or str(uuid.uuid4()), "station_id": station_id, "reader_token_id": token_id,
               "reader": reader, "id_number": id_number, "read_at": at, "received_at": now(),
               "verdict": match.verdict, "person_id": match.person.id if match.person else None,
-              **(card or {})}
+              "name_mismatch": match.name_mismatch, **(card or {})}
     read_pk = db.session.execute(STORE_READ, values).scalar_one()
     return CardRead(id=read_pk, person=match.person, **values), match
 

@@ -105,3 +105,17 @@ def test_bad_card_facts_are_refused_with_a_reason_and_nothing_stored(client, db,
     assert response.get_json()["code"] == code and response.get_json()["error"]
     db.session.rollback()
     assert db.session.execute(select(CardRead)).first() is None
+
+
+@pytest.mark.parametrize(("card_name", "warned"), [("李䶮", False), ("李岩", True)])
+def test_a_card_name_other_than_the_registered_one_is_pointed_out(client, login, db, desk, card_name, warned):
+    first = post(client, desk, name=card_name).get_json()
+    assert first["name_mismatch"] is warned
+    login(desk["user"])
+    read = latest(db)
+    assert read.name_mismatch is warned
+    page = client.get(f"/station/reads/{read.id}").get_data(as_text=True)
+    assert ("证件姓名与申报姓名不一致" in page) is warned
+    replay = client.post(URL, json={"read_id": read.read_id, "id_number": read.id_number, "name": card_name},
+                         headers={"Authorization": f"Bearer {desk['token']}"})
+    assert replay.status_code == 200 and replay.get_json()["name_mismatch"] is warned
