@@ -1,0 +1,58 @@
+"""The command line: one group per domain (`flask users create`, `flask demo seed`, …), first-version names kept."""
+
+import pytest
+from sqlalchemy import func, select
+
+from models import Enterprise, Person, ReaderToken, User
+
+
+def flask(app, *args):
+    return app.test_cli_runner().invoke(args=list(args))
+
+
+def test_help_lists_the_domain_groups_and_hides_the_old_names(app):
+    listing = flask(app, "--help").output
+    for group in ("data", "demo", "users", "readers", "departments"):
+        assert f"  {group} " in listing
+    assert "create-user" not in listing and "seed-demo" not in listing
+
+
+@pytest.mark.parametrize("command", [("users", "create"), ("create-user",)])
+def test_users_create_makes_an_account_under_either_name(app, db, command):
+    result = flask(app, *command, "--role", "center", "--username", "zhongxin2", "--password", "Passw0rd2026")
+    assert result.exit_code == 0, result.output
+    assert "已创建账号 zhongxin2" in result.output
+    user = db.session.execute(select(User).where(User.username == "zhongxin2")).scalar_one()
+    assert user.role == "center" and user.check_password("Passw0rd2026")
+
+
+def test_users_create_refuses_a_weak_password_and_a_taken_name(app, db, make_user):
+    make_user("center", username="taken")
+    db.session.commit()
+    weak = flask(app, "users", "create", "--role", "center", "--username", "new1", "--password", "short")
+    assert weak.exit_code != 0 and "密码至少8位" in weak.output
+    taken = flask(app, "users", "create", "--role", "center", "--username", "taken", "--password", "Passw0rd2026")
+    assert taken.exit_code != 0 and "账号 taken 已存在" in taken.output
+    assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 1
+
+
+def test_readers_token_prints_a_token_once_and_stores_only_its_hash(app, db, make_station):
+    station = make_station("新河接种点")
+    db.session.commit()
+    result = flask(app, "readers", "token", "新河接种点", "--name", "入口1号台")
+    assert result.exit_code == 0, result.output
+    plain = result.output.strip().splitlines()[-1]
+    row = db.session.execute(select(ReaderToken)).scalar_one()
+    assert plain.startswith("rdr_") and plain not in row.token_hash and row.station_id == station.id
+    assert flask(app, "readers", "token", "没有这个站").exit_code != 0
+
+
+def test_demo_seed_loads_a_district_and_if_empty_leaves_it_alone(app, db):
+    result = flask(app, "demo", "seed", "--enterprises", "3", "--persons", "20")
+    assert result.exit_code == 0, result.output
+    assert "演示账号" in result.output
+    persons = db.session.execute(select(func.count()).select_from(Person)).scalar_one()
+    assert persons == 20 and db.session.execute(select(func.count()).select_from(Enterprise)).scalar_one() >= 3
+    again = flask(app, "seed-demo", "--if-empty")
+    assert "已有数据，跳过演示数据" in again.output
+    assert db.session.execute(select(func.count()).select_from(Person)).scalar_one() == persons
