@@ -116,6 +116,8 @@ def test_a_card_is_read_once_while_it_lies_on_the_reader_and_again_when_put_back
     assert first.long_term and first.valid_until is None and first.valid_from == date(2015, 3, 1)
     assert second.valid_until == date(2030, 1, 1) and not second.long_term
     assert reader.count("3001") == 2 and reader.count("2002") == 2
+    assert "身份证已取走（未找到身份证（读卡区无卡））" in caplog.text  # SW3 80: no card, said once per removal
+    assert caplog.text.count("身份证已取走") == 1
     assert took < 1.0, took
 
 

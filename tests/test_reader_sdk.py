@@ -34,7 +34,7 @@ def backend(family, library, port=1001):
     return SdkBackend(family, str(library), port=port, retry_seconds=0.2, label="入口1号台")
 
 
-def test_a_card_is_read_through_the_library_once_per_placing(family, stub, tmp_path, monkeypatch):
+def test_a_card_is_read_through_the_library_once_per_placing(family, stub, tmp_path, monkeypatch, caplog):
     library = build_library(tmp_path, LIBRARY[family])
     monkeypatch.chdir(tmp_path)  # the agent's working directory, where termb writes its files
     with Running(backend(family, library)) as running:
@@ -54,6 +54,7 @@ def test_a_card_is_read_through_the_library_once_per_placing(family, stub, tmp_p
     assert (second.valid_from, second.valid_until) == (date(2010, 1, 1), date(2020, 1, 1))
     read = "SDT_ReadBaseMsg" if family == "sdtapi" else "CVR_Read_Content"
     assert stub.calls(read) == 2
+    assert "身份证已取走（未找到身份证（读卡区无卡））" in caplog.text
     assert not (tmp_path / "wz.txt").exists() and not (tmp_path / "zp.bmp").exists()  # termb's files removed
     assert took < 1.0
 

@@ -167,8 +167,9 @@ class SamSerialBackend(Backend):
         if response.outcome not in (sam.NO_CARD, sam.NOT_SELECTABLE):
             log.warning("寻卡失败：%s（SW3=0x%02X）", response.text, response.sw3)
         self._absent_polls += 1
-        if self._absent_polls >= ABSENT_POLLS:
+        if self._absent_polls >= ABSENT_POLLS and self._holding:
             self._holding = False
+            log.info("身份证已取走（%s），请放下一张", response.text)
 
     def _card_from(self, data):
         """The card in a read-base-message answer, or None (logged) when it cannot be decoded."""

@@ -289,8 +289,9 @@ class SdkBackend(Backend):
             if outcome not in (sam.NO_CARD, sam.NOT_SELECTABLE):
                 log.warning("寻卡失败：%s（返回码 0x%02X）", text, code & 0xFF)
             self._absent_polls += 1
-            if self._absent_polls >= ABSENT_POLLS:
+            if self._absent_polls >= ABSENT_POLLS and self._holding:
                 self._holding = False
+                log.info("身份证已取走（%s），请放下一张", text)
             return
         self._absent_polls = 0
         if self._holding:
