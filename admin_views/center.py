@@ -8,10 +8,11 @@ from flask import jsonify, request
 from flask_admin import expose
 from flask_admin.actions import action
 
-from admin_views import center_allocation, center_appointments
+from admin_views import center_aefi, center_allocation, center_appointments, center_lots
 from admin_views.center_tree import ToolButton, TreePersonListView
 from admin_views.home import FunnelHomeView
 from models import stats
+from models.aefi import open_alerts
 from models.base import now
 from models.org import DIMENSION_LABELS
 from models.status import CENTER_APPROVED, DEPT_APPROVED
@@ -47,7 +48,7 @@ class CenterHomeView(FunnelHomeView):
             "center/home.html", counts=figures, figures=self.figures,
             departments=departments, dimensions=DIMENSION_LABELS,
             territories=territories, stations=stats.station_breakdown(),
-            trend=trend, trend_chart=trend_chart(trend), updated_at=now(),
+            trend=trend, trend_chart=trend_chart(trend), updated_at=now(), aefi_alerts=open_alerts(),
         )
 
     @expose("/live")
@@ -129,6 +130,9 @@ def build_console(admin):
     admin.add_view(center_appointments.CenterAppointmentView(name="预约管理", endpoint="center_appointments",
                                                              url="appointments"))
     admin.add_view(center_appointments.CenterSlotView(name="预约时段", endpoint="center_slots", url="slots"))
+    admin.add_view(center_lots.CenterLotView(name="疫苗批号", endpoint="center_lots", url="lots"))
+    admin.add_view(center_lots.CenterStockView(name="库存日结", endpoint="center_stock", url="stock"))
+    admin.add_view(center_aefi.CenterAefiView(name="异常反应", endpoint="center_aefi", url="aefi"))
 
 
 def home_view():

@@ -7,10 +7,13 @@ from flask import url_for
 from markupsafe import Markup
 
 from admin_views.base import PersonListView
+from admin_views.station_aefi import StationAefiView
 from admin_views.station_appointments import StationAppointmentView
 from admin_views.station_desk import StationDeskView
+from admin_views.station_observation import StationObservationView
 from admin_views.station_progress import StationProgressView
 from admin_views.station_queue import StationQueueView
+from admin_views.station_stock import StationStockView
 from models.status import APPOINTED, CHECKED_IN, NOT_VACCINATED, VACCINATED
 from models.user import STATION
 
@@ -43,6 +46,9 @@ def build_console(admin):
                                           url="/station/appointments"))
     admin.add_view(StationPersonView(name="预约人员", endpoint="station_persons"))
     admin.add_view(StationProgressView(name="接种进度", endpoint="station_progress", url="/station/progress"))
+    admin.add_view(StationObservationView(name="留观", endpoint="station_observation", url="/station/observation"))
+    admin.add_view(StationAefiView(name="异常反应", endpoint="station_aefi", url="/station/aefi"))
+    admin.add_view(StationStockView(name="疫苗库存", endpoint="station_stock", url="/station/stock"))
 
 
 def home_view():

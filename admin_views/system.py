@@ -36,7 +36,7 @@ from extensions import db
 from models import AuditEvent, Enterprise, OptionItem, ReviewDepartment, SmsMessage, Station, Territory, User
 from models.audit import record_event
 from models.base import now, today
-from models.options import NOT_VACCINATED_REASON, PERSON_CATEGORY
+from models.options import AEFI_SYMPTOM, NOT_VACCINATED_REASON, PERSON_CATEGORY
 from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY, AppointmentSlot
 from models.passwords import random_password
 from models.status import STATUS_LABELS
@@ -613,6 +613,8 @@ def build_console(admin):
     admin.add_view(OptionListView(PERSON_CATEGORY, name="人员类别", endpoint="admin_option_categories",
                                   category="选项列表"))
     admin.add_view(OptionListView(NOT_VACCINATED_REASON, name="未接种原因", endpoint="admin_option_reasons",
+                                  category="选项列表"))
+    admin.add_view(OptionListView(AEFI_SYMPTOM, name="异常反应症状", endpoint="admin_option_aefi_symptoms",
                                   category="选项列表"))
     admin.add_view(AuditEventView(AuditEvent, name="审计日志", endpoint="admin_audit"))
     admin.add_view(SmsMessageView(SmsMessage, name="短信记录", endpoint="admin_sms"))

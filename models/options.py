@@ -6,7 +6,8 @@ from extensions import db
 
 PERSON_CATEGORY = "person_category"
 NOT_VACCINATED_REASON = "not_vaccinated_reason"
-OPTION_KIND_LABELS = {PERSON_CATEGORY: "人员类别", NOT_VACCINATED_REASON: "未接种原因"}
+AEFI_SYMPTOM = "aefi_symptom"
+OPTION_KIND_LABELS = {PERSON_CATEGORY: "人员类别", NOT_VACCINATED_REASON: "未接种原因", AEFI_SYMPTOM: "异常反应症状"}
 
 DEFAULT_OPTIONS = {
     PERSON_CATEGORY: [
@@ -16,6 +17,11 @@ DEFAULT_OPTIONS = {
     NOT_VACCINATED_REASON: [
         "发热(体温≥37.3℃)", "急性疾病发作期", "对疫苗成分过敏", "妊娠期或哺乳期",
         "近期接种过其他疫苗", "本人拒绝接种", "信息不符", "其他",
+    ],
+    # Reactions of the 方案's reporting list most often seen within the observation period.
+    AEFI_SYMPTOM: [
+        "发热", "接种部位红肿", "接种部位硬结", "过敏性皮疹", "血管性水肿", "过敏性休克", "晕厥",
+        "头痛", "乏力", "恶心呕吐", "腹泻", "肌肉酸痛", "呼吸困难", "抽搐",
     ],
 }
 

@@ -1,0 +1,88 @@
+"""Recall of a lot: everyone given it (name, ID, phone, enterprise, date, station), and a message to them.
+
+Freezing the lot itself is `models.lots.freeze_lot`; this module finds its recipients. The
+list pages by keyset on the vaccination id through the index (lot_id, id), so the first page
+(and every later one) costs about one indexed range read, however many records there are.
+"""
+
+from sqlalchemy import Index, func, insert, literal, select
+
+from extensions import db
+from models.audit import record_event
+from models.base import now
+from models.doses import GIVEN, VALID, Vaccination
+from models.lots import StockError, VaccineLot
+from models.org import Enterprise, Station
+from models.person import Person
+from models.sms import SmsMessage
+from models.user import ADMIN, CENTER
+
+PAGE_SIZE = 50
+MAX_SMS_LENGTH = 300
+
+# Recipients of a lot in the order they were given it (declared here: the recall is what needs it).
+ix_vaccination_lot = Index("ix_vaccination_lot_id_id", Vaccination.lot_id, Vaccination.id)
+
+
+def _center_only(actor):
+    if getattr(actor, "role", None) not in (CENTER, ADMIN):
+        raise StockError("只有防控中心可以查看召回名单")
+
+
+def recipients_condition(lot_id):
+    return (Vaccination.lot_id == lot_id, Vaccination.outcome == GIVEN, Vaccination.state == VALID)
+
+
+def recipients_query(lot_id):
+    """The recipients of a lot, as rows of the list and the export, in the order of the doses."""
+    return (
+        select(Vaccination.id, Vaccination.at, Vaccination.dose_number, Person.name, Person.id_number,
+               Person.phone, Enterprise.name.label("enterprise"), Station.name.label("station"))
+        .join(Person, Person.id == Vaccination.person_id)
+        .join(Enterprise, Enterprise.id == Person.enterprise_id)
+        .outerjoin(Station, Station.id == Vaccination.station_id)
+        .where(*recipients_condition(lot_id))
+        .order_by(Vaccination.id)
+    )
+
+
+def recipients_page(actor, lot_id, after=None, size=PAGE_SIZE):
+    """One page of recipients after the vaccination id `after`; returns (rows, next_after or None)."""
+    _center_only(actor)
+    query = recipients_query(lot_id)
+    if after is not None:
+        query = query.where(Vaccination.id > after)
+    rows = db.session.execute(query.limit(size + 1)).all()
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, (rows[-1].id if more else None)
+
+
+def recipients_count(lot_id):
+    return db.session.execute(
+        select(func.count()).select_from(Vaccination).where(*recipients_condition(lot_id))).scalar_one()
+
+
+def queue_recall_sms(actor, lot_id, body):
+    """Queue one message to each distinct phone of the lot's recipients (one INSERT … SELECT); return how many."""
+    _center_only(actor)
+    lot = db.session.get(VaccineLot, lot_id)
+    if lot is None:
+        raise StockError("该批号不存在")
+    body = (body or "").strip()
+    if not body or len(body) > MAX_SMS_LENGTH:
+        raise StockError(f"请填写短信内容（{MAX_SMS_LENGTH}字以内）")
+    at = now()
+    phones = (
+        select(Person.phone).join(Vaccination, Vaccination.person_id == Person.id)
+        .where(*recipients_condition(lot_id), Person.phone.is_not(None), Person.phone != "")
+        .group_by(Person.phone)
+    ).subquery()
+    queued = db.session.execute(insert(SmsMessage).from_select(
+        ["phone", "body", "kind", "status", "created_at"],
+        select(phones.c.phone, literal(body), literal("recall"), literal("queued"), literal(at)),
+    )).rowcount
+    record_event(actor, "lot_recall_sms", target_type="vaccine_lot", target_id=lot_id, changed=queued,
+                 requested=queued, detail=f"lot={lot.lot_number}")
+    db.session.flush()
+    return queued
