@@ -216,8 +216,8 @@ def _move(actor, report_id, source, target, values, action, reason=None):
     ).rowcount
     if changed != 1:
         raise AefiError(f"该报告不在“{STATE_LABELS[source]}”状态（可能已被处理）")
-    record_event(actor, action, target_type="aefi_report", target_id=report_id, from_status=source,
-                 to_status=target, reason=reason)
+    event = record_event(actor, action, target_type="aefi_report", target_id=report_id, reason=reason)
+    event.from_status, event.to_status = source, target
     db.session.flush()
 
 
