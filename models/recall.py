@@ -78,10 +78,10 @@ def queue_recall_sms(actor, lot_id, body):
         .where(*recipients_condition(lot_id), Person.phone.is_not(None), Person.phone != "")
         .group_by(Person.phone)
     ).subquery()
-    queued = db.session.execute(insert(SmsMessage).from_select(
+    queued = len(db.session.execute(insert(SmsMessage).from_select(
         ["phone", "body", "kind", "status", "created_at"],
         select(phones.c.phone, literal(body), literal("recall"), literal("queued"), literal(at)),
-    )).rowcount
+    ).returning(SmsMessage.id)).all())
     record_event(actor, "lot_recall_sms", target_type="vaccine_lot", target_id=lot_id, changed=queued,
                  requested=queued, detail=f"lot={lot.lot_number}")
     db.session.flush()

@@ -67,7 +67,7 @@ def test_the_recall_message_is_queued_once_per_phone(db, world, login):
     page = client.post(f"/center/lots/{world['lot'].id}/sms", data={"body": "请留意随访电话"},
                        follow_redirects=True).get_data(as_text=True)
     # The three test persons share one phone number: one message.
-    assert "已加入短信发送队列：1 人" in page
+    assert "已加入短信发送队列：1 人" in page, page[page.find("alert-success"):page.find("alert-success") + 600]
     queued = db.session.execute(select(SmsMessage.status, SmsMessage.kind, func.count())
                                 .group_by(SmsMessage.status, SmsMessage.kind)).all()
     assert queued == [("queued", "recall", 1)]
