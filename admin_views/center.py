@@ -8,7 +8,7 @@ from flask import jsonify, request
 from flask_admin import expose
 from flask_admin.actions import action
 
-from admin_views import center_aefi, center_allocation, center_appointments, center_lots
+from admin_views import center_aefi, center_allocation, center_appointments, center_lots, center_reports
 from admin_views.center_tree import ToolButton, TreePersonListView
 from admin_views.home import FunnelHomeView
 from models import stats
@@ -133,6 +133,7 @@ def build_console(admin):
     admin.add_view(center_lots.CenterLotView(name="疫苗批号", endpoint="center_lots", url="lots"))
     admin.add_view(center_lots.CenterStockView(name="库存日结", endpoint="center_stock", url="stock"))
     admin.add_view(center_aefi.CenterAefiView(name="异常反应", endpoint="center_aefi", url="aefi"))
+    admin.add_view(center_reports.CenterReportView(name="数据上报", endpoint="center_reports", url="reports"))
 
 
 def home_view():
