@@ -31,7 +31,7 @@ class Vaccination(db.Model):
     product_id = db.Column(db.Integer, db.ForeignKey("vaccine_product.id"))
     # The product's name as recorded (kept for records migrated from free text that match no product).
     product_name = db.Column(db.String(100))
-    lot_id = db.Column(db.Integer)
+    lot_id = db.Column(db.Integer, db.ForeignKey("vaccine_lot.id"))
     lot_number = db.Column(db.String(50))
     station_id = db.Column(db.Integer, db.ForeignKey("station.id"))
     slot_id = db.Column(db.Integer, db.ForeignKey("appointment_slot.id"))

@@ -53,7 +53,9 @@ def daily_dose_rows(day):
 
 
 def daily_dose_xlsx(day):
-    return write_xlsx(DAILY_HEADERS, daily_dose_rows(day), title=f"{day:%Y%m%d}接种日报", text_columns=(3,))
+    """The daily report as xlsx bytes (a few hundred rows: one per station, product, lot and dose)."""
+    with write_xlsx(DAILY_HEADERS, daily_dose_rows(day), title=f"{day:%Y%m%d}接种日报", text_columns=(3,)) as output:
+        return output.read()
 
 
 def _records_of_day(day):
