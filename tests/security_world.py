@@ -128,6 +128,7 @@ def build_world(db, make_department, make_enterprise, make_station, make_slot, m
     db.session.add(read)
     g.pop("_login_user", None)
     record_event(world.users[ADMIN], "security_test_seed", target_type="person", target_id=a_of[REGISTERED])
+    world.ids.update(_lot_and_dose(world.users[STATION_S], station_s, a_of[VACCINATED]))
     db.session.flush()
     world.ids.update(
         dept_x=dept_x.id, dept_y=dept_y.id, ent_a=ent_a.id, ent_b=ent_b.id, station_s=station_s.id,
@@ -141,13 +142,50 @@ def build_world(db, make_department, make_enterprise, make_station, make_slot, m
     return world
 
 
+def _lot_and_dose(nurse, station, person_id):
+    """A lot in S's stock, A's vaccinated person given a dose of it, under 留观, with an AEFI report."""
+    from models.aefi import file_report
+    from models.doses import Vaccination
+    from models.lots import receive_lot, trace_code_run
+    from models.observation import start_observation
+    from models.vaccines import seed_vaccine_products
+
+    product = seed_vaccine_products()["新冠病毒灭活疫苗(Vero细胞)"]
+    lot = receive_lot(nurse, station.id, product_id=product.id, manufacturer="安全测试生物", lot_number="SEC001",
+                      expiry_date=now().date() + timedelta(days=100), doses_per_package=1, packages=5,
+                      arrival_temperature="5", trace_codes=trace_code_run("81234569990000000001", 5)).lot
+    at = now() - timedelta(minutes=5)
+    dose = Vaccination(person_id=person_id, dose_number=1, product_id=product.id, lot_id=lot.id, lot_number="SEC001",
+                       station_id=station.id, outcome="given", at=at, state="valid", created_at=at)
+    from extensions import db
+
+    db.session.add(dose)
+    db.session.flush()
+    observation = start_observation(dose)
+    report = file_report(nurse, dose.id, symptoms=["发热"], onset_at=at, severity="general")
+    return {"lot": lot.id, "vaccination_a": dose.id, "observation_a": observation.id, "aefi_a": report.id}
+
+
 def snapshot(db, world=None):
     """Rows of every table (the audit log aside), or with `world` only the rows of A, X and S.
 
     Proves nothing changed: a refused request must change nothing at all, a foreign user's
     request nothing of A's (it may act on its own unit's rows).
     """
-    from models import AppointmentSlot, Enterprise, ReviewDepartment, Station, User
+    from models import (
+        AefiReport,
+        AppointmentSlot,
+        Enterprise,
+        LotPackage,
+        LotStock,
+        Observation,
+        ReviewDepartment,
+        Station,
+        StockDayClose,
+        StockMovement,
+        User,
+        VaccineLot,
+    )
     from models.audit import PersonEvent
 
     owned = {}
@@ -163,6 +201,12 @@ def snapshot(db, world=None):
             | (User.station_id == ids["station_s"]),
             "card_read": CardRead.station_id == ids["station_s"],
             "reader_token": ReaderToken.station_id == ids["station_s"],
+            "vaccine_lot": VaccineLot.id == ids["lot"], "lot_stock": LotStock.station_id == ids["station_s"],
+            "stock_movement": StockMovement.station_id == ids["station_s"],
+            "lot_package": LotPackage.station_id == ids["station_s"],
+            "stock_day_close": StockDayClose.station_id == ids["station_s"],
+            "observation": Observation.station_id == ids["station_s"],
+            "aefi_report": AefiReport.station_id == ids["station_s"],
         }
     state = {}
     for table in db.metadata.sorted_tables:

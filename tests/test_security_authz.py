@@ -131,6 +131,13 @@ EXPECTED = {
     "center_slots.index": CENTER_ONLY, "center_slots.capacity": CENTER_ONLY, "center_slots.delete": CENTER_ONLY,
     # an empty form names no station
     "center_slots.create": {**CENTER_ONLY, CENTER: NOT_FOUND},
+    "center_lots.index": CENTER_ONLY, "center_lots.freeze": CENTER_ONLY, "center_lots.unfreeze": CENTER_ONLY,
+    "center_lots.recipients": CENTER_ONLY, "center_lots.export": CENTER_ONLY, "center_lots.sms": CENTER_ONLY,
+    "center_stock.index": CENTER_ONLY,
+    "center_aefi.index": CENTER_ONLY, "center_aefi.alerts": CENTER_ONLY, "center_aefi.investigate": CENTER_ONLY,
+    "center_aefi.close": CENTER_ONLY,
+    "center_reports.index": CENTER_ONLY, "center_reports.daily_xlsx": CENTER_ONLY,
+    "center_reports.fhir_bundle": CENTER_ONLY,
     # 接种站端
     "station.index": STATION, "station.stream": STATION, "station.lookup": STATION, "station.check_in": STATION,
     "station.read_panel": STATION, "station.recent_panel": STATION,
@@ -142,6 +149,12 @@ EXPECTED = {
     "station_queue.index": STATION, "station_queue.panel": STATION, "station_queue.exit_form": STATION,
     "station_queue.vaccinate": STATION, "station_queue.not_vaccinated": STATION,
     "station_queue.signature": STATION, "station_queue.defaults": STATION,
+    "station_stock.index": STATION, "station_stock.receive": STATION, "station_stock.waste": STATION,
+    "station_stock.transfer": STATION, "station_stock.day_close": STATION,
+    "station_observation.index": STATION, "station_observation.panel": STATION, "station_observation.end": STATION,
+    "station_observation.leave": STATION, "station_observation.reaction": STATION,
+    # an empty post names no dose: 404 to the owner as well
+    "station_aefi.index": STATION, "station_aefi.new": by_method(GET=STATION, POST={**STATION, STATION_S: NOT_FOUND}),
     # 系统管理
     "admin.index": ADMIN_ONLY,
     **model_view("admin_users", ADMIN_ONLY),
@@ -156,6 +169,7 @@ EXPECTED = {
     **model_view("admin_reader_tokens", ADMIN_ONLY),
     **model_view("admin_option_categories", ADMIN_ONLY),
     **model_view("admin_option_reasons", ADMIN_ONLY),
+    **model_view("admin_option_aefi_symptoms", ADMIN_ONLY),
     **model_view("admin_audit", ADMIN_ONLY),
     **model_view("admin_sms", ADMIN_ONLY),
 }
@@ -191,6 +205,12 @@ def url_values(rule, ids, current_qr_token, action=None):
             values[name] = ids["spare_slot_s"]
         elif name == "read_id":
             values[name] = ids["card_read"]
+        elif name == "lot_id":
+            values[name] = ids["lot"]
+        elif name == "observation_id":
+            values[name] = ids["observation_a"]
+        elif name == "report_id":
+            values[name] = ids["aefi_a"]
         elif name == "token":
             values[name] = current_qr_token() if rule.endpoint.startswith("employee.") else uuid.uuid4().hex
         elif name == "filename":
@@ -211,7 +231,7 @@ def query_of(rule, ids):
     person = person_param(rule.endpoint, ids)
     return {"id": person, "person_id": person, "slot": ids["slot_s"], "slot_id": ids["slot_s"],
             "station": ids["station_s"], "read": ids["card_read"], "enterprise": ids["ent_a"],
-            "node": f"dept:{ids['dept_x']}"}
+            "node": f"dept:{ids['dept_x']}", "vaccination_id": ids["vaccination_a"]}
 
 
 def hostile_form(ids, a_people):
