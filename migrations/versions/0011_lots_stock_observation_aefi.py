@@ -1,7 +1,7 @@
 """lots, stock ledger, 日结, package trace codes, 留观 observations, AEFI reports; vaccination.lot_id FK
 
-Revision ID: 0010_lots_stock_observation_aefi
-Revises: 0009_card_read_validity
+Revision ID: 0011_lots_stock_observation_aefi
+Revises: 0010_card_read_name_mismatch
 Create Date: 2026-12-01 21:55:59
 
 Also seeds the editable option list 异常反应症状 (the same defaults as models/options.py).
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0010_lots_stock_observation_aefi'
-down_revision = '0009_card_read_validity'
+revision = '0011_lots_stock_observation_aefi'
+down_revision = '0010_card_read_name_mismatch'
 branch_labels = None
 depends_on = None
 
