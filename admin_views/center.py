@@ -11,6 +11,7 @@ from flask_admin.actions import action
 from admin_views import center_aefi, center_allocation, center_appointments, center_lots, center_reports
 from admin_views.center_tree import ToolButton, TreePersonListView
 from admin_views.home import FunnelHomeView
+from admin_views.vaccines import CenterVaccineView
 from models import stats
 from models.aefi import open_alerts
 from models.base import now
@@ -134,6 +135,7 @@ def build_console(admin):
     admin.add_view(center_lots.CenterStockView(name="库存日结", endpoint="center_stock", url="stock"))
     admin.add_view(center_aefi.CenterAefiView(name="异常反应", endpoint="center_aefi", url="aefi"))
     admin.add_view(center_reports.CenterReportView(name="数据上报", endpoint="center_reports", url="reports"))
+    admin.add_view(CenterVaccineView(name="疫苗品种", endpoint="center_vaccines", url="vaccines"))
 
 
 def home_view():

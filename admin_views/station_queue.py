@@ -14,9 +14,11 @@ from admin_views.station_signature import SignatureError, signature_png
 from extensions import db
 from models.audit import record_event
 from models.base import now
+from models.doses import dose_label
 from models.options import NOT_VACCINATED_REASON, option_labels
 from models.person import Person
 from models.status import CHECKED_IN, NOT_VACCINATED, VACCINATED
+from models.vaccines import VaccineProduct, is_primary_dose, products_for_dose, station_products
 from models.workflow import WorkflowError, apply_transition, person_scope
 from services import events
 
@@ -105,13 +107,26 @@ class StationQueueView(StationView):
             format_duration=format_duration, reasons=option_labels(NOT_VACCINATED_REASON),
             other_reason=OTHER_REASON, product=request.form.get("vaccine_product", station.default_vaccine_product),
             lot=request.form.get("vaccine_lot", station.default_vaccine_lot),
-            signature_error=signature_error, reason_error=reason_error,
+            signature_error=signature_error, reason_error=reason_error, **self._dose_context(station, person),
         )
+
+    def _dose_context(self, station, person):
+        """The dose due and the products this desk may give for it (none chosen: the station gives no product yet)."""
+        booster = not is_primary_dose(person)
+        chosen = request.form.get("product_id") or (person.product_id and str(person.product_id)) or ""
+        default = next((p for p in station_products(station.id) if p.name == station.default_vaccine_product), None)
+        return {"dose_label": dose_label(person.dose_number, booster), "station_gives": station_products(station.id),
+                "products": products_for_dose(station.id, person),
+                "chosen_product": chosen or (str(default.id) if default else "")}
 
     @expose("/<int:person_id>/vaccinate", methods=("POST",))
     def vaccinate(self, person_id):
         person = self._scoped_person(person_id)
-        product = request.form.get("vaccine_product", "").strip()
+        station = current_station()
+        chosen = self._chosen_product(station, person)
+        if isinstance(chosen, str):
+            return self._invalid(person_id, signature_error=chosen)
+        product = chosen.name if chosen else request.form.get("vaccine_product", "").strip()
         lot = request.form.get("vaccine_lot", "").strip()
         if not product or not lot or len(product) > 100 or len(lot) > 50:
             return self._invalid(person_id, signature_error="请填写疫苗名称（100字以内）和批号（50字以内）")
@@ -119,8 +134,23 @@ class StationQueueView(StationView):
             png = signature_png(request.form.get("signature", ""))
         except SignatureError as error:
             return self._invalid(person_id, signature_error=str(error))
-        return self._finish(person, "vaccinate", f"已确认接种：{person.name}",
+        dose = dose_label(person.dose_number, not is_primary_dose(person))
+        return self._finish(person, "vaccinate", f"已确认接种：{person.name}（{dose}）", product=chosen,
                             extra={"vaccine_product": product, "vaccine_lot": lot, "signature_png": png})
+
+    def _chosen_product(self, station, person):
+        """The product posted, if this desk may give it to this person; a message when not; None without a list.
+
+        A station the center has given no products yet records the product by name, as before.
+        """
+        if not station_products(station.id):
+            return None
+        allowed = {str(p.id): p for p in products_for_dose(station.id, person)}
+        if not allowed:
+            course = db.session.get(VaccineProduct, person.product_id)
+            return f"本站不提供该人员的疫苗品种（{course.name if course else ''}），请引导至提供该品种的接种站"
+        chosen = allowed.get(request.form.get("product_id", "").strip())
+        return chosen or "请选择本站可接种且与该人员前剂次一致的疫苗品种"
 
     @expose("/<int:person_id>/not-vaccinated", methods=("POST",))
     def not_vaccinated(self, person_id):

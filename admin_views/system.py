@@ -41,6 +41,7 @@ from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY, AppointmentSlot
 from models.passwords import random_password
 from models.status import STATUS_LABELS
 from models.user import ADMIN, ENTERPRISE, REVIEW, ROLE_LABELS, STATION
+from models.vaccines import VaccineProduct
 from models.workflow import TRANSITIONS
 from public_forms.person_data import FIELD_LABELS
 from services.spreadsheets_departments import (
@@ -64,10 +65,12 @@ ACTION_LABELS = {
     "account_created": "新建账号", "account_updated": "修改账号", "account_unlocked": "解锁账号",
     "account_disabled": "停用账号", "account_enabled": "启用账号", "view_person": "查看人员详情",
     "import_departments": "导入审核部门",
+    "vaccine_product_created": "新增疫苗品种", "vaccine_product_updated": "修改疫苗品种",
+    "station_products": "设置接种站疫苗品种",
     "slots_created": "新建预约时段", "slot_capacity_changed": "修改时段容量", "slot_deleted": "删除预约时段",
 }
 TARGET_LABELS = {"person": "人员", "user": "账号", "department": "审核部门", "enterprise": "企业",
-                 "station": "接种站", "slot": "预约时段"}
+                 "station": "接种站", "slot": "预约时段", "vaccine_product": "疫苗品种"}
 SMS_KIND_LABELS = {"notice": "通知", "reset_code": "找回密码验证码"}
 SMS_STATUS_LABELS = {"queued": "待发送", "stored": "已存入发件箱", "sent": "已发送", "failed": "发送失败"}
 
@@ -616,6 +619,9 @@ def build_console(admin):
                                   category="选项列表"))
     admin.add_view(OptionListView(AEFI_SYMPTOM, name="异常反应症状", endpoint="admin_option_aefi_symptoms",
                                   category="选项列表"))
+    from admin_views.vaccines import VaccineProductView  # it builds on this module's AdminModelView
+
+    admin.add_view(VaccineProductView(VaccineProduct, name="疫苗品种", endpoint="admin_vaccines"))
     admin.add_view(AuditEventView(AuditEvent, name="审计日志", endpoint="admin_audit"))
     admin.add_view(SmsMessageView(SmsMessage, name="短信记录", endpoint="admin_sms"))
     admin.add_view(ReaderTokenView(name="读卡器令牌", endpoint="admin_reader_tokens"))

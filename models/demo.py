@@ -7,16 +7,18 @@ the same audit trail, slot bookings and timestamps as data made by users.
 import random
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from extensions import db
 from models.base import now
+from models.doses import Vaccination
 from models.identity import CREDIT_ALPHABET, age_on, credit_check_char, id_check_char
 from models.options import PERSON_CATEGORY, option_labels, seed_default_options
 from models.org import INDUSTRY, TERRITORY, AppointmentSlot, Enterprise, ReviewDepartment, Station, Territory
 from models.person import Person
-from models.status import CHECKED_IN, VACCINATED
+from models.status import CHECKED_IN, DUE_NEXT, VACCINATED
 from models.user import ADMIN, CENTER, ENTERPRISE, REVIEW, STATION, User
+from models.vaccines import StationProduct, seed_vaccine_products
 from models.workflow import apply_transition
 
 DEMO_PASSWORD = "Binhai2026"
@@ -117,13 +119,22 @@ def _departments(territories):
     return rows
 
 
+VERO, CHO, AD5 = "新冠病毒灭活疫苗(Vero细胞)", "重组新冠病毒蛋白疫苗(CHO细胞)", "腺病毒载体新冠疫苗(Ad5-nCoV)"
+
+
 def _stations(territories):
+    """The stations; most give the two-dose inactivated vaccine, every fourth the single-dose Ad5 by default."""
     rows = []
     for name, street in STATIONS:
+        product = AD5 if len(rows) % 4 == 3 else VERO
         rows.append(Station(name=name, address=f"滨海新区{street}", territory=territories[street],
                             contact_phone=f"022-2532{len(rows):04d}",
-                            default_vaccine_product="新冠病毒灭活疫苗(Vero细胞)", default_vaccine_lot="202611A"))
+                            default_vaccine_product=product, default_vaccine_lot="202611A"))
     db.session.add_all(rows)
+    products = seed_vaccine_products()
+    for index, station in enumerate(rows):
+        given = (VERO, AD5, CHO) if index % 3 == 0 else (VERO, AD5)
+        station.product_links = [StationProduct(product=products[name]) for name in given]
     return rows
 
 
@@ -287,21 +298,79 @@ def _book_and_vaccinate(rng, stations, center):
                              extra={"vaccine_product": station.default_vaccine_product,
                                     "vaccine_lot": station.default_vaccine_lot})
     _backdate_to_slots()
+    _second_doses(rng, stations, center, station_users)
+
+
+def _second_doses(rng, stations, center, station_users):
+    """Some of those who had dose 1 had it four weeks ago: dose 2 is due, booked, and for a few given today."""
+    current = now()
+    for station in stations:
+        due = _ids((Person.station_id == station.id) & (Person.status == DUE_NEXT))
+        earlier = _sample(rng, due, 0.4)
+        if not earlier:
+            continue
+        _move_dose_one_back(earlier, days=28)
+        slots = db.session.execute(
+            select(AppointmentSlot).where(AppointmentSlot.station_id == station.id,
+                                          AppointmentSlot.starts_at >= current.replace(hour=0, minute=0, second=0))
+            .order_by(AppointmentSlot.starts_at)
+        ).scalars().all()
+        to_book = _sample(rng, earlier, 0.7)
+        for slot in slots:
+            if not to_book:
+                break
+            result = apply_transition("appoint", center, ids=to_book, slot=slot)
+            booked = set(_ids(Person.last_event_id == result.event_id))
+            to_book = [i for i in to_book if i not in booked]
+        today_slot = slots[0].id if slots else None
+        arrived = _ids((Person.station_id == station.id) & (Person.status == "appointed")
+                       & (Person.slot_id == today_slot) & (Person.dose_number == 2))[:8]
+        if arrived:
+            actor = station_users[station.id]
+            apply_transition("check_in", actor, ids=arrived)
+            apply_transition("vaccinate", actor, ids=arrived[: max(len(arrived) - 2, 1)],
+                             extra={"vaccine_product": VERO, "vaccine_lot": "202611B"})
+
+
+def _move_dose_one_back(ids, days):
+    """Dose 1 of `ids` (demo history) given `days` earlier; their dose-2 window moves with it."""
+    shift = timedelta(days=days)
+    stamps = ("submitted_at", "dept_approved_at", "center_approved_at", "allocated_at", "appointed_at",
+              "checked_in_at", "finished_at", "next_dose_earliest", "next_dose_latest")
+    for person_id in ids:
+        person = db.session.get(Person, person_id)
+        dose_one = db.session.execute(select(Vaccination).where(Vaccination.person_id == person_id)).scalar_one()
+        dose_one.at -= shift
+        for stamp in stamps:
+            if getattr(person, stamp) is not None:
+                setattr(person, stamp, getattr(person, stamp) - shift)
+    db.session.flush()
 
 
 def _backdate_to_slots():
     """Put the check-in and exit times of past appointments inside their windows."""
-    window_start = select(AppointmentSlot.starts_at).where(AppointmentSlot.id == Person.slot_id).scalar_subquery()
+    # Someone 待续种 holds no slot: their dose-1 window is the one they left (previous_slot_id).
+    slot_id = func.coalesce(Person.slot_id, Person.previous_slot_id)
+    window_start = select(AppointmentSlot.starts_at).where(AppointmentSlot.id == slot_id).scalar_subquery()
     rows = db.session.execute(
-        select(Person.id, window_start).where(Person.status.in_((CHECKED_IN, VACCINATED, "not_vaccinated")))
+        select(Person.id, Person.status, window_start)
+        .where(Person.status.in_((CHECKED_IN, VACCINATED, "not_vaccinated", DUE_NEXT)))
     ).all()
     for chunk_start in range(0, len(rows), 500):
-        for person_id, starts in rows[chunk_start:chunk_start + 500]:
+        for person_id, status, starts in rows[chunk_start:chunk_start + 500]:
             offset = timedelta(minutes=(person_id * 7) % 80)
+            finished = starts + offset + timedelta(minutes=35)
+            window = {}
+            if status == DUE_NEXT:  # the inactivated vaccine's dose-2 window, from the real day of dose 1
+                window = {"next_dose_earliest": finished.date() + timedelta(days=21),
+                          "next_dose_latest": finished.date() + timedelta(days=56)}
             db.session.execute(
                 update(Person).where(Person.id == person_id)
-                .values(checked_in_at=starts + offset, finished_at=starts + offset + timedelta(minutes=35),
-                        **_stages_before(starts))
+                .values(checked_in_at=starts + offset, finished_at=finished, **window, **_stages_before(starts))
+                .execution_options(synchronize_session=False)
+            )
+            db.session.execute(
+                update(Vaccination).where(Vaccination.person_id == person_id).values(at=finished)
                 .execution_options(synchronize_session=False)
             )
 

@@ -136,3 +136,16 @@ def set_station_products(actor, station, product_ids):
                  detail=f"added={sorted(added)} removed={sorted(removed)}", changed=len(added) + len(removed))
     db.session.flush()
     return len(added), len(removed)
+
+
+def is_primary_dose(person):
+    """Whether the person's next dose belongs to the primary course (else it is a booster)."""
+    return person.product is None or person.dose_number <= person.product.primary_doses
+
+
+def products_for_dose(station_id, person):
+    """The products the desk may give `person` now: the course's product for a primary dose, any for a booster."""
+    offered = station_products(station_id)
+    if person.product_id is not None and person.doses_given and is_primary_dose(person):
+        return [p for p in offered if p.id == person.product_id]
+    return offered

@@ -106,10 +106,13 @@ NEEDS_STATION = tuple(s for s in ALL_STATUSES if RANK[s] >= RANK[ALLOCATED])
 CHECKS = [
     Check("slot_over_capacity", "预约时段不超出容量", "no slot booked beyond its capacity",
           "SELECT id FROM appointment_slot WHERE booked > capacity OR booked < 0", "appointment_slot"),
-    Check("slot_booked_count", "时段已约人数等于持有该时段的人数",
-          "slot.booked equals the persons holding the slot",
+    # A dose given in a slot keeps its place there after the person moves on to the next dose.
+    Check("slot_booked_count", "时段已约人数等于持有该时段或在该时段已接种的人数",
+          "slot.booked equals the persons holding the slot or given a dose in it",
           "SELECT s.id FROM appointment_slot s LEFT JOIN "
-          "(SELECT slot_id, COUNT(*) AS holders FROM person WHERE slot_id IS NOT NULL GROUP BY slot_id) h "
+          "(SELECT slot_id, COUNT(*) AS holders FROM (SELECT id AS person_id, slot_id FROM person "
+          "WHERE slot_id IS NOT NULL UNION SELECT person_id, slot_id FROM vaccination "
+          "WHERE outcome = 'given' AND slot_id IS NOT NULL) used GROUP BY slot_id) h "
           "ON h.slot_id = s.id WHERE s.booked <> COALESCE(h.holders, 0)", "appointment_slot"),
     Check("appointed_without_slot", "已预约/已登记人员都有预约时段和接种站",
           "appointed and checked-in persons have a slot and a station",
