@@ -4,7 +4,7 @@ from flask import flash, redirect, request
 from flask_admin import BaseView, expose
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import ValidationError
+from wtforms import IntegerField, ValidationError
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from admin_views.base import RoleAccessMixin
@@ -14,6 +14,8 @@ from models.audit import record_event
 from models.org import Station
 from models.user import CENTER
 from models.vaccines import StationProduct, VaccineDoseRule, VaccineProduct, set_station_products
+
+MAX_DOSES = 5
 
 
 def _schedule(view, context, model, name):
@@ -40,33 +42,37 @@ class VaccineProductView(AdminModelView):
                      "reserve_next_dose": "预约第1剂时同时预留下一剂", "active": "启用"}
     column_formatters = {"rules": _schedule, "booster_after_days": _booster, "active": yes_no,
                          "reserve_next_dose": yes_no}
-    form_columns = ("name", "manufacturer", "code", "primary_doses", "booster_after_days", "reserve_next_dose",
-                    "active")
+    form_columns = ("name", "manufacturer", "code", "primary_doses",
+                    *(f"dose{n}_{bound}" for n in range(2, MAX_DOSES + 1) for bound in ("min", "max")),
+                    "booster_after_days", "reserve_next_dose", "active")
     form_args = {
         "name": {"label": "疫苗品种", "validators": [DataRequired("请输入疫苗品种名称"), Length(max=100)]},
         "manufacturer": {"label": "生产企业", "validators": [Length(max=100)]},
         "code": {"label": "编码", "validators": [DataRequired("请输入编码"), Length(max=32)]},
         "primary_doses": {"label": "基础免疫剂次", "validators": [
-            DataRequired("请输入剂次"), NumberRange(min=1, max=5, message="剂次须在 1 到 5 之间")]},
+            DataRequired("请输入剂次"), NumberRange(min=1, max=MAX_DOSES, message=f"剂次须在 1 到 {MAX_DOSES} 之间")]},
         "booster_after_days": {"label": "全程接种后多少天可加强（空为不加强）", "validators": [
             Optional(), NumberRange(min=0, max=3650, message="天数须在 0 到 3650 之间")]},
         "reserve_next_dose": {"label": "预约第1剂时同时预留下一剂的时段"},
         "active": {"label": "启用"},
     }
-    inline_models = [(VaccineDoseRule, {
-        "form_columns": ("id", "dose_number", "min_interval_days", "max_interval_days"),
-        "form_label": "接种间隔",
-        "form_args": {
-            "dose_number": {"label": "剂次", "validators": [DataRequired("请输入剂次"), NumberRange(min=2, max=5)]},
-            "min_interval_days": {"label": "距上一剂最少天数", "validators": [
-                DataRequired("请输入最少天数"), NumberRange(min=0, max=3650)]},
-            "max_interval_days": {"label": "距上一剂最多天数（空为不限）", "validators": [
-                Optional(), NumberRange(min=0, max=3650)]},
-        },
-    })]
+    # One pair of fields per later dose instead of Flask-Admin's inline rows, whose add button is an
+    # inline script handler the Content-Security-Policy blocks.
+    form_extra_fields = {
+        f"dose{n}_{bound}": IntegerField(
+            f"第{n}剂距上一剂{'最少' if bound == 'min' else '最多'}天数" + ("" if bound == "min" else "（空为不限）"),
+            validators=[Optional(), NumberRange(min=0, max=3650, message="天数须在 0 到 3650 之间")])
+        for n in range(2, MAX_DOSES + 1) for bound in ("min", "max")
+    }
+
+    def on_form_prefill(self, form, id):
+        product = self.get_one(id)
+        for rule in product.rules if product else ():
+            getattr(form, f"dose{rule.dose_number}_min").data = rule.min_interval_days
+            getattr(form, f"dose{rule.dose_number}_max").data = rule.max_interval_days
 
     def on_model_change(self, form, model, is_created):
-        _check_schedule(model)
+        model.rules = _rules_from(form, model)
         with db.session.no_autoflush:
             for column, label in (("name", "疫苗品种"), ("code", "编码")):
                 clash = db.session.execute(select(VaccineProduct.id).where(
@@ -81,16 +87,24 @@ class VaccineProductView(AdminModelView):
         db.session.commit()
 
 
-def _check_schedule(product):
-    """Every dose after the first has exactly one rule, and no rule is for a dose the course does not have."""
-    numbers = sorted(r.dose_number for r in product.rules)
-    wanted = list(range(2, product.primary_doses + 1))
-    if numbers != wanted:
-        shown = "、".join(f"第{n}剂" for n in wanted) or "无（单剂）"
-        raise ValidationError(f"接种间隔须逐剂填写，应为：{shown}")
-    for rule in product.rules:
-        if rule.max_interval_days is not None and rule.max_interval_days < rule.min_interval_days:
-            raise ValidationError(f"第{rule.dose_number}剂：最多天数不能小于最少天数")
+def _rules_from(form, product):
+    """The interval rules of the course, one per dose after the first; refuse gaps and doses it does not have."""
+    existing = {r.dose_number: r for r in product.rules}
+    rules = []
+    for n in range(2, MAX_DOSES + 1):
+        low, high = getattr(form, f"dose{n}_min").data, getattr(form, f"dose{n}_max").data
+        if n > product.primary_doses:
+            if low is not None or high is not None:
+                raise ValidationError(f"基础免疫为 {product.primary_doses} 剂，不应填写第{n}剂的间隔")
+            continue
+        if low is None:
+            raise ValidationError(f"请填写第{n}剂距上一剂最少天数")
+        if high is not None and high < low:
+            raise ValidationError(f"第{n}剂：最多天数不能小于最少天数")
+        rule = existing.get(n) or VaccineDoseRule(dose_number=n)
+        rule.min_interval_days, rule.max_interval_days = low, high
+        rules.append(rule)
+    return rules
 
 
 class CenterVaccineView(RoleAccessMixin, BaseView):

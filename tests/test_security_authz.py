@@ -138,6 +138,7 @@ EXPECTED = {
     "center_aefi.close": CENTER_ONLY,
     "center_reports.index": CENTER_ONLY, "center_reports.daily_xlsx": CENTER_ONLY,
     "center_reports.fhir_bundle": CENTER_ONLY,
+    "center_vaccines.index": CENTER_ONLY, "center_vaccines.station_products": CENTER_ONLY,
     # 接种站端
     "station.index": STATION, "station.stream": STATION, "station.lookup": STATION, "station.check_in": STATION,
     "station.read_panel": STATION, "station.recent_panel": STATION,
@@ -166,6 +167,7 @@ EXPECTED = {
     "admin_departments.tree_view": ADMIN_ONLY,
     **model_view("admin_territories", ADMIN_ONLY),
     **model_view("admin_stations", ADMIN_ONLY),
+    **model_view("admin_vaccines", ADMIN_ONLY),
     **model_view("admin_reader_tokens", ADMIN_ONLY),
     **model_view("admin_option_categories", ADMIN_ONLY),
     **model_view("admin_option_reasons", ADMIN_ONLY),
@@ -203,6 +205,8 @@ def url_values(rule, ids, current_qr_token, action=None):
             values[name] = ids["victim_user"]
         elif name == "slot_id":
             values[name] = ids["spare_slot_s"]
+        elif name == "station_id":
+            values[name] = ids["station_s"]
         elif name == "read_id":
             values[name] = ids["card_read"]
         elif name == "lot_id":

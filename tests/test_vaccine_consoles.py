@@ -27,14 +27,19 @@ def _product_form(**values):
 def test_the_admin_adds_a_product_with_its_schedule(client, login, make_user, db):
     login(make_user("admin"))
     refused = client.post("/admin/admin_vaccines/new/", data=_product_form())
-    assert "接种间隔须逐剂填写，应为：第2剂" in refused.get_data(as_text=True)
+    assert "请填写第2剂距上一剂最少天数" in refused.get_data(as_text=True)
     assert db.session.execute(select(VaccineProduct)).first() is None
     done = client.post("/admin/admin_vaccines/new/", data=_product_form(**{
-        "rules-0-dose_number": "2", "rules-0-min_interval_days": "21", "rules-0-max_interval_days": "56"}))
+        "dose2_min": "21", "dose2_max": "56"}))
     assert done.status_code == 302
     product = db.session.execute(select(VaccineProduct)).scalar_one()
     assert (product.primary_doses, [(r.dose_number, r.min_interval_days, r.max_interval_days)
                                     for r in product.rules]) == (2, [(2, 21, 56)])
+    extra = client.post(f"/admin/admin_vaccines/edit/?id={product.id}", data=_product_form(
+        dose2_min="21", dose2_max="56", dose3_min="28"))
+    assert "基础免疫为 2 剂，不应填写第3剂的间隔" in extra.get_data(as_text=True)
+    edit = client.get(f"/admin/admin_vaccines/edit/?id={product.id}").get_data(as_text=True)
+    assert 'name="dose2_min" type="number" value="21"' in edit or 'value="21"' in edit
     listing = client.get("/admin/admin_vaccines/").get_data(as_text=True)
     assert "第2剂：上一剂后 21–56 天" in listing and "全程后 180 天起" in listing
     assert db.session.execute(select(AuditEvent.action).where(
