@@ -61,6 +61,10 @@ def init_blueprints(app):
 
     app.register_blueprint(registration.bp)
     app.register_blueprint(employee_form.bp)
+    from public_forms import self_service, verify
+
+    app.register_blueprint(verify.bp)
+    app.register_blueprint(self_service.bp)
     from api import bp as api_bp
 
     app.register_blueprint(api_bp)

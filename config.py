@@ -92,3 +92,8 @@ class Config:
         self.STATION_LOOKUP_RATE_LIMIT = env_str("STATION_LOOKUP_RATE_LIMIT", "20 per minute;300 per hour")
         self.CHECKIN_GRACE_MINUTES = env_int("CHECKIN_GRACE_MINUTES", 60)
         self.SSE_HEARTBEAT_SECONDS = env_int("SSE_HEARTBEAT_SECONDS", 15)
+        # Certificate signing keys (services/signing.py): instance/signing_keys unless set; how long
+        # a key's signatures verify (rotate well before: `flask --app app keys rotate`).
+        self.SIGNING_KEYS_DIR = env_str("SIGNING_KEYS_DIR")
+        self.SIGNING_KEY_VALID_DAYS = env_int("SIGNING_KEY_VALID_DAYS", 3650)
+        self.CERTIFICATE_FONT = env_str("CERTIFICATE_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")

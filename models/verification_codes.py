@@ -1,0 +1,109 @@
+"""One-time SMS codes for any purpose: issue (with resend and daily limits), check (with tries).
+
+Codes are six random digits stored only as a keyed hash bound to the purpose, the phone and
+a subject (e.g. the ID number asked about), valid for five minutes and burnt after five wrong
+tries; a phone gets at most one code a minute and a few a day per purpose. A code row is
+written whether or not a message is sent, so a caller can answer the same either way (the
+limits then apply alike and nobody learns from them whether a phone is on record). The
+same rules as 忘记密码 (public_forms/forgot_password.py).
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from extensions import db
+from models.base import now
+from models.sms import SmsCode
+
+CODE_DIGITS = 6
+CODE_LIFETIME = timedelta(minutes=5)
+MAX_ATTEMPTS = 5
+RESEND_INTERVAL = timedelta(minutes=1)
+DAILY_CAP = 10
+
+
+@dataclass(frozen=True)
+class CodePurpose:
+    name: str  # stored in sms_code.purpose
+    message: str  # the SMS text, with {code}
+
+
+def hash_code(purpose, phone, subject, code):
+    """A keyed hash: useless without the app's secret key, even for all 10^6 guesses."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{purpose.name}:{phone}:{subject}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def rate_limit_error(purpose, phone, at):
+    """Return why no code may be sent to `phone` now, or None."""
+    codes = select(func.count(SmsCode.id)).where(SmsCode.phone == phone, SmsCode.purpose == purpose.name)
+    if db.session.execute(codes.where(SmsCode.created_at > at - RESEND_INTERVAL)).scalar_one():
+        return "获取验证码过于频繁，请1分钟后再试"
+    start_of_day = datetime.combine(at.date(), datetime.min.time())
+    if db.session.execute(codes.where(SmsCode.created_at >= start_of_day)).scalar_one() >= DAILY_CAP:
+        return "该手机号今日获取验证码次数已达上限，请明天再试"
+    return None
+
+
+def issue_code(purpose, phone, subject, send):
+    """Make a code for (phone, subject); text it only when `send`. Return (code row, error).
+
+    `send` is decided by the caller (the phone is on record); everything else happens alike.
+    """
+    from services import sms
+
+    at = now()
+    error = rate_limit_error(purpose, phone, at)
+    if error:
+        return None, error
+    # A new code replaces any earlier one still open.
+    db.session.execute(
+        update(SmsCode)
+        .where(SmsCode.phone == phone, SmsCode.purpose == purpose.name, SmsCode.used_at.is_(None))
+        .values(used_at=at)
+    )
+    code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+    row = SmsCode(phone=phone, purpose=purpose.name, code_hash=hash_code(purpose, phone, subject, code),
+                  created_at=at, expires_at=at + CODE_LIFETIME, attempts=0)
+    db.session.add(row)
+    db.session.flush()
+    if send:
+        body = purpose.message.format(code=code)
+        message = sms.send_sms(phone, body, kind=purpose.name)
+        if sms.backend().name != "outbox":
+            # Delivered by a real gateway: keep no usable code in the 短信记录.
+            message.body = body.replace(code, "*" * CODE_DIGITS)
+    return row, None
+
+
+def check_code(purpose, code_id, phone, subject, code):
+    """Spend one try on a code; return None when it is right, else the message to show."""
+    at = now()
+    live = (SmsCode.id == code_id, SmsCode.phone == phone, SmsCode.purpose == purpose.name,
+            SmsCode.used_at.is_(None))
+    # Counting the try first, in one conditional UPDATE, keeps parallel guesses within the limit.
+    counted = db.session.execute(
+        update(SmsCode).where(*live, SmsCode.attempts < MAX_ATTEMPTS, SmsCode.expires_at > at)
+        .values(attempts=SmsCode.attempts + 1)
+    ).rowcount
+    row = db.session.execute(
+        select(SmsCode).where(SmsCode.id == code_id, SmsCode.phone == phone, SmsCode.purpose == purpose.name)
+    ).scalar_one_or_none()
+    if not counted:
+        if row is not None and row.used_at is None and row.attempts < MAX_ATTEMPTS and row.expires_at <= at:
+            return "验证码已过期，请重新获取"
+        return "验证码已失效，请重新获取"
+    if hmac.compare_digest(row.code_hash, hash_code(purpose, phone, subject, code)):
+        used = db.session.execute(update(SmsCode).where(*live).values(used_at=at)).rowcount
+        return None if used else "验证码已失效，请重新获取"
+    left = MAX_ATTEMPTS - row.attempts
+    if left <= 0:
+        row.used_at = at
+        return "验证码错误次数过多，已失效，请重新获取"
+    return f"验证码错误，还可尝试{left}次"

@@ -1,0 +1,295 @@
+"""我的接种: an employee looks up their own record with an SMS code, cancels, opens their certificate.
+
+Step 1 takes the ID number and the phone on record and answers the same whatever they
+match: a code row is always written (models/verification_codes.py), the text goes out
+only when the pair matches a record. Step 2 checks the code. The record page then shows
+the status in the manual's words, the station and window, each dose and the next dose's
+window; the only change allowed is cancelling an appointment, with a reason, through the
+one state machine. The ID number never travels in the clear in the session cookie.
+"""
+
+import base64
+import hashlib
+from datetime import datetime, timedelta
+
+from cryptography.fernet import Fernet, InvalidToken
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, session, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from extensions import db, limiter
+from models.base import now
+from models.certificates import CertificateError, certifiable_doses, issue_certificate
+from models.doses import GIVEN, VALID, Vaccination
+from models.org import Station
+from models.person import Person
+from models.status import APPOINTED, STATUS_LABELS
+from models.vaccines import VaccineProduct
+from models.verification_codes import CODE_DIGITS, CodePurpose, check_code, issue_code
+from models.workflow import PersonActor, WorkflowError, apply_transition
+from public_forms.validators import id_number_error, normalise_id_number, normalise_phone, phone_error
+from services.certificate_image import certificate_image, image_bytes, token_qr_png
+from services.qr import public_url
+from services.signing import SigningKeyError, key_store
+
+bp = Blueprint("self_service", __name__, url_prefix="/me")
+
+PURPOSE = CodePurpose(
+    "self_service",
+    "【滨海新区疫苗接种】您正在查询本人接种信息，验证码{code}，5分钟内有效。如非本人操作，请忽略本短信。",
+)
+SESSION_KEY = "self_service"
+SIGNED_IN_LIFETIME = timedelta(minutes=30)
+CANCEL_REASON_MAX = 200
+SENT_NOTICE = "若身份证号与手机号均与申报信息一致，验证码短信已发送，5分钟内有效。"
+
+# What each status means for the person, beside its label.
+STATUS_HINTS = {
+    "registered": "信息已登记，等待单位管理员提交审核。",
+    "submitted": "单位已提交，等待审核部门初审。",
+    "dept_approved": "初审已通过，等待防控中心复审。",
+    "center_approved": "审核已通过，等待防控中心分配接种点。",
+    "allocated": "已分配接种点，等待接种点安排预约时间（将短信通知）。",
+    "appointed": "已预约，请携带本人身份证按时前往接种点。",
+    "checked_in": "已在接种点登记。",
+    "vaccinated": "已完成接种。",
+    "not_vaccinated": "本次未接种，接种点将重新安排预约。",
+    "due_next": "本剂次已接种，请在下一剂次时间范围内等待预约通知。",
+}
+
+
+class LookupForm(FlaskForm):
+    id_number = StringField("身份证号", validators=[DataRequired("请输入身份证号"), Length(max=30)])
+    phone = StringField("手机号", validators=[DataRequired("请输入手机号"), Length(max=20)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField("验证码", validators=[DataRequired("请输入验证码"), Length(max=12)])
+
+
+class CancelForm(FlaskForm):
+    reason = TextAreaField("取消原因", validators=[DataRequired("请填写取消原因"), Length(max=CANCEL_REASON_MAX)])
+
+
+# ---------------------------------------------------------------- session state
+
+def _fernet():
+    key = hashlib.sha256(("self-service:" + current_app.config["SECRET_KEY"]).encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _seal(text):
+    return _fernet().encrypt(text.encode()).decode()
+
+
+def _unseal(token):
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except (InvalidToken, AttributeError):
+        return None
+
+
+def signed_in_person():
+    """The person whose code was entered in this session (within its lifetime), or None."""
+    state = session.get(SESSION_KEY) or {}
+    person_id, verified_at = state.get("person_id"), state.get("verified_at")
+    if not person_id or not verified_at:
+        return None
+    if datetime.fromisoformat(verified_at) + SIGNED_IN_LIFETIME < now():
+        session.pop(SESSION_KEY, None)
+        return None
+    return db.session.get(Person, person_id)
+
+
+def _require_person():
+    person = signed_in_person()
+    if person is None:
+        flash("请先验证身份", "info")
+    return person
+
+
+def _record_matches(id_number, phone):
+    """Whether a record has this ID number and this phone (one indexed look-up either way)."""
+    stored = db.session.execute(select(Person.phone).where(Person.id_number == id_number)).scalar_one_or_none()
+    return stored is not None and stored == phone
+
+
+def _masked(phone):
+    return phone[:3] + "****" + phone[-4:]
+
+
+# ---------------------------------------------------------------- steps
+
+@bp.route("/", methods=("GET", "POST"))
+@limiter.limit("10 per minute;60 per hour", methods=["POST"])
+def start():
+    if signed_in_person() is not None:
+        return redirect(url_for("self_service.record"))
+    form = LookupForm()
+    error = None
+    if form.validate_on_submit():
+        id_number, phone = normalise_id_number(form.id_number.data), normalise_phone(form.phone.data)
+        error = id_number_error(id_number) or phone_error(phone)
+        if error is None:
+            row, error = issue_code(PURPOSE, phone, id_number, send=_record_matches(id_number, phone))
+            db.session.commit()
+            if row is not None:
+                session[SESSION_KEY] = {"subject": _seal(id_number), "phone": phone, "code_id": row.id}
+                return redirect(url_for("self_service.enter_code"))
+    elif form.errors:
+        error = next(iter(form.errors.values()))[0]
+    return render_template("public/self_service_start.html", form=form, error=error)
+
+
+@bp.route("/code", methods=("GET", "POST"))
+@limiter.limit("20 per minute", methods=["POST"])
+def enter_code():
+    state = session.get(SESSION_KEY) or {}
+    id_number = _unseal(state.get("subject") or "")
+    if not id_number or not state.get("code_id"):
+        return redirect(url_for("self_service.start"))
+    form = CodeForm()
+    error = None
+    if form.validate_on_submit():
+        code = form.code.data.strip()
+        if not (code.isdigit() and len(code) == CODE_DIGITS):
+            error = f"请输入{CODE_DIGITS}位数字验证码"
+        else:
+            error = check_code(PURPOSE, state["code_id"], state["phone"], id_number, code)
+            person_id = db.session.execute(
+                select(Person.id).where(Person.id_number == id_number, Person.phone == state["phone"])
+            ).scalar_one_or_none()
+            db.session.commit()
+            if error is None and person_id is not None:
+                session[SESSION_KEY] = {"person_id": person_id, "verified_at": now().isoformat()}
+                return redirect(url_for("self_service.record"))
+            error = error or "验证码已失效，请重新获取"
+    elif form.errors:
+        error = next(iter(form.errors.values()))[0]
+    return render_template("public/self_service_code.html", form=form, error=error,
+                           masked_phone=_masked(state["phone"]))
+
+
+@bp.route("/resend", methods=("POST",))
+@limiter.limit("5 per minute;30 per hour")
+def resend():
+    state = session.get(SESSION_KEY) or {}
+    id_number = _unseal(state.get("subject") or "")
+    if not id_number:
+        return redirect(url_for("self_service.start"))
+    row, error = issue_code(PURPOSE, state["phone"], id_number, send=_record_matches(id_number, state["phone"]))
+    db.session.commit()
+    if row is not None:
+        session[SESSION_KEY] = {**state, "code_id": row.id}
+        flash(SENT_NOTICE, "info")
+    else:
+        flash(error, "error")
+    return redirect(url_for("self_service.enter_code"))
+
+
+@bp.route("/logout", methods=("POST",))
+def logout():
+    session.pop(SESSION_KEY, None)
+    flash("已退出", "info")
+    return redirect(url_for("self_service.start"))
+
+
+# ---------------------------------------------------------------- the record
+
+def given_doses(person_id):
+    """Each dose given to the person (valid records), oldest first, with product and station."""
+    return db.session.execute(
+        select(Vaccination, VaccineProduct, Station)
+        .outerjoin(VaccineProduct, VaccineProduct.id == Vaccination.product_id)
+        .outerjoin(Station, Station.id == Vaccination.station_id)
+        .where(Vaccination.person_id == person_id, Vaccination.outcome == GIVEN, Vaccination.state == VALID)
+        .order_by(Vaccination.at, Vaccination.id)
+    ).all()
+
+
+@bp.route("/record")
+def record():
+    person = _require_person()
+    if person is None:
+        return redirect(url_for("self_service.start"))
+    return render_template(
+        "public/self_service_record.html", person=person, status_label=STATUS_LABELS.get(person.status, ""),
+        status_hint=STATUS_HINTS.get(person.status, ""), doses=given_doses(person.id),
+        can_cancel=person.status == APPOINTED, has_certificate=bool(certifiable_doses(person.id)),
+        cancel_form=CancelForm(), cancel_reason_max=CANCEL_REASON_MAX,
+    )
+
+
+@bp.route("/cancel", methods=("POST",))
+def cancel():
+    person = _require_person()
+    if person is None:
+        return redirect(url_for("self_service.start"))
+    form = CancelForm()
+    if not form.validate_on_submit():
+        flash(next(iter(form.errors.values()))[0] if form.errors else "请填写取消原因", "error")
+        return redirect(url_for("self_service.record"))
+    try:
+        result = apply_transition("cancel_appointment", PersonActor(person.id), ids=[person.id],
+                                  reason="本人取消：" + form.reason.data.strip())
+    except WorkflowError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("self_service.record"))
+    db.session.commit()
+    if result.changed:
+        flash("预约已取消，接种点将重新为您安排时间并短信通知", "success")
+    else:
+        flash("预约状态已变化，无法取消，请刷新后查看", "error")
+    return redirect(url_for("self_service.record"))
+
+
+# ---------------------------------------------------------------- the certificate
+
+def _standing_certificate(person):
+    """Issue (or find) the person's certificate and commit; None with a flash when there is none."""
+    try:
+        result = issue_certificate(PersonActor(person.id), person, key_store())
+    except (CertificateError, SigningKeyError) as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return None
+    db.session.commit()
+    return result.certificate
+
+
+def _claims(certificate):
+    return key_store().verify(certificate.token)
+
+
+@bp.route("/certificate")
+def certificate():
+    person = _require_person()
+    if person is None:
+        return redirect(url_for("self_service.start"))
+    standing = _standing_certificate(person)
+    if standing is None:
+        return redirect(url_for("self_service.record"))
+    qr = base64.b64encode(token_qr_png(standing.token)).decode()
+    response = Response(render_template("public/certificate.html", certificate=standing, claims=_claims(standing),
+                                        qr_data_uri=f"data:image/png;base64,{qr}"))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/certificate.<any(png, pdf):fmt>")
+def certificate_file(fmt):
+    person = _require_person()
+    if person is None:
+        return redirect(url_for("self_service.start"))
+    standing = _standing_certificate(person)
+    if standing is None:
+        abort(404)
+    image = certificate_image(_claims(standing), standing.token, public_url("verify.verify"), standing.issued_at)
+    mimetype = {"png": "image/png", "pdf": "application/pdf"}[fmt]
+    response = Response(image_bytes(image, fmt.upper()), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename=certificate-{standing.public_id}.{fmt}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
