@@ -40,6 +40,20 @@ from models.vaccines import VaccineProduct
 logger = logging.getLogger("binhai.workflow")
 
 
+# The person themselves (我的接种, after an SMS code): not an account, allowed one transition.
+SELF = "self"
+
+
+@dataclass(frozen=True)
+class PersonActor:
+    """The actor of a change a person makes to their own record; audited as 本人."""
+
+    person_id: int
+    id: None = None
+    username: str = "本人"
+    role: str = SELF
+
+
 class WorkflowError(Exception):
     """A transition that cannot be applied as asked; the message is for the user."""
 
@@ -71,8 +85,9 @@ TRANSITIONS = {t.action: t for t in (
     _t("cancel_allocation", {ALLOCATED}, CENTER_APPROVED, {CENTER}, "取消分配"),
     _t("appoint", {ALLOCATED, NOT_VACCINATED, DUE_NEXT}, APPOINTED, {CENTER, STATION}, "预约", needs_slot=True),
     _t("reschedule", {APPOINTED}, APPOINTED, {CENTER, STATION}, "修改预约", needs_slot=True),
-    # Back to 已分配, or to 待续种 for someone who already had a dose (see _dose_values).
-    _t("cancel_appointment", {APPOINTED}, ALLOCATED, {CENTER, STATION}, "取消预约", needs_reason=True),
+    # Back to 已分配, or to 待续种 for someone who already had a dose (see _dose_values). The person
+    # themselves (我的接种) may cancel their own.
+    _t("cancel_appointment", {APPOINTED}, ALLOCATED, {CENTER, STATION, SELF}, "取消预约", needs_reason=True),
     _t("check_in", {APPOINTED}, CHECKED_IN, {STATION}, "登记"),
     # 全程接种 after the course's last dose, else 待续种 with the next dose's window (per row).
     _t("vaccinate", {CHECKED_IN}, VACCINATED, {STATION}, "确认接种"),
@@ -130,6 +145,8 @@ def person_scope(user):
         return Person.enterprise_id.in_(select(Enterprise.id).where(Enterprise.department_id.in_(departments)))
     if role == STATION and user.station_id:
         return Person.station_id == user.station_id
+    if role == SELF:
+        return Person.id == user.person_id
     return false()
 
 
