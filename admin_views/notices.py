@@ -4,7 +4,14 @@ The operations in models/appointments.py take these functions as arguments: what
 message says is the UI's business, whom it goes to is the operation's.
 """
 
+from services.qr import public_url
+
 SMS_PREFIX = "【滨海新区疫苗接种】"
+
+
+def self_service_link():
+    """Where the person looks up or cancels their appointment (我的接种)."""
+    return f"查询或取消预约：{public_url('self_service.start')}"
 
 
 def window_text(slot):
@@ -15,13 +22,13 @@ def window_text(slot):
 def appointment_notice(slot):
     station = slot.station
     return (f"{SMS_PREFIX}您已预约在{station.name}接种疫苗，时间：{window_text(slot)}，"
-            f"地址：{station.address}。请携带身份证按时前往。")
+            f"地址：{station.address}。请携带身份证按时前往。{self_service_link()}")
 
 
 def change_notice(slot):
     station = slot.station
     return (f"{SMS_PREFIX}您的接种预约已改为：{station.name}，时间：{window_text(slot)}，"
-            f"地址：{station.address}。请携带身份证按时前往。")
+            f"地址：{station.address}。请携带身份证按时前往。{self_service_link()}")
 
 
 def cancellation_notice(slot, reason):

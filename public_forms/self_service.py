@@ -19,7 +19,9 @@ from sqlalchemy import select
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from admin_views.notices import SMS_PREFIX, window_text
 from extensions import db, limiter
+from models.appointments import cancel_appointments
 from models.base import now
 from models.certificates import CertificateError, certifiable_doses, issue_certificate
 from models.doses import GIVEN, VALID, Vaccination
@@ -28,7 +30,7 @@ from models.person import Person
 from models.status import APPOINTED, STATUS_LABELS
 from models.vaccines import VaccineProduct
 from models.verification_codes import CODE_DIGITS, CodePurpose, check_code, issue_code
-from models.workflow import PersonActor, WorkflowError, apply_transition
+from models.workflow import PersonActor, WorkflowError
 from public_forms.validators import id_number_error, normalise_id_number, normalise_phone, phone_error
 from services.certificate_image import certificate_image, image_bytes, token_qr_png
 from services.qr import public_url
@@ -222,6 +224,11 @@ def record():
     )
 
 
+def self_cancellation_notice(slot, reason):
+    return (f"{SMS_PREFIX}您已取消在{slot.station.name}{window_text(slot)}的接种预约。"
+            f"接种点将重新为您安排预约时间并短信通知。")
+
+
 @bp.route("/cancel", methods=("POST",))
 def cancel():
     person = _require_person()
@@ -232,14 +239,14 @@ def cancel():
         flash(next(iter(form.errors.values()))[0] if form.errors else "请填写取消原因", "error")
         return redirect(url_for("self_service.record"))
     try:
-        result = apply_transition("cancel_appointment", PersonActor(person.id), ids=[person.id],
-                                  reason="本人取消：" + form.reason.data.strip())
+        _, cancelled = cancel_appointments(PersonActor(person.id), [person.id],
+                                           "本人取消：" + form.reason.data.strip(), notice=self_cancellation_notice)
     except WorkflowError as error:
         db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("self_service.record"))
     db.session.commit()
-    if result.changed:
+    if cancelled:
         flash("预约已取消，接种点将重新为您安排时间并短信通知", "success")
     else:
         flash("预约状态已变化，无法取消，请刷新后查看", "error")

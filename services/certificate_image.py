@@ -22,8 +22,10 @@ BRAND = (11, 83, 148)
 
 
 def token_qr_image(token, box_size=6):
-    """The QR code of a token (error correction M: a phone photo of a screen still reads)."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=4)
+    """The QR code of a token: error correction M (a phone photo of a screen still reads), L for
+    a long course (four doses and more) so the code stays within QR version 40."""
+    level = qrcode.constants.ERROR_CORRECT_M if len(token) <= 2000 else qrcode.constants.ERROR_CORRECT_L
+    code = qrcode.QRCode(error_correction=level, box_size=box_size, border=4)
     code.add_data(token)
     code.make(fit=True)
     return code.make_image(fill_color="black", back_color="white").get_image().convert("RGB")
@@ -45,10 +47,11 @@ def _font(size):
 
 
 def dose_lines(claims):
+    """Two lines per dose, (text, colour): when and where, then what."""
     for dose in claims["doses"]:
         label = "加强" if dose.get("booster") else f"第{dose['dose']}剂"
-        yield f"{label}  {dose['date']}  {dose['station']}"
-        yield f"      {dose['product']}  {dose['manufacturer']}  批号 {dose['lot']}"
+        yield f"{label}  {dose['date']}  {dose['station']}", INK
+        yield f"      {dose['product']}  {dose['manufacturer']}  批号 {dose['lot']}", MUTED
 
 
 def certificate_image(claims, token, verify_url, issued_at):
@@ -67,8 +70,8 @@ def certificate_image(claims, token, verify_url, issued_at):
     draw.text((MARGIN, y), f"姓名：{claims['name']}", font=body, fill=INK)
     draw.text((MARGIN, y + 50), f"身份证号：{claims['id_number']}", font=body, fill=INK)
     y += 130
-    for line in lines:
-        draw.text((MARGIN, y), line, font=small, fill=INK if not line.startswith(" ") else MUTED)
+    for line, colour in lines:
+        draw.text((MARGIN, y), line, font=small, fill=colour)
         y += 44
     y += 20
     image.paste(qr, ((WIDTH - qr_side) // 2, y))

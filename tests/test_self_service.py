@@ -187,6 +187,8 @@ def test_the_employee_cancels_an_appointment_with_a_reason_the_center_sees(clien
     event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "cancel_appointment")).scalar_one()
     assert (event.username, event.role, event.reason) == ("本人", "self", "本人取消：出差在外地")
     assert "取消预约" not in client.get("/me/record").get_data(as_text=True)
+    confirmation = db.session.execute(select(SmsMessage.body).where(SmsMessage.kind == "appointment_cancel")).scalar_one()
+    assert confirmation.startswith("【滨海新区疫苗接种】您已取消在新河街社区卫生服务中心接种点12月8日 09:00-10:30的接种预约")
 
 
 def test_cancel_needs_a_reason_and_an_appointment(client, db, appointed_person):
@@ -211,3 +213,11 @@ def test_nothing_is_reachable_without_the_code_and_the_session_expires(client, d
     assert client.get("/me/record").location.endswith("/me/")
     db.session.rollback()
     assert db.session.get(Person, appointed_person.id).status == "appointed"
+
+
+def test_the_booking_text_links_to_my_vaccination_page(app, db, appointed_person):
+    from admin_views.notices import appointment_notice, change_notice
+
+    with app.test_request_context("/"):
+        for text in (appointment_notice(appointed_person.slot), change_notice(appointed_person.slot)):
+            assert text.endswith("查询或取消预约：http://vaccine.example.test/me/")
