@@ -5,7 +5,8 @@ a subject (e.g. the ID number asked about), valid for five minutes and burnt aft
 tries; a phone gets at most one code a minute and a few a day per purpose. A code row is
 written whether or not a message is sent, so a caller can answer the same either way (the
 limits then apply alike and nobody learns from them whether a phone is on record). The
-same rules as 忘记密码 (public_forms/forgot_password.py).
+same rules as 忘记密码 (public_forms/forgot_password.py). What a code opens is kept on its
+row (verified_at, and reset_at once it is over), so the browser's cookie holds only ids.
 """
 
 import hashlib
@@ -100,10 +101,27 @@ def check_code(purpose, code_id, phone, subject, code):
             return "验证码已过期，请重新获取"
         return "验证码已失效，请重新获取"
     if hmac.compare_digest(row.code_hash, hash_code(purpose, phone, subject, code)):
-        used = db.session.execute(update(SmsCode).where(*live).values(used_at=at)).rowcount
+        used = db.session.execute(update(SmsCode).where(*live).values(used_at=at, verified_at=at)).rowcount
         return None if used else "验证码已失效，请重新获取"
     left = MAX_ATTEMPTS - row.attempts
     if left <= 0:
         row.used_at = at
         return "验证码错误次数过多，已失效，请重新获取"
     return f"验证码错误，还可尝试{left}次"
+
+
+def verified_code(purpose, code_id, lifetime):
+    """The code row `code_id` when it was entered right within `lifetime` and not ended since, else None."""
+    if not isinstance(code_id, int):
+        return None
+    return db.session.execute(
+        select(SmsCode).where(SmsCode.id == code_id, SmsCode.purpose == purpose.name,
+                              SmsCode.verified_at.is_not(None), SmsCode.verified_at >= now() - lifetime,
+                              SmsCode.reset_at.is_(None))
+    ).scalar_one_or_none()
+
+
+def end_verified(code_id):
+    """End what a verified code opened (signing out): a saved copy of the cookie opens nothing."""
+    db.session.execute(update(SmsCode).where(SmsCode.id == code_id, SmsCode.reset_at.is_(None))
+                       .values(reset_at=now()))

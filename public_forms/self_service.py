@@ -5,12 +5,14 @@ match: a code row is always written (models/verification_codes.py), the text goe
 only when the pair matches a record. Step 2 checks the code. The record page then shows
 the status in the manual's words, the station and window, each dose and the next dose's
 window; the only change allowed is cancelling an appointment, with a reason, through the
-one state machine. The ID number never travels in the clear in the session cookie.
+one state machine. The browser's session holds only the code row's id and the ID number
+sealed (encrypted with a key derived from SECRET_KEY); whether the code was entered, and
+whether the person signed out, lives on the row, so a saved cookie opens nothing later.
 """
 
 import base64
 import hashlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, session, url_for
@@ -22,14 +24,21 @@ from wtforms.validators import DataRequired, Length
 from admin_views.notices import SMS_PREFIX, window_text
 from extensions import db, limiter
 from models.appointments import cancel_appointments
-from models.base import now
 from models.certificates import CertificateError, certifiable_doses, issue_certificate
 from models.doses import GIVEN, VALID, Vaccination
 from models.org import Station
 from models.person import Person
+from models.sms import SmsCode
 from models.status import APPOINTED, STATUS_LABELS
 from models.vaccines import VaccineProduct
-from models.verification_codes import CODE_DIGITS, CodePurpose, check_code, issue_code
+from models.verification_codes import (
+    CODE_DIGITS,
+    CodePurpose,
+    check_code,
+    end_verified,
+    issue_code,
+    verified_code,
+)
 from models.workflow import PersonActor, WorkflowError
 from public_forms.validators import id_number_error, normalise_id_number, normalise_phone, phone_error
 from services.certificate_image import certificate_image, image_bytes, token_qr_png
@@ -93,16 +102,28 @@ def _unseal(token):
         return None
 
 
-def signed_in_person():
-    """The person whose code was entered in this session (within its lifetime), or None."""
+def pending_code():
+    """(the code row this browser asked for, the ID number it was asked for), or (None, None)."""
     state = session.get(SESSION_KEY) or {}
-    person_id, verified_at = state.get("person_id"), state.get("verified_at")
-    if not person_id or not verified_at:
+    code_id, id_number = state.get("code_id"), _unseal(state.get("subject") or "")
+    if not isinstance(code_id, int) or id_number is None:
+        return None, None
+    row = db.session.execute(
+        select(SmsCode).where(SmsCode.id == code_id, SmsCode.purpose == PURPOSE.name)
+    ).scalar_one_or_none()
+    return (row, id_number) if row is not None else (None, None)
+
+
+def signed_in_person():
+    """The person whose code this browser entered (within its lifetime, not signed out), or None."""
+    state = session.get(SESSION_KEY) or {}
+    row = verified_code(PURPOSE, state.get("code_id"), SIGNED_IN_LIFETIME)
+    id_number = _unseal(state.get("subject") or "")
+    if row is None or id_number is None:
         return None
-    if datetime.fromisoformat(verified_at) + SIGNED_IN_LIFETIME < now():
-        session.pop(SESSION_KEY, None)
-        return None
-    return db.session.get(Person, person_id)
+    return db.session.execute(
+        select(Person).where(Person.id_number == id_number, Person.phone == row.phone)
+    ).scalar_one_or_none()
 
 
 def _require_person():
@@ -138,7 +159,7 @@ def start():
             row, error = issue_code(PURPOSE, phone, id_number, send=_record_matches(id_number, phone))
             db.session.commit()
             if row is not None:
-                session[SESSION_KEY] = {"subject": _seal(id_number), "phone": phone, "code_id": row.id}
+                session[SESSION_KEY] = {"subject": _seal(id_number), "code_id": row.id}
                 return redirect(url_for("self_service.enter_code"))
     elif form.errors:
         error = next(iter(form.errors.values()))[0]
@@ -148,10 +169,11 @@ def start():
 @bp.route("/code", methods=("GET", "POST"))
 @limiter.limit("20 per minute", methods=["POST"])
 def enter_code():
-    state = session.get(SESSION_KEY) or {}
-    id_number = _unseal(state.get("subject") or "")
-    if not id_number or not state.get("code_id"):
+    row, id_number = pending_code()
+    if row is None:
         return redirect(url_for("self_service.start"))
+    if signed_in_person() is not None:
+        return redirect(url_for("self_service.record"))
     form = CodeForm()
     error = None
     if form.validate_on_submit():
@@ -159,32 +181,26 @@ def enter_code():
         if not (code.isdigit() and len(code) == CODE_DIGITS):
             error = f"请输入{CODE_DIGITS}位数字验证码"
         else:
-            error = check_code(PURPOSE, state["code_id"], state["phone"], id_number, code)
-            person_id = db.session.execute(
-                select(Person.id).where(Person.id_number == id_number, Person.phone == state["phone"])
-            ).scalar_one_or_none()
+            error = check_code(PURPOSE, row.id, row.phone, id_number, code)
             db.session.commit()
-            if error is None and person_id is not None:
-                session[SESSION_KEY] = {"person_id": person_id, "verified_at": now().isoformat()}
+            if error is None:
                 return redirect(url_for("self_service.record"))
-            error = error or "验证码已失效，请重新获取"
     elif form.errors:
         error = next(iter(form.errors.values()))[0]
     return render_template("public/self_service_code.html", form=form, error=error,
-                           masked_phone=_masked(state["phone"]))
+                           masked_phone=_masked(row.phone))
 
 
 @bp.route("/resend", methods=("POST",))
 @limiter.limit("5 per minute;30 per hour")
 def resend():
-    state = session.get(SESSION_KEY) or {}
-    id_number = _unseal(state.get("subject") or "")
-    if not id_number:
+    current, id_number = pending_code()
+    if current is None or current.verified_at is not None:
         return redirect(url_for("self_service.start"))
-    row, error = issue_code(PURPOSE, state["phone"], id_number, send=_record_matches(id_number, state["phone"]))
+    row, error = issue_code(PURPOSE, current.phone, id_number, send=_record_matches(id_number, current.phone))
     db.session.commit()
     if row is not None:
-        session[SESSION_KEY] = {**state, "code_id": row.id}
+        session[SESSION_KEY] = {**session[SESSION_KEY], "code_id": row.id}
         flash(SENT_NOTICE, "info")
     else:
         flash(error, "error")
@@ -193,7 +209,10 @@ def resend():
 
 @bp.route("/logout", methods=("POST",))
 def logout():
-    session.pop(SESSION_KEY, None)
+    state = session.pop(SESSION_KEY, None) or {}
+    if isinstance(state.get("code_id"), int):
+        end_verified(state["code_id"])
+        db.session.commit()
     flash("已退出", "info")
     return redirect(url_for("self_service.start"))
 

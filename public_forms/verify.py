@@ -77,7 +77,7 @@ def list_keys():
     """List the signing keys: kid, created, expires, state."""
     store = key_store()
     store.ensure_key()
-    for info in store.keys():
+    for info in store.key_infos():
         click.echo(f"{info.kid}  创建 {info.created_at:%Y-%m-%d}  到期 {info.expires_at:%Y-%m-%d}  {info.state_label}")
 
 

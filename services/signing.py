@@ -151,7 +151,7 @@ class KeyStore:
 
     # ------------------------------------------------------------ operations
 
-    def keys(self):
+    def key_infos(self):
         """Every key of the manifest, newest first."""
         manifest, _ = self._read_manifest()
         infos = [
@@ -198,7 +198,7 @@ class KeyStore:
     def sign(self, claims):
         """Return the compact JWS of `claims`, signed by the active key (kid in the header)."""
         kid = self.ensure_key()
-        info = next(key for key in self.keys() if key.kid == kid)
+        info = next(key for key in self.key_infos() if key.kid == kid)
         if not info.usable(utc_now()):
             raise SigningKeyError("签发密钥已过期，请管理员运行 flask --app app keys rotate")
         private_key = serialization.load_pem_private_key((self.folder / f"{kid}.private.pem").read_bytes(), None)
@@ -208,7 +208,7 @@ class KeyStore:
         """The published key set: every key neither removed nor expired at `at`."""
         at = at or utc_now()
         _, publics = self._read_manifest()
-        usable = {info.kid for info in self.keys() if info.usable(at)}
+        usable = {info.kid for info in self.key_infos() if info.usable(at)}
         return {"keys": [
             {**public_jwk(publics[kid]), "kid": kid, "alg": ALGORITHM, "use": "sig"}
             for kid in sorted(usable)

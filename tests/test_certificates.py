@@ -144,7 +144,8 @@ def test_an_unsigned_or_foreign_token_is_invalid(client, db, vaccinated_person, 
     claims = jwt.decode(certificate.token, options={"verify_signature": False})
     unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": certificate.kid})
     foreign = KeyStore(fresh_keys.parent / "elsewhere").sign(claims)
-    hmac_token = jwt.encode(claims, "a guessed shared secret of 32 bytes!", algorithm="HS256", headers={"kid": certificate.kid})
+    hmac_token = jwt.encode(claims, "a guessed shared secret of 32 bytes!", algorithm="HS256",
+                            headers={"kid": certificate.kid})
     for token in (unsigned, foreign, hmac_token):
         assert verdict_on_page(client, token)[0] == "无效"
 
