@@ -305,8 +305,18 @@ def certificate():
     return response
 
 
-@bp.route("/certificate.<any(png, pdf):fmt>")
+@bp.route("/certificate.png")
+def certificate_png():
+    return certificate_file("png")
+
+
+@bp.route("/certificate.pdf")
+def certificate_pdf():
+    return certificate_file("pdf")
+
+
 def certificate_file(fmt):
+    """The certificate as a picture or a one-page PDF, downloaded."""
     person = _require_person()
     if person is None:
         return redirect(url_for("self_service.start"))

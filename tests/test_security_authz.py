@@ -97,6 +97,13 @@ EXPECTED = {
     "auth.logout": {**everyone(LOGIN), ANON: OK},
     "forgot_password.start": PUBLIC, "forgot_password.enter_code": PUBLIC, "forgot_password.new_password": PUBLIC,
     "forgot_password.resend": PUBLIC,
+    # certificates: the published keys and revocation list, /verify, and 我的接种 (an SMS code, not an account:
+    # without one every page sends back to its first step)
+    "verify.jwks": PUBLIC, "verify.revoked": PUBLIC, "verify.verify": PUBLIC,
+    "self_service.start": PUBLIC, "self_service.enter_code": PUBLIC, "self_service.resend": PUBLIC,
+    "self_service.logout": PUBLIC, "self_service.record": PUBLIC, "self_service.cancel": PUBLIC,
+    "self_service.certificate": PUBLIC, "self_service.certificate_png": PUBLIC,
+    "self_service.certificate_pdf": PUBLIC,
     # Flask-Admin's own static files of each console
     "enterprise.static": PUBLIC, "review.static": PUBLIC, "center.static": PUBLIC, "station.static": PUBLIC,
     "admin.static": PUBLIC,
