@@ -4,6 +4,7 @@ from models import recall  # noqa: F401 - registers the recall index on the vacc
 from models.aefi import AefiReport
 from models.audit import AuditEvent, PersonEvent, record_event
 from models.base import now, today
+from models.certificates import Certificate, CertificateDose
 from models.counters import PersonStatusCount
 from models.doses import Vaccination
 from models.import_file import ImportRejectFile
@@ -18,9 +19,10 @@ from models.user import User
 from models.vaccines import StationProduct, VaccineDoseRule, VaccineProduct
 
 __all__ = [
-    "AefiReport", "AppointmentSlot", "AuditEvent", "CardRead", "Enterprise", "ImportRejectFile", "LotPackage",
-    "LotStock", "Observation", "OptionItem", "Person", "PersonEvent", "PersonStatusCount", "ReaderToken",
-    "ReviewDepartment", "SmsCode", "SmsMessage", "Station", "StationProduct", "StockDayClose", "StockMovement",
-    "Territory", "User", "Vaccination", "VaccineDoseRule", "VaccineLot", "VaccineProduct",
+    "AefiReport", "AppointmentSlot", "AuditEvent", "CardRead", "Certificate", "CertificateDose", "Enterprise",
+    "ImportRejectFile", "LotPackage", "LotStock", "Observation", "OptionItem", "Person", "PersonEvent",
+    "PersonStatusCount", "ReaderToken", "ReviewDepartment", "SmsCode", "SmsMessage", "Station", "StationProduct",
+    "StockDayClose", "StockMovement", "Territory", "User", "Vaccination", "VaccineDoseRule", "VaccineLot",
+    "VaccineProduct",
     "now", "option_labels", "record_event", "today",
 ]

@@ -26,6 +26,7 @@ from extensions import db, limiter
 from models.appointments import cancel_appointments
 from models.certificates import CertificateError, certifiable_doses, issue_certificate
 from models.doses import GIVEN, VALID, Vaccination
+from models.identity import id_number_error, normalise_id_number, normalise_phone, phone_error
 from models.org import Station
 from models.person import Person
 from models.sms import SmsCode
@@ -40,7 +41,6 @@ from models.verification_codes import (
     verified_code,
 )
 from models.workflow import PersonActor, WorkflowError
-from public_forms.validators import id_number_error, normalise_id_number, normalise_phone, phone_error
 from services.certificate_image import certificate_image, image_bytes, token_qr_png
 from services.qr import public_url
 from services.signing import SigningKeyError, key_store

@@ -74,10 +74,11 @@ def public_jwk(public_key):
 
 
 def thumbprint_kid(public_key):
-    """A kid derived from the key itself: the RFC 7638 thumbprint, shortened to 16 characters."""
+    """A kid derived from the key itself: its RFC 7638 thumbprint, in hex (a kid never starts with
+    '-', which a command line would take for an option), shortened to 16 characters."""
     members = public_jwk(public_key)
     canonical = json.dumps({k: members[k] for k in ("crv", "kty", "x")}, separators=(",", ":"), sort_keys=True)
-    return _b64url(hashlib.sha256(canonical.encode()).digest())[:16]
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 class KeyStore:

@@ -21,7 +21,7 @@ from models.certificates import (
 from models.doses import Vaccination
 from models.person import Person
 from models.vaccines import seed_vaccine_products
-from models.workflow import PersonActor
+from models.workflow import PersonActor, apply_transition
 from services.signing import KeyStore, key_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -230,6 +230,23 @@ def test_a_certificate_states_only_the_signed_given_valid_doses(client, db, vacc
     db.session.commit()
     assert certificate.vaccination_ids == [given.id]
     assert [d["date"] for d in jwcrypto_claims(certificate.token, published_keys(client))["doses"]] == ["2026-11-10"]
+
+
+def test_the_exit_desk_record_is_what_the_certificate_states(client, db, make_enterprise, make_station, make_slot,
+                                                             make_persons, make_user, fresh_keys):
+    """The dose confirmed at the exit desk (the workflow writes the record) is certified as recorded."""
+    seed_vaccine_products()
+    station = make_station("新河街社区卫生服务中心接种点")
+    [person_id] = make_persons(make_enterprise(), status="checked_in", station=station, slot=make_slot(station))
+    desk = make_user("station", station)
+    apply_transition("vaccinate", desk, ids=[person_id],
+                     extra={"vaccine_product": PRODUCT, "vaccine_lot": "202612C", "signature_png": b"\x89PNG"})
+    person = db.session.get(Person, person_id)
+    certificate = issue(person)
+    db.session.commit()
+    [dose] = jwcrypto_claims(certificate.token, published_keys(client))["doses"]
+    assert (dose["dose"], dose["product"], dose["lot"], dose["station"]) == (1, PRODUCT, "202612C", station.name)
+    assert person.status == "due_next"  # a two-dose course: the certificate states the first dose
 
 
 def test_only_the_certificate_operation_creates_certificates():

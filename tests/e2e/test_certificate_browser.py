@@ -8,8 +8,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from models import Person, SmsMessage, now
-from models.doses import Vaccination
 from models.vaccines import seed_vaccine_products
+from models.workflow import apply_transition
 
 PHONE_NUMBER = "13902206666"
 PHONE_375 = {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 2, "is_mobile": True,
@@ -41,17 +41,18 @@ def fits_the_screen(page):
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
 
 
-def record_the_dose_at_the_exit_desk(db, person):
-    """What the exit desk writes when the vaccinator confirms a dose and the person signs."""
-    product = seed_vaccine_products()["新冠病毒灭活疫苗(Vero细胞)"]
-    db.session.add(Vaccination(person_id=person.id, dose_number=1, product_id=product.id, lot_number="202611A",
-                               station_id=person.station_id, slot_id=person.slot_id, outcome="given",
-                               state="valid", at=now(), signature_png=b"\x89PNG signature"))
+def record_the_dose_at_the_exit_desk(db, person, vaccinator):
+    """What the desks do: check in, then confirm the dose with the person's signature."""
+    seed_vaccine_products()
+    apply_transition("check_in", vaccinator, ids=[person.id])
+    apply_transition("vaccinate", vaccinator, ids=[person.id],
+                     extra={"vaccine_product": "新冠病毒灭活疫苗(Vero细胞)", "vaccine_lot": "202611A",
+                            "signature_png": b"\x89PNG signature"})
     db.session.commit()
 
 
 def test_employee_finds_the_appointment_opens_the_certificate_and_a_second_phone_verifies_it(
-        browser, base_url, db, appointed_employee, screenshot, tmp_path):
+        browser, base_url, db, appointed_employee, make_user, screenshot, tmp_path):
     employee = browser.new_context(base_url=base_url, **PHONE_375)
     page = employee.new_page()
     page.set_default_timeout(15000)
@@ -70,7 +71,7 @@ def test_employee_finds_the_appointment_opens_the_certificate_and_a_second_phone
     fits_the_screen(page)
     screenshot(page, "self-service-record-375")
 
-    record_the_dose_at_the_exit_desk(db, appointed_employee)
+    record_the_dose_at_the_exit_desk(db, appointed_employee, make_user("station", appointed_employee.station))
     page.reload()
     expect(page.locator("[data-dose='1']")).to_contain_text("新冠病毒灭活疫苗(Vero细胞)")
     page.get_by_role("link", name="查看接种凭证").click()
