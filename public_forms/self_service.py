@@ -258,7 +258,7 @@ def cancel():
         flash(next(iter(form.errors.values()))[0] if form.errors else "请填写取消原因", "error")
         return redirect(url_for("self_service.record"))
     try:
-        _, cancelled = cancel_appointments(PersonActor(person.id), [person.id],
+        _, cancelled = cancel_appointments(PersonActor(person.id), Person.id == person.id,
                                            "本人取消：" + form.reason.data.strip(), notice=self_cancellation_notice)
     except WorkflowError as error:
         db.session.rollback()

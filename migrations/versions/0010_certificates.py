@@ -1,7 +1,7 @@
 """certificates: what was issued (接种凭证), which dose records each states
 
-Revision ID: 0009_certificates
-Revises: 0008_doses
+Revision ID: 0010_certificates
+Revises: 0009_card_read_validity
 Create Date: 2026-12-01 22:00:00
 
 A certificate records its public id (the token's jti), the person, the signing key's
@@ -13,8 +13,8 @@ from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = '0009_certificates'
-down_revision = '0008_doses'
+revision = '0010_certificates'
+down_revision = '0009_card_read_validity'
 branch_labels = None
 depends_on = None
 
