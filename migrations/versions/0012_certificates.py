@@ -1,7 +1,7 @@
 """certificates: what was issued (接种凭证), which dose records each states
 
-Revision ID: 0010_certificates
-Revises: 0009_card_read_validity
+Revision ID: 0012_certificates
+Revises: 0011_lots_stock_observation_aefi
 Create Date: 2026-12-01 22:00:00
 
 A certificate records its public id (the token's jti), the person, the signing key's
@@ -13,8 +13,8 @@ from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = '0010_certificates'
-down_revision = '0009_card_read_validity'
+revision = '0012_certificates'
+down_revision = '0011_lots_stock_observation_aefi'
 branch_labels = None
 depends_on = None
 
