@@ -27,6 +27,7 @@ from models.person import Person
 from models.status import ALLOCATED, APPOINTED, NOT_VACCINATED
 from models.user import CENTER
 from models.workflow import WorkflowError
+from services.safe_redirect import safe_next
 from services.sms import deliver_queued
 
 FULL_MESSAGE = "预约时段名额已满或已被他人同时预约，请刷新后重试。"
@@ -226,10 +227,7 @@ class CenterAppointmentView(TreePersonListView):
 
     def next_url(self):
         """Where to go after a cancellation: the page it came from (same site only) or the list."""
-        target = request.form.get("next") or ""
-        if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-            return target
-        return self.get_url(".index_view", **self.list_args())
+        return safe_next(request.form.get("next"), self.get_url(".index_view", **self.list_args()))
 
     def window_condition(self):
         """The appointed people of one window (form slot=) or of one station's day (station=, day=)."""

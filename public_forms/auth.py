@@ -18,6 +18,7 @@ from models.audit import record_event
 from models.org import Enterprise
 from models.passwords import password_error
 from models.user import ENTERPRISE, ROLE_LABELS, User
+from services.safe_redirect import safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -79,12 +80,6 @@ def dummy_password_hash():
     return _dummy_hash[0]
 
 
-def safe_next(target, role):
-    if target and target.startswith(f"/{role}") and not target.startswith("//"):
-        return target
-    return console_url(role)
-
-
 @bp.route("/login/<role>", methods=("GET", "POST"))
 @limiter.limit("20 per minute", methods=["POST"])
 def login(role):
@@ -97,7 +92,7 @@ def login(role):
         if error is None:
             if current_user.must_change_password:
                 return redirect(url_for("auth.change_password"))
-            return redirect(safe_next(request.args.get("next"), role))
+            return redirect(safe_next(request.args.get("next"), console_url(role), prefix=f"/{role}/"))
     elif request.method == "POST":
         error = "请输入账号和密码"
     return render_template("login.html", form=form, role=role, role_label=ROLE_LABELS[role],
