@@ -23,8 +23,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from config import normalise_database_url
+
 REPO = Path(__file__).resolve().parent.parent
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+# Any form the app takes (postgresql://, postgres://, postgresql+psycopg://), as config reads DATABASE_URL.
+POSTGRES_URL = normalise_database_url(os.environ.get("TEST_DATABASE_URL") or "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
@@ -50,14 +53,15 @@ def postgres_or_skip():
 
 @contextlib.contextmanager
 def fresh_database():
-    """Create a database of its own; yield (sqlalchemy URL of it, plain postgresql:// URL for the app)."""
+    """Create a database of its own; yield (sqlalchemy URL of it, the same as a string for the app)."""
     base = postgres_or_skip()
     name = "ld_" + uuid.uuid4().hex[:12]
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield base.set(database=name), f"postgresql://{base.username}@{base.host}:{base.port or 5432}/{name}"
+        url = base.set(database=name)
+        yield url, url.render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -31,10 +31,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from config import normalise_database_url
 from models.identity import id_check_char
 
 REPO = Path(__file__).resolve().parent.parent
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+POSTGRES_URL = normalise_database_url(os.environ.get("TEST_DATABASE_URL") or "")  # any form the app takes
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 STATION = "新河街社区卫生服务中心接种点"  # demo account station01
@@ -116,7 +117,7 @@ def server(tmp_path_factory):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "PYTEST_CURRENT_TEST")}
     env.update(
-        DATABASE_URL=f"postgresql://{base.username}@{base.host}:{base.port or 5432}/{name}",
+        DATABASE_URL=base.set(database=name).render_as_string(hide_password=False),
         REDIS_URL=REDIS_URL, SECRET_KEY=secrets.token_hex(32), INSTANCE_PATH=str(tmp / "instance"),
         WEB_CONCURRENCY="2", GUNICORN_THREADS="16", LOG_LEVEL="INFO", FORWARDED_PROXIES="1",
     )

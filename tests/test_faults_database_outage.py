@@ -100,7 +100,7 @@ def test_a_three_second_database_outage_gives_a_clear_error_and_loses_no_answere
         cli(env, "seed-demo", "--enterprises", "1", "--persons", "5")
         token = qr_token_of_an_enterprise(engine_url)
         proxy = CuttableProxy(base.host or "127.0.0.1", base.port or 5432)
-        proxied_url = app_url.replace(f":{base.port or 5432}/", f":{proxy.port}/")
+        proxied_url = engine_url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
         assert proxied_url != app_url
         numbers = iter(id_numbers(2000, seed=23))
         answered, failures, hung = [], [], []
