@@ -16,11 +16,11 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.routing import IntegerConverter
 
+from admin_views.labels import STATUS_LABELS, error_text, result_text
 from extensions import db
 from models.counters import count_persons
 from models.identity import normalise_id_number, normalise_phone
 from models.person import Person
-from models.status import STATUS_LABELS
 from models.workflow import WorkflowError, apply_transition, person_scope
 
 # The largest value of an integer column (PostgreSQL's integer; SQLite's is larger). An id or a
@@ -391,10 +391,10 @@ class PersonListView(ScopedModelView):
             result = apply_transition(action, current_user, ids=ids, where=where, **kwargs)
         except WorkflowError as error:
             db.session.rollback()
-            flash(str(error), "error")
+            flash(error_text(error), "error")
             return None
         db.session.commit()
-        flash(result.message(), "success" if result.changed else "warning")
+        flash(result_text(result), "success" if result.changed else "warning")
         return result
 
     def bulk_kwargs(self, action):

@@ -11,6 +11,7 @@ from flask_admin.actions import action
 from admin_views import center_aefi, center_allocation, center_appointments, center_lots, center_reports
 from admin_views.center_tree import ToolButton, TreePersonListView
 from admin_views.home import FunnelHomeView
+from admin_views.labels import FUNNEL, figure_labels
 from admin_views.vaccines import CenterVaccineView
 from models import stats
 from models.aefi import open_alerts
@@ -19,15 +20,7 @@ from models.org import DIMENSION_LABELS
 from models.status import CENTER_APPROVED, DEPT_APPROVED
 from models.user import CENTER
 
-FIGURES = (
-    ("enterprises", "企业数"),
-    ("declared", "申报人数"),
-    ("submitted", "提交审核"),
-    ("allocated", "分配人数"),
-    ("appointed", "预约人数"),
-    ("checked_in", "接种站登记"),
-    ("vaccinated", "完成接种"),
-)
+FIGURES = figure_labels(("enterprises", *FUNNEL))
 
 STATION_COLUMNS = (
     "appointed_today", "capacity_today", "checked_in_today", "vaccinated_today",

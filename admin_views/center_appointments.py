@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from admin_views.base import RoleAccessMixin, bounded_ids, int_arg, query_args
 from admin_views.center_tree import ToolButton, TreePersonListView
+from admin_views.labels import error_text
 from admin_views.notices import appointment_notice, cancellation_notice, change_notice, window_text
 from extensions import db
 from models import appointments, stats
@@ -94,7 +95,7 @@ def run_and_commit(operation, message_on_conflict=FULL_MESSAGE):
         db.session.commit()
     except (BookingError, WorkflowError) as error:
         db.session.rollback()
-        flash(str(error), "error")
+        flash(error_text(error), "error")
         return None
     except IntegrityError:
         db.session.rollback()

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from admin_views.base import PersonListView, RoleAccessMixin, query_args
 from admin_views.enterprise_import import EnterpriseImportView
 from admin_views.home import FunnelHomeView
+from admin_views.labels import ENTERPRISE_FIGURE_LABELS, STATUS_LABELS, figure_labels
 from extensions import db
 from models import persons
 from models.audit import record_event
@@ -45,7 +46,6 @@ from models.status import (
     DEPT_APPROVED,
     NOT_VACCINATED,
     REGISTERED,
-    STATUS_LABELS,
     SUBMITTED,
     VACCINATED,
 )
@@ -126,12 +126,7 @@ def download_names(name):
 
 
 class EnterpriseHomeView(FunnelHomeView):
-    figures = (
-        ("declared", "申报总人数"),
-        ("submitted", "已提交审核人数"),
-        ("allocated", "已分配人数"),
-        ("vaccinated", "已完成接种人数"),
-    )
+    figures = figure_labels(("declared", "submitted", "allocated", "vaccinated"), ENTERPRISE_FIGURE_LABELS)
 
     @expose("/")
     def index(self):

@@ -4,20 +4,14 @@ from flask_admin import expose
 from flask_login import current_user
 
 from admin_views.base import ConsoleHomeView
+from admin_views.labels import FUNNEL, figure_labels
 from models.workflow import funnel_counts, person_scope
 
 
 class FunnelHomeView(ConsoleHomeView):
     """A console home showing the funnel of the persons the user may see."""
 
-    figures = (
-        ("declared", "申报人数"),
-        ("submitted", "提交审核"),
-        ("allocated", "分配人数"),
-        ("appointed", "预约人数"),
-        ("checked_in", "接种站登记"),
-        ("vaccinated", "完成接种"),
-    )
+    figures = figure_labels(FUNNEL)
 
     def extra_counts(self):
         """Figures beyond the funnel, for consoles that show more."""

@@ -14,13 +14,14 @@ from flask_login import current_user
 from sqlalchemy import and_, case, func, select
 
 from admin_views.base import ConsoleHomeView, PersonListView, bounded_ids, bounded_int, int_arg, query_args
+from admin_views.labels import STATUS_LABELS, TRANSITION_LABELS, figure_labels
 from extensions import db
 from models.audit import AuditEvent, PersonEvent, record_event
 from models.org import Enterprise, ReviewDepartment, department_ids_under
 from models.person import Person
-from models.status import DEPT_APPROVED, REGISTERED, STATUS_LABELS, SUBMITTED, reached
+from models.status import DEPT_APPROVED, REGISTERED, SUBMITTED, reached
 from models.user import REVIEW
-from models.workflow import TRANSITIONS, enterprise_scope, person_scope
+from models.workflow import enterprise_scope, person_scope
 
 RETURN_REASON_MAX = 200
 
@@ -32,13 +33,7 @@ FIGURE_CONDITIONS = {
     "approved": Person.status.in_(reached(DEPT_APPROVED)),
     "returned": RETURNED,
 }
-FIGURE_LABELS = (
-    ("declared", "申报人数"),
-    ("submitted", "提交审核"),
-    ("pending", "待初审"),
-    ("approved", "已初审"),
-    ("returned", "退回"),
-)
+FIGURE_LABELS = figure_labels(("declared", *FIGURE_CONDITIONS))
 
 
 def enterprise_counts(user, enterprise_id=None):
@@ -227,7 +222,7 @@ class ReviewPersonView(PersonListView):
         ).all()
         response = self.render(
             "review/person_detail.html", person=person, history=history, status_labels=STATUS_LABELS,
-            action_labels={key: t.label for key, t in TRANSITIONS.items()},
+            action_labels=TRANSITION_LABELS,
             return_url=self.local_url(request.args.get("url")) or self.get_url(".index_view"),
             return_reason_max=RETURN_REASON_MAX,
         )

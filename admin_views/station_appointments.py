@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, select
 
 from admin_views import notices
 from admin_views.base import bounded_ids, int_arg, mask_id_number, mask_phone
+from admin_views.labels import STATUS_LABELS, error_text
 from admin_views.station_common import StationView, current_station
 from extensions import db
 from models import appointments
@@ -23,7 +24,7 @@ from models.base import now, today
 from models.identity import normalise_id_number
 from models.org import AppointmentSlot, Enterprise
 from models.person import Person
-from models.status import ALLOCATED, APPOINTED, CHECKED_IN, NOT_VACCINATED, STATUS_LABELS, VACCINATED
+from models.status import ALLOCATED, APPOINTED, CHECKED_IN, NOT_VACCINATED, VACCINATED
 from models.workflow import WorkflowError
 from services.card_match import window_text
 from services.sms import deliver_queued
@@ -176,7 +177,7 @@ class StationAppointmentView(StationView):
                 abort(400)
         except WorkflowError as error:
             db.session.rollback()
-            flash(str(error), "error")
+            flash(error_text(error), "error")
             return back
         db.session.commit()
         deliver_queued()

@@ -14,6 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from admin_views.base import ConsoleHomeView, int_arg, mask_id_number, mask_phone
+from admin_views.labels import STATUS_LABELS, error_text, verdict_detail
 from admin_views.station_common import StationView, answer, current_station, wants_json
 from admin_views.station_queue import publish_queue_changed, queue_context
 from extensions import db, limiter
@@ -21,7 +22,6 @@ from models.audit import record_event
 from models.base import now
 from models.identity import id_number_error, normalise_id_number
 from models.reader import CardRead
-from models.status import STATUS_LABELS
 from models.user import STATION
 from models.workflow import WorkflowError, apply_transition
 from services import events
@@ -120,7 +120,7 @@ class StationDeskView(StationView, ConsoleHomeView):
             result = apply_transition("check_in", current_user, ids=[person_id])
         except WorkflowError as error:
             db.session.rollback()
-            return answer(str(error), ok=False, redirect_to=back)
+            return answer(error_text(error), ok=False, redirect_to=back)
         if result.changed != 1:
             db.session.rollback()
             return answer("未登记：该人员不是本站的已预约人员，或已被登记", ok=False, redirect_to=back)
@@ -160,7 +160,7 @@ class StationDeskView(StationView, ConsoleHomeView):
         record_event(current_user, "view_id_number", target_type="person" if person else "card_read",
                      target_id=person.id if person else read.id, detail=f"card_read={read.id}")
         return {
-            "read": read, "match": match, "person": person,
+            "read": read, "match": match, "person": person, "detail": verdict_detail(match),
             "masked_phone": mask_phone(person.phone) if person else "",
             "window": window_text(match.person.slot) if match.person is not None and match.person.slot else "",
             "status_label": STATUS_LABELS.get(person.status, "") if person else "",

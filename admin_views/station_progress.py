@@ -6,6 +6,7 @@ from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import extract, func, select
 
+from admin_views.labels import figure_labels
 from admin_views.station_common import StationView
 from admin_views.station_queue import wait_stats
 from extensions import db
@@ -21,6 +22,7 @@ SERIES = (
     ("vaccinated", "完成接种"),
     ("not_vaccinated", "未接种"),
 )
+STATION_FIGURES = figure_labels(("allocated", "appointed", "checked_in", "vaccinated"))
 REFRESH_SECONDS = 10
 
 
@@ -69,5 +71,6 @@ class StationProgressView(StationView):
         day = today()
         rows, totals, peak = hourly_progress(station_id, day)
         return {"day": day, "rows": rows, "totals": totals, "peak": peak, "series": SERIES,
-                "funnel": funnel_counts(Person.station_id == station_id), "waits": wait_stats(station_id),
+                "funnel": funnel_counts(Person.station_id == station_id),
+                "funnel_figures": STATION_FIGURES, "waits": wait_stats(station_id),
                 "refresh": REFRESH_SECONDS, "updated_at": now()}

@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from admin_views.base import mask_id_number
+from admin_views.labels import error_text
 from admin_views.station_common import StationView, answer, current_station, format_duration
 from admin_views.station_signature import SignatureError, signature_png
 from extensions import db
@@ -175,7 +176,7 @@ class StationQueueView(StationView):
             result = apply_transition(action, current_user, ids=[person.id], **kwargs)
         except WorkflowError as error:
             db.session.rollback()
-            flash(str(error), "error")
+            flash(error_text(error), "error")
             return redirect(url_for(".index"))
         if result.changed != 1:
             db.session.rollback()

@@ -31,6 +31,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from admin_views.base import ConsoleHomeView, RoleAccessMixin, bounded_int
+from admin_views.labels import STATUS_LABELS, TRANSITION_LABELS
 from admin_views.reader_tokens import ReaderTokenView
 from extensions import db
 from models import AuditEvent, Enterprise, OptionItem, ReviewDepartment, SmsMessage, Station, Territory, User
@@ -39,10 +40,8 @@ from models.base import now, today
 from models.options import AEFI_SYMPTOM, NOT_VACCINATED_REASON, PERSON_CATEGORY
 from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY, AppointmentSlot
 from models.passwords import random_password
-from models.status import STATUS_LABELS
 from models.user import ADMIN, ENTERPRISE, REVIEW, ROLE_LABELS, STATION
 from models.vaccines import VaccineProduct
-from models.workflow import TRANSITIONS
 from public_forms.person_data import FIELD_LABELS
 from services.spreadsheets_departments import (
     USERNAME_PATTERN,
@@ -59,7 +58,7 @@ MOBILE = Regexp(r"^1[3-9]\d{9}$", message="请输入正确的11位手机号")
 NO_STORE = {"Cache-Control": "no-store"}
 
 ACTION_LABELS = {
-    **{key: transition.label for key, transition in TRANSITIONS.items()},
+    **TRANSITION_LABELS,
     "login": "登录", "login_failed": "登录失败", "password_changed": "修改密码",
     "password_reset_by_sms": "短信找回密码", "password_reset_by_admin": "管理员重置密码",
     "account_created": "新建账号", "account_updated": "修改账号", "account_unlocked": "解锁账号",

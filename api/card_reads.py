@@ -19,13 +19,13 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
+from admin_views.labels import STATUS_LABELS, verdict_detail
 from api import ApiError, bp
 from extensions import db, limiter
 from models.base import CAMPAIGN_TZ, now
 from models.identity import id_number_error, normalise_id_number
 from models.org import Station
 from models.reader import CardRead, ReaderToken, hash_token
-from models.status import STATUS_LABELS
 from services import events
 from services.card_match import VERDICTS, record_read
 
@@ -90,7 +90,7 @@ def create_card_read():
     mark_used(token)
     # Everything the answer and the live event need is read before the commit expires the
     # loaded rows: afterwards each would be selected again (five queries on a 5-ms budget).
-    body = read_body(read, match.detail, match.name_mismatch)
+    body = read_body(read, verdict_detail(match), match.name_mismatch)
     channel = events.station_channel(token.station_id)
     event = {"type": "card_read", "read": read.id, "verdict": read.verdict, "reader": read.reader or ""}
     db.session.commit()

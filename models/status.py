@@ -1,4 +1,4 @@
-"""The statuses of a person record, their order in the funnel and their labels."""
+"""The statuses of a person record and their order in the funnel (their words: admin_views/labels.py)."""
 
 REGISTERED = "registered"
 SUBMITTED = "submitted"
@@ -21,19 +21,6 @@ ALL_STATUSES = (
 # so did one waiting for the next dose (they have had at least one).
 RANK = {status: index for index, status in enumerate(ALL_STATUSES[:-2])}
 RANK[NOT_VACCINATED] = RANK[DUE_NEXT] = RANK[VACCINATED]
-
-STATUS_LABELS = {
-    REGISTERED: "未提交",
-    SUBMITTED: "已提交(待初审)",
-    DEPT_APPROVED: "初审通过(审核中)",
-    CENTER_APPROVED: "已审批(待分配)",
-    ALLOCATED: "已分配",
-    APPOINTED: "已预约",
-    CHECKED_IN: "已登记",
-    VACCINATED: "已接种",
-    NOT_VACCINATED: "未接种",
-    DUE_NEXT: "待续种",
-}
 
 # Where each status is stamped on the person: <stage>_at and <stage>_by_id.
 STAGE_STAMP = {

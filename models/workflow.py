@@ -55,7 +55,16 @@ class PersonActor:
 
 
 class WorkflowError(Exception):
-    """A transition that cannot be applied as asked; the message is for the user."""
+    """A transition that cannot be applied as asked.
+
+    `code` names the refusal and `params` its details; the UI words it
+    (admin_views/labels.ERROR_MESSAGES). Subclasses raised with a plain message
+    (no code) are shown as they are.
+    """
+
+    def __init__(self, code, **params):
+        super().__init__(code if not params else f"{code}: {params}")
+        self.code, self.params = code, params
 
 
 @dataclass(frozen=True)
@@ -64,35 +73,34 @@ class Transition:
     sources: frozenset
     target: str
     roles: frozenset
-    label: str
     needs_reason: bool = False
     needs_station: bool = False
     needs_slot: bool = False
 
 
-def _t(action, sources, target, roles, label, **needs):
-    return Transition(action, frozenset(sources), target, frozenset(roles), label, **needs)
+def _t(action, sources, target, roles, **needs):
+    return Transition(action, frozenset(sources), target, frozenset(roles), **needs)
 
 
 TRANSITIONS = {t.action: t for t in (
-    _t("submit", {REGISTERED}, SUBMITTED, {ENTERPRISE}, "提交"),
-    _t("dept_approve", {SUBMITTED}, DEPT_APPROVED, {REVIEW}, "初审通过"),
-    _t("dept_return", {SUBMITTED}, REGISTERED, {REVIEW}, "退回企业", needs_reason=True),
-    _t("center_approve", {DEPT_APPROVED}, CENTER_APPROVED, {CENTER}, "复审通过"),
-    _t("center_return", {DEPT_APPROVED, CENTER_APPROVED}, SUBMITTED, {CENTER}, "退回审核部门",
+    _t("submit", {REGISTERED}, SUBMITTED, {ENTERPRISE}),
+    _t("dept_approve", {SUBMITTED}, DEPT_APPROVED, {REVIEW}),
+    _t("dept_return", {SUBMITTED}, REGISTERED, {REVIEW}, needs_reason=True),
+    _t("center_approve", {DEPT_APPROVED}, CENTER_APPROVED, {CENTER}),
+    _t("center_return", {DEPT_APPROVED, CENTER_APPROVED}, SUBMITTED, {CENTER},
        needs_reason=True),
-    _t("allocate", {CENTER_APPROVED}, ALLOCATED, {CENTER}, "分配", needs_station=True),
-    _t("cancel_allocation", {ALLOCATED}, CENTER_APPROVED, {CENTER}, "取消分配"),
-    _t("appoint", {ALLOCATED, NOT_VACCINATED, DUE_NEXT}, APPOINTED, {CENTER, STATION}, "预约", needs_slot=True),
-    _t("reschedule", {APPOINTED}, APPOINTED, {CENTER, STATION}, "修改预约", needs_slot=True),
+    _t("allocate", {CENTER_APPROVED}, ALLOCATED, {CENTER}, needs_station=True),
+    _t("cancel_allocation", {ALLOCATED}, CENTER_APPROVED, {CENTER}),
+    _t("appoint", {ALLOCATED, NOT_VACCINATED, DUE_NEXT}, APPOINTED, {CENTER, STATION}, needs_slot=True),
+    _t("reschedule", {APPOINTED}, APPOINTED, {CENTER, STATION}, needs_slot=True),
     # Back to 已分配, or to 待续种 for someone who already had a dose (see _dose_values). The person
     # themselves (我的接种) may cancel their own.
-    _t("cancel_appointment", {APPOINTED}, ALLOCATED, {CENTER, STATION, SELF}, "取消预约", needs_reason=True),
-    _t("check_in", {APPOINTED}, CHECKED_IN, {STATION}, "登记"),
+    _t("cancel_appointment", {APPOINTED}, ALLOCATED, {CENTER, STATION, SELF}, needs_reason=True),
+    _t("check_in", {APPOINTED}, CHECKED_IN, {STATION}),
     # 全程接种 after the course's last dose, else 待续种 with the next dose's window (per row).
-    _t("vaccinate", {CHECKED_IN}, VACCINATED, {STATION}, "确认接种"),
-    _t("mark_not_vaccinated", {CHECKED_IN}, NOT_VACCINATED, {STATION}, "未接种", needs_reason=True),
-    _t("open_booster", {VACCINATED}, DUE_NEXT, {CENTER}, "开放加强针"),
+    _t("vaccinate", {CHECKED_IN}, VACCINATED, {STATION}),
+    _t("mark_not_vaccinated", {CHECKED_IN}, NOT_VACCINATED, {STATION}, needs_reason=True),
+    _t("open_booster", {VACCINATED}, DUE_NEXT, {CENTER}),
 )}
 
 # Columns a caller may set alongside a transition (per-person data of the exit desk).
@@ -112,9 +120,6 @@ class TransitionResult:
     @property
     def skipped(self):
         return max(self.requested - self.changed, 0)
-
-    def message(self):
-        return f"已处理 {self.changed} 人，跳过 {self.skipped} 人（状态已变化或无权限）"
 
 
 # ---------------------------------------------------------------- scoping
@@ -213,19 +218,19 @@ def apply_transition(action, actor, *, ids=None, where=None, reason=None, statio
 def _checked_transition(action, actor, reason, station, slot, ids, where):
     transition = TRANSITIONS.get(action)
     if transition is None:
-        raise WorkflowError(f"未知操作：{action}")
+        raise WorkflowError("unknown_action", action=action)
     if getattr(actor, "role", None) not in transition.roles:
-        raise WorkflowError("当前账号无权执行此操作")
+        raise WorkflowError("not_allowed")
     if transition.needs_reason and not (reason or "").strip():
-        raise WorkflowError("请填写原因")
+        raise WorkflowError("reason_required")
     if transition.needs_station and station is None:
-        raise WorkflowError("请选择接种站")
+        raise WorkflowError("station_required")
     if transition.needs_station and not station.active:
-        raise WorkflowError("该接种站已停用")
+        raise WorkflowError("station_inactive")
     if transition.needs_slot and slot is None:
-        raise WorkflowError("请选择预约时段")
+        raise WorkflowError("slot_required")
     if (ids is None) == (where is None):
-        raise WorkflowError("请选择人员")
+        raise WorkflowError("nobody_chosen")
     return transition
 
 
@@ -295,7 +300,7 @@ def _action_values(transition, reason, station, slot, extra):
         allowed = EXTRA_COLUMNS.get(action, set())
         unknown = set(extra) - allowed
         if unknown:
-            raise WorkflowError("不允许修改的字段：" + ", ".join(sorted(unknown)))
+            raise WorkflowError("columns_not_allowed", columns=", ".join(sorted(unknown)))
         values.update(extra)
     return values
 

@@ -22,7 +22,7 @@ from models.base import now
 from models.org import AppointmentSlot
 from models.person import Person
 from models.reader import CardRead
-from models.status import APPOINTED, CHECKED_IN, NOT_VACCINATED, STATUS_LABELS, VACCINATED
+from models.status import APPOINTED, CHECKED_IN, NOT_VACCINATED, VACCINATED
 
 APPOINTED_HERE = "appointed_here"
 WRONG_WINDOW = "wrong_window"
@@ -56,6 +56,8 @@ class CardMatch:
     person: Person | None = None
     detail: str = ""
     name_mismatch: bool = False
+    # A status the desk should be told beside the detail (worded by the view: admin_views/labels.py).
+    status_shown: str | None = None
 
     @property
     def label(self):
@@ -160,4 +162,4 @@ def _verdict_of(station_id, person, at):
         return _match(station_id, NOT_APPOINTED, person, f"上次未接种{reason}，需重新预约")
     if person.station_id is not None:
         return _match(station_id, NOT_APPOINTED, person, "已分配至本站，尚未预约")
-    return _match(station_id, NOT_APPOINTED, person, f"当前状态：{STATUS_LABELS.get(status, status)}，尚未分配接种站")
+    return CardMatch(NOT_APPOINTED, station_id, person, "尚未分配接种站", status_shown=status)

@@ -1,0 +1,107 @@
+"""The Chinese words of the domain's codes: statuses, funnel figures, workflow actions and errors.
+
+The domain (models/) speaks in codes; every console, export and API answer words them from
+these tables, in the manual's words. A new status, figure or action is one line here
+(tests/test_labels.py fails while one is missing).
+"""
+
+from models import status as s
+from models.stats import FUNNEL_KEYS
+
+STATUS_LABELS = {
+    s.REGISTERED: "未提交",
+    s.SUBMITTED: "已提交(待初审)",
+    s.DEPT_APPROVED: "初审通过(审核中)",
+    s.CENTER_APPROVED: "已审批(待分配)",
+    s.ALLOCATED: "已分配",
+    s.APPOINTED: "已预约",
+    s.CHECKED_IN: "已登记",
+    s.VACCINATED: "已接种",
+    s.NOT_VACCINATED: "未接种",
+    s.DUE_NEXT: "待续种",
+}
+
+# Dashboard figures (看板), by the key models/stats.py and the consoles count them under.
+FIGURE_LABELS = {
+    "enterprises": "企业数",
+    "declared": "申报人数",
+    "submitted": "提交审核",
+    "pending": "待初审",
+    "approved": "已初审",
+    "returned": "退回",
+    "allocated": "分配人数",
+    "appointed": "预约人数",
+    "checked_in": "接种站登记",
+    "vaccinated": "完成接种",
+}
+
+# The enterprise console words the same figures as the manual's 企业看板 does.
+ENTERPRISE_FIGURE_LABELS = {
+    "declared": "申报总人数",
+    "submitted": "已提交审核人数",
+    "allocated": "已分配人数",
+    "vaccinated": "已完成接种人数",
+}
+
+FUNNEL = FUNNEL_KEYS
+
+
+def figure_labels(keys, labels=None):
+    """(key, label) pairs of dashboard figures, in the order given."""
+    wording = {**FIGURE_LABELS, **(labels or {})}
+    return tuple((key, wording[key]) for key in keys)
+
+
+# Workflow transitions (models/workflow.TRANSITIONS), as buttons and the audit log name them.
+TRANSITION_LABELS = {
+    "submit": "提交",
+    "dept_approve": "初审通过",
+    "dept_return": "退回企业",
+    "center_approve": "复审通过",
+    "center_return": "退回审核部门",
+    "allocate": "分配",
+    "cancel_allocation": "取消分配",
+    "appoint": "预约",
+    "reschedule": "修改预约",
+    "cancel_appointment": "取消预约",
+    "check_in": "登记",
+    "vaccinate": "确认接种",
+    "mark_not_vaccinated": "未接种",
+    "open_booster": "开放加强针",
+}
+
+# WorkflowError codes (models/workflow.py) and what the user reads; {name} from the error's params.
+ERROR_MESSAGES = {
+    "unknown_action": "未知操作：{action}",
+    "not_allowed": "当前账号无权执行此操作",
+    "reason_required": "请填写原因",
+    "station_required": "请选择接种站",
+    "station_inactive": "该接种站已停用",
+    "slot_required": "请选择预约时段",
+    "nobody_chosen": "请选择人员",
+    "columns_not_allowed": "不允许修改的字段：{columns}",
+}
+
+
+def result_text(result):
+    """What a batch transition did, as every console reports it."""
+    return f"已处理 {result.changed} 人，跳过 {result.skipped} 人（状态已变化或无权限）"
+
+
+def status_label(status):
+    return STATUS_LABELS.get(status, status)
+
+
+def verdict_detail(match):
+    """The detail line of a card read's verdict (services.card_match.CardMatch), with the status it names."""
+    if match.status_shown:
+        return f"当前状态：{status_label(match.status_shown)}，{match.detail}"
+    return match.detail
+
+
+def error_text(error):
+    """The Chinese message of a domain error: worded from its code, else its own (already Chinese) text."""
+    code = getattr(error, "code", None)
+    if code in ERROR_MESSAGES:
+        return ERROR_MESSAGES[code].format(**getattr(error, "params", {}))
+    return str(error)
