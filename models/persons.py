@@ -306,7 +306,7 @@ def import_people(actor, rows, categories, *, rejects_workbook, lost_digits_mark
     """
     enterprise_id = getattr(actor, "enterprise_id", None)
     if not enterprise_id:
-        raise WorkflowError("当前账号无权执行此操作")
+        raise WorkflowError("not_allowed")
     valid, rejected = check_rows(rows, categories, lost_digits_mark)
     at = now()
     refused = insert_people([person_row(enterprise_id, values, "import", at=at) for _, _, values in valid])
