@@ -21,6 +21,7 @@ from sqlalchemy import select
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from admin_views.labels import STATUS_LABELS, error_text
 from admin_views.notices import SMS_PREFIX, window_text
 from extensions import db, limiter
 from models.appointments import cancel_appointments
@@ -30,7 +31,7 @@ from models.identity import id_number_error, normalise_id_number, normalise_phon
 from models.org import Station
 from models.person import Person
 from models.sms import SmsCode
-from models.status import APPOINTED, STATUS_LABELS
+from models.status import APPOINTED
 from models.vaccines import VaccineProduct
 from models.verification_codes import (
     CODE_DIGITS,
@@ -262,7 +263,7 @@ def cancel():
                                            "本人取消：" + form.reason.data.strip(), notice=self_cancellation_notice)
     except WorkflowError as error:
         db.session.rollback()
-        flash(str(error), "error")
+        flash(error_text(error), "error")
         return redirect(url_for("self_service.record"))
     db.session.commit()
     if cancelled:
