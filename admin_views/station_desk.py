@@ -22,10 +22,18 @@ from models.audit import record_event
 from models.base import now
 from models.identity import id_number_error, normalise_id_number
 from models.reader import CardRead
-from models.user import STATION
+from models.user import STATION, User
 from models.workflow import WorkflowError, apply_transition
 from services import events
-from services.card_match import ALREADY_CHECKED_IN, VERDICTS, WRONG_WINDOW, match_card, record_read, window_text
+from services.card_match import (
+    ALREADY_CHECKED_IN,
+    TOO_EARLY,
+    VERDICTS,
+    WRONG_WINDOW,
+    match_card,
+    record_read,
+    window_text,
+)
 
 MANUAL_READER = "手工录入"
 RECENT_READS = 8
@@ -128,6 +136,47 @@ class StationDeskView(StationView, ConsoleHomeView):
         publish_queue_changed(current_user.station_id)
         return answer("已登记，进入候诊队列", redirect_to=back)
 
+    @expose("/check-in/override", methods=("POST",))
+    @limiter.limit("10/minute", key_func=lambda: f"station-override:{current_user.id}")
+    def check_in_early(self):
+        """登记 before the next dose's first allowed day: the station's supervisor approves with a reason."""
+        person_id = int_arg("person_id", request.form)
+        read_id = int_arg("read_id", request.form)
+        back = url_for(".index", read=read_id) if read_id else url_for(".index")
+        reason = request.form.get("override_reason", "").strip()
+        if person_id is None:
+            return answer("请先读取身份证", ok=False, status=422, redirect_to=back)
+        if not reason or len(reason) > 150:
+            return answer("请填写提前接种的原因（150字以内）", ok=False, status=422, redirect_to=back)
+        supervisor = self._supervisor(request.form.get("supervisor", ""), request.form.get("supervisor_password", ""))
+        if supervisor is None:
+            record_event(current_user, "interval_override_refused", target_id=person_id,
+                         detail=f"supervisor={request.form.get('supervisor', '')[:64]}")
+            db.session.commit()
+            return answer("主管账号或密码不正确，或该账号不是本站主管", ok=False, status=422, redirect_to=back)
+        try:
+            result = apply_transition("check_in", current_user, ids=[person_id], override_by=supervisor,
+                                      reason=f"提前接种：{reason}")
+        except WorkflowError as error:
+            db.session.rollback()
+            return answer(str(error), ok=False, redirect_to=back)
+        if result.changed != 1:
+            db.session.rollback()
+            return answer("未登记：该人员不是本站的已预约人员，或已被登记", ok=False, redirect_to=back)
+        db.session.commit()
+        publish_queue_changed(current_user.station_id)
+        return answer(f"已由主管{supervisor.display_name or supervisor.username}批准提前接种，已登记", redirect_to=back)
+
+    def _supervisor(self, username, password):
+        """The active supervisor account of this station whose password was typed, else None."""
+        user = db.session.execute(select(User).where(User.username == username.strip()[:64])).scalar_one_or_none()
+        if user is None or not password or not user.check_password(password):
+            return None
+        if not (user.active and user.role == STATION and user.is_supervisor
+                and user.station_id == current_user.station_id):
+            return None
+        return user
+
     # ------------------------------------------------------------ helpers
 
     def _scoped_read(self, read_id):
@@ -169,5 +218,7 @@ class StationDeskView(StationView, ConsoleHomeView):
             "card_expired": read.card_expired,
             "confirm_needed": match.verdict == WRONG_WINDOW or read.card_expired,
             "waiting": match.verdict == ALREADY_CHECKED_IN,
+            "dose": match.dose if person else None,
+            "too_early": match.verdict == TOO_EARLY,
         }
 

@@ -65,7 +65,7 @@ ACTION_LABELS = {
     "account_disabled": "停用账号", "account_enabled": "启用账号", "view_person": "查看人员详情",
     "import_departments": "导入审核部门",
     "vaccine_product_created": "新增疫苗品种", "vaccine_product_updated": "修改疫苗品种",
-    "station_products": "设置接种站疫苗品种",
+    "station_products": "设置接种站疫苗品种", "interval_override_refused": "提前接种批准失败",
     "slots_created": "新建预约时段", "slot_capacity_changed": "修改时段容量", "slot_deleted": "删除预约时段",
 }
 TARGET_LABELS = {"person": "人员", "user": "账号", "department": "审核部门", "enterprise": "企业",
@@ -229,10 +229,11 @@ class UserView(AdminModelView):
     column_labels = {"username": "账号", "display_name": "名称/单位", "role": "角色", "phone": "手机号",
                      "active": "启用", "locked_until": "锁定", "must_change_password": "须改密码",
                      "last_login_at": "最近登录"}
-    form_columns = ("display_name", "phone", "active")
+    form_columns = ("display_name", "phone", "active", "is_supervisor")
     form_args = {"display_name": {"label": "名称/单位", "validators": [Length(max=100)]},
                  "phone": {"label": "手机号", "validators": [Optional(), MOBILE]},
-                 "active": {"label": "启用"}}
+                 "active": {"label": "启用"},
+                 "is_supervisor": {"label": "接种站主管（可批准间隔不足时提前接种）"}}
 
     column_formatters = {"username": username_link, "role": labelled(ROLE_LABELS), "active": yes_no,
                          "must_change_password": yes_no, "locked_until": lock_state}

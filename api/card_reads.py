@@ -90,7 +90,7 @@ def create_card_read():
     mark_used(token)
     # Everything the answer and the live event need is read before the commit expires the
     # loaded rows: afterwards each would be selected again (five queries on a 5-ms budget).
-    body = read_body(read, verdict_detail(match), match.name_mismatch)
+    body = read_body(read, verdict_detail(match), match.name_mismatch, dose=match.dose)
     channel = events.station_channel(token.station_id)
     event = {"type": "card_read", "read": read.id, "verdict": read.verdict, "reader": read.reader or ""}
     db.session.commit()
@@ -239,7 +239,7 @@ def replay(read, token):
     return jsonify(read_body(read, "", bool(read.name_mismatch), replayed=True)), 200
 
 
-def read_body(read, detail, name_mismatch, replayed=False):
+def read_body(read, detail, name_mismatch, replayed=False, dose=None):
     """The JSON answer: verdict, and the person, enterprise and appointment where this station may see them."""
     person = read.person
     mine = person is not None and person.station_id == read.station_id
@@ -256,11 +256,15 @@ def read_body(read, detail, name_mismatch, replayed=False):
         "appointment": None,
         "card_expired": read.card_expired,
         "card": _card_body(read),
+        # The dose due, the last dose (date, product, station), 间隔不足's first allowed day:
+        # only for the station's own people.
+        "dose": None,
     }
     if mine:
         body["person"] = {"id": person.id, "name": person.name, "gender": person.gender_label, "age": person.age,
                           "status": person.status, "status_label": STATUS_LABELS.get(person.status, "")}
         body["enterprise"] = {"name": person.enterprise.name}
+        body["dose"] = dose.as_json() if dose is not None else None
     if person is not None and person.slot is not None:
         body["appointment"] = {"station": person.slot.station.name,
                                "starts_at": person.slot.starts_at.isoformat(),

@@ -39,6 +39,8 @@ class User(UserMixin, db.Model):
     failed_logins = db.Column(db.Integer, nullable=False, default=0)
     locked_until = db.Column(db.DateTime)
     must_change_password = db.Column(db.Boolean, nullable=False, default=False)
+    # A station's supervisor (接种站主管) may approve a dose earlier than its interval allows.
+    is_supervisor = db.Column(db.Boolean, nullable=False, default=False, server_default="0")
     # Part of every session's identity: raising it ends every session opened before.
     session_version = db.Column(db.Integer, nullable=False, default=0, server_default="0")
     last_login_at = db.Column(db.DateTime)

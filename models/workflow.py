@@ -163,7 +163,7 @@ def visible_persons(user):
 # ---------------------------------------------------------------- transitions
 
 def apply_transition(action, actor, *, ids=None, where=None, reason=None, station=None, slot=None,
-                     limit=None, extra=None, product=None):
+                     limit=None, extra=None, product=None, override_by=None):
     """Apply `action` to the persons chosen by `ids` (an id set) or by `where` (a condition on Person).
 
     `where` becomes the UPDATE's own condition (`UPDATE person ... WHERE <where> AND <scope>
@@ -175,18 +175,23 @@ def apply_transition(action, actor, *, ids=None, where=None, reason=None, statio
     changed. With a slot, at most its free capacity is booked, earliest ids first,
     and never before a person's next dose may be given. `product` is the vaccine
     given by `vaccinate` (default: the course's product, or the one named in extra).
+    `check_in` refuses a next dose before its first allowed day unless `override_by` (the
+    station's supervisor) approves, with a reason; the audit event names the supervisor.
     """
     transition = _checked_transition(action, actor, reason, station, slot, ids, where)
     if action == "vaccinate":
         product = product or _product_named((extra or {}).get("vaccine_product"))
     chosen = _chosen_condition(ids, where)
     requested = _count(chosen) if limit is None else min(_count(chosen), limit)
+    _check_override(action, actor, override_by, reason)
     event = _open_event(transition, actor, reason, requested, station, slot)
+    if override_by is not None:
+        event.detail = f"interval_override_by={override_by.id}"
     if requested == 0:
         return TransitionResult(action, 0, 0, event.id)
 
     eligible = and_(chosen, person_scope(actor), Person.status.in_(transition.sources),
-                    _dose_condition(transition))
+                    _dose_condition(transition, override_by))
     if slot is not None:
         eligible = and_(eligible, Person.station_id == slot.station_id,
                         (Person.slot_id.is_(None)) | (Person.slot_id != slot.id), inside_dose_window(slot))
@@ -419,8 +424,28 @@ def _product_named(name):
     return db.session.execute(select(VaccineProduct).where(VaccineProduct.name == name.strip())).scalar_one_or_none()
 
 
-def _dose_condition(transition):
+def _check_override(action, actor, supervisor, reason):
+    if supervisor is None:
+        return
+    if action != "check_in":
+        raise WorkflowError("只有登记可由主管批准提前")
+    if not (supervisor.role == STATION and supervisor.is_supervisor and supervisor.active
+            and supervisor.station_id == actor.station_id):
+        raise WorkflowError("须由本站主管账号批准")
+    if not (reason or "").strip():
+        raise WorkflowError("请填写提前接种的原因")
+
+
+def interval_reached(day=None):
+    """The next dose may be given on `day` (today): its first allowed day has come, or there is none."""
+    day = day or today()
+    return or_(Person.next_dose_earliest.is_(None), Person.next_dose_earliest <= day)
+
+
+def _dose_condition(transition, override_by=None):
     """Rows a dose transition may move beyond its source status (a booster needs a product that has one)."""
+    if transition.action == "check_in" and override_by is None:
+        return interval_reached()
     if transition.action == "open_booster":
         return Person.product_id.in_(select(VaccineProduct.id).where(VaccineProduct.booster_after_days.is_not(None)))
     return true()

@@ -11,7 +11,7 @@ someone was not vaccinated), and no answer to whether a name goes with the numbe
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import insert, select
@@ -19,10 +19,12 @@ from sqlalchemy.orm import joinedload
 
 from extensions import db
 from models.base import now
-from models.org import AppointmentSlot
+from models.doses import GIVEN, VALID, Vaccination, dose_label
+from models.org import AppointmentSlot, Station
 from models.person import Person
 from models.reader import CardRead
-from models.status import APPOINTED, CHECKED_IN, NOT_VACCINATED, VACCINATED
+from models.status import APPOINTED, CHECKED_IN, DUE_NEXT, NOT_VACCINATED, VACCINATED
+from models.vaccines import StationProduct, VaccineProduct, is_primary_dose
 
 APPOINTED_HERE = "appointed_here"
 WRONG_WINDOW = "wrong_window"
@@ -32,6 +34,7 @@ NOT_APPOINTED = "not_appointed"
 UNKNOWN = "unknown"
 ALREADY_VACCINATED = "vaccinated"
 ALREADY_CHECKED_IN = "checked_in"
+TOO_EARLY = "too_early"
 
 # code -> (label shown at the desk, colour of the panel)
 VERDICTS = {
@@ -43,10 +46,34 @@ VERDICTS = {
     UNKNOWN: ("未登记", "danger"),
     ALREADY_VACCINATED: ("已接种", "info"),
     ALREADY_CHECKED_IN: ("已登记，候诊中", "primary"),
+    TOO_EARLY: ("间隔不足", "danger"),
 }
 
 # Verdicts after which the desk may check the person in (时段不符 after a confirmation).
 CHECK_IN_VERDICTS = (APPOINTED_HERE, WRONG_WINDOW)
+
+
+@dataclass
+class Dose:
+    """The dose due and the last one given, as the desk shows them (only for the desk's own people)."""
+
+    number: int
+    label: str
+    complete: bool
+    first_day: date | None
+    last_day: date | None
+    last_at: datetime | None = None
+    last_product: str = ""
+    last_station: str = ""
+    product_mismatch: str = ""  # the course's product, when this station does not give it
+
+    def as_json(self):
+        return {"number": self.number, "label": self.label, "complete": self.complete,
+                "first_day": self.first_day.isoformat() if self.first_day else None,
+                "last_day": self.last_day.isoformat() if self.last_day else None,
+                "last": {"at": self.last_at.isoformat(), "product": self.last_product,
+                         "station": self.last_station} if self.last_at else None,
+                "product_mismatch": self.product_mismatch or None}
 
 
 @dataclass
@@ -58,6 +85,7 @@ class CardMatch:
     name_mismatch: bool = False
     # A status the desk should be told beside the detail (worded by the view: admin_views/labels.py).
     status_shown: str | None = None
+    dose: Dose | None = None
 
     @property
     def label(self):
@@ -104,7 +132,32 @@ def match_card(station_id, id_number, at, card_name=None):
     result = _verdict_of(station_id, person, at)
     # Only for the desk's own people: elsewhere it would confirm a guessed name.
     result.name_mismatch = result.at_this_station and bool(card_name) and card_name.strip() != person.name
+    if result.at_this_station:
+        result.dose = dose_of(person, station_id)
     return result
+
+
+def dose_of(person, station_id):
+    """The person's dose due, their last dose given (one indexed look-up) and whether this station gives the course."""
+    last = db.session.execute(
+        select(Vaccination.at, VaccineProduct.name, Vaccination.product_name, Station.name)
+        .outerjoin(VaccineProduct, VaccineProduct.id == Vaccination.product_id)
+        .outerjoin(Station, Station.id == Vaccination.station_id)
+        .where(Vaccination.person_id == person.id, Vaccination.outcome == GIVEN, Vaccination.state == VALID)
+        .order_by(Vaccination.at.desc(), Vaccination.id.desc()).limit(1)
+    ).first()
+    primary = is_primary_dose(person)
+    dose = Dose(number=person.dose_number, label=dose_label(person.dose_number, not primary),
+                complete=person.status == VACCINATED, first_day=person.next_dose_earliest,
+                last_day=person.next_dose_latest)
+    if last is not None:
+        dose.last_at, dose.last_product, dose.last_station = last[0], last[1] or last[2] or "", last[3] or ""
+    if person.product_id is not None and person.doses_given and primary and not dose.complete:
+        given_here = db.session.execute(select(StationProduct.product_id).where(
+            StationProduct.station_id == station_id, StationProduct.product_id == person.product_id)).first()
+        if given_here is None:
+            dose.product_mismatch = person.product.name
+    return dose
 
 
 # Built once: the read is stored by a Core INSERT, without the unit of work of a flush.
@@ -151,6 +204,14 @@ def _verdict_of(station_id, person, at):
     if status == CHECKED_IN:
         when = f"于{person.checked_in_at:%H:%M}" if person.checked_in_at else ""
         return _match(station_id, ALREADY_CHECKED_IN, person, f"已{when}登记，正在候诊")
+    if status == APPOINTED and person.next_dose_earliest and at.date() < person.next_dose_earliest:
+        label = dose_label(person.dose_number, not is_primary_dose(person))
+        return _match(station_id, TOO_EARLY, person,
+                      f"{label}最早可于 {person.next_dose_earliest:%Y-%m-%d} 接种，今日间隔不足")
+    if status == DUE_NEXT:
+        label = dose_label(person.dose_number, not is_primary_dose(person))
+        first = f"{person.next_dose_earliest:%Y-%m-%d} 起可接种" if person.next_dose_earliest else "可接种"
+        return _match(station_id, NOT_APPOINTED, person, f"待续种：{label}{first}，尚未预约")
     if status == APPOINTED and person.slot is not None:
         window = window_text(person.slot)
         slot = person.slot
