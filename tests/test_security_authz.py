@@ -148,6 +148,7 @@ EXPECTED = {
     "center_vaccines.index": CENTER_ONLY, "center_vaccines.station_products": CENTER_ONLY,
     # 接种站端
     "station.index": STATION, "station.stream": STATION, "station.lookup": STATION, "station.check_in": STATION,
+    "station.check_in_early": STATION,
     "station.read_panel": STATION, "station.recent_panel": STATION,
     **model_view("station_persons", STATION),
     "station_persons.act_on_all": STATION,
