@@ -46,6 +46,9 @@ def _book_and_check_in(db, desk, ids, day):
     slot = desk["make_slot"](desk["station"], capacity=50,
                              starts_at=datetime.combine(day, datetime.min.time()).replace(hour=9))
     booked = apply_transition("appoint", desk["users"]["center"], ids=ids, slot=slot)
+    # The slot's day has come: the window opened (the desk refuses a check-in before it).
+    db.session.execute(Person.__table__.update().where(Person.id.in_(ids), Person.next_dose_earliest > today())
+                       .values(next_dose_earliest=today()))
     apply_transition("check_in", desk["users"]["station"], ids=ids)
     return booked, slot
 
@@ -83,6 +86,16 @@ def test_dose_two_is_never_booked_before_the_first_allowed_day_and_completes_the
     assert (person.next_dose_earliest, person.next_dose_latest) == (None, None)
     assert [(r.dose_number, r.lot_number, r.product.name) for r in _records(db, pid)] == [(1, "L1", VERO),
                                                                                        (2, "L2", VERO)]
+
+
+def test_check_in_refuses_a_next_dose_before_its_first_allowed_day(db, desk):
+    [pid] = desk["checked_in"]()
+    _give(desk, [pid], desk["products"][VERO])
+    slot = desk["make_slot"](desk["station"], capacity=5, starts_at=datetime.combine(
+        today() + timedelta(21), datetime.min.time()).replace(hour=9))
+    apply_transition("appoint", desk["users"]["center"], ids=[pid], slot=slot)
+    assert apply_transition("check_in", desk["users"]["station"], ids=[pid]).changed == 0
+    assert _person(db, pid).status == "appointed"
 
 
 def test_three_dose_and_single_dose_courses(db, desk):
