@@ -23,7 +23,7 @@ from flask_admin import BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_login import current_user
-from sqlalchemy import func, select, true
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.exc import IntegrityError
 
 from admin_views.base import PersonListView, RoleAccessMixin, query_args
@@ -72,19 +72,24 @@ def status_options():
     return [(status, label) for status, label in STATUS_LABELS.items()]
 
 
-def export_response(condition, enterprise, actor, label="人员清单"):
-    """Stream the persons matching `condition` (within the actor's scope) into an .xlsx download."""
-    statement = (
+def export_statement(condition):
+    """The export's columns of the persons matching `condition`, in id order, read 1,000 at a time."""
+    return (
         select(Person.name, Person.gender, Person.id_number, Person.age, Person.phone, Person.category,
                Person.lives_in_binhai, Person.community, Person.remarks, Person.status, Person.return_reason,
                Station.name, AppointmentSlot.starts_at, AppointmentSlot.ends_at, Person.created_at,
                Person.submitted_at, Person.source)
         .outerjoin(Station, Person.station_id == Station.id)
         .outerjoin(AppointmentSlot, Person.slot_id == AppointmentSlot.id)
-        .where(condition, person_scope(actor))
+        .where(condition)
         .order_by(Person.id)
         .execution_options(yield_per=1000)
     )
+
+
+def export_response(condition, enterprise, actor, label="人员清单"):
+    """Stream the persons matching `condition` (within the actor's scope) into an .xlsx download."""
+    statement = export_statement(and_(condition, person_scope(actor)))
     written = [0]
 
     def rows():

@@ -13,11 +13,11 @@ import time
 from openpyxl import Workbook
 from sqlalchemy import select
 
+from admin_views.enterprise import export_statement
 from bench.database import bench_app
 from bench.web import logged_in_client
 from extensions import db
 from models.audit import AuditEvent
-from models.org import AppointmentSlot, Station
 from models.person import Person
 from models.user import User
 
@@ -48,17 +48,7 @@ def raw_loop(app, username):
     """The same columns of the same people, appended to a write-only workbook and saved."""
     with app.app_context():
         enterprise_id = db.session.execute(select(User.enterprise_id).where(User.username == username)).scalar_one()
-        statement = (
-            select(Person.name, Person.gender, Person.id_number, Person.age, Person.phone, Person.category,
-                   Person.lives_in_binhai, Person.community, Person.remarks, Person.status, Person.return_reason,
-                   Station.name, AppointmentSlot.starts_at, AppointmentSlot.ends_at, Person.created_at,
-                   Person.submitted_at, Person.source)
-            .outerjoin(Station, Person.station_id == Station.id)
-            .outerjoin(AppointmentSlot, Person.slot_id == AppointmentSlot.id)
-            .where(Person.enterprise_id == enterprise_id)
-            .order_by(Person.id)
-            .execution_options(yield_per=1000)
-        )
+        statement = export_statement(Person.enterprise_id == enterprise_id)  # the app's own query
         started = time.perf_counter()
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet("人员清单")

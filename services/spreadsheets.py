@@ -1,17 +1,22 @@
-"""Excel files in and out: streaming .xlsx exports, the import template, reading uploaded sheets.
+"""Excel files in and out: the one .xlsx writer (streamed or to a file), the import template, reading uploads.
 
-Exports use openpyxl's write-only mode, so a list of any length is written row by row
-without holding it in memory. Every text cell that a spreadsheet program could take for
-a formula (= + - @, tab, carriage return) gets a leading apostrophe, and identifiers such as
-ID numbers are always written as text, never as numbers that lose their last digits.
+Every export goes through `stream_xlsx`, which writes the workbook's XML itself and zips it
+as the rows are read (stdlib zipfile, ZIP64 for the sheet so a stream past 4 GiB stays a
+valid file): the first bytes leave at once and memory stays flat. `write_xlsx` is the same
+writer collected into a file. One set of cell rules serves both (`cell_value`): characters
+XML cannot carry are dropped, text a spreadsheet program could run as a formula (= + - @,
+tab, carriage return) gets a leading apostrophe, identifiers such as ID numbers are written
+as text, never as numbers that lose their last digits. Import templates, which need data
+validation and several sheets, are built with openpyxl; uploads are read with openpyxl.
 """
 
+import re
 import tempfile
 import zipfile
 from datetime import date, datetime
+from xml.sax.saxutils import escape, quoteattr
 
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
@@ -24,11 +29,26 @@ HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 # Numbers read from a sheet are exact integers only up to 2**53; an 18-digit ID typed as
 # a number in Excel has already lost its last digits.
 EXACT_INTEGER_LIMIT = 2 ** 53
+# Excel keeps 15 significant digits: a longer whole number is written as text.
+LONGEST_EXACT_NUMBER = 10 ** 15
 LOST_DIGITS_MARK = "#存为数字"
+# What a cell holds at most in Excel; longer text is cut there rather than refused by Excel.
+MAX_CELL_TEXT = 32767
+# Characters XML 1.0 cannot carry: control characters but tab, newline and carriage return,
+# lone surrogates, U+FFFE and U+FFFF.
+XML_ILLEGAL = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0xD800, 0xE000),
+                             0xFFFE, 0xFFFF])
+# Characters Excel refuses in a sheet name (besides a leading or trailing apostrophe).
+SHEET_NAME_FORBIDDEN = re.compile(r"[\\/?*\[\]:]")
 
 
 class SpreadsheetError(Exception):
     """An uploaded file that cannot be read as the expected sheet; the message is for the user."""
+
+
+def xml_safe(text):
+    """`text` without the characters an XML 1.0 document cannot contain."""
+    return str(text).translate(XML_ILLEGAL)
 
 
 def neutralise(value):
@@ -38,51 +58,40 @@ def neutralise(value):
     return value
 
 
-def _cell_value(value):
+def cell_value(value, as_text=False):
+    """What a cell holds: a number, or text that is safe to open (the one rule of every export)."""
     if value is None:
         return ""
+    if as_text:
+        value = str(value)
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.strftime("%Y-%m-%d")
-    if isinstance(value, int):
+    if isinstance(value, int) and abs(value) < LONGEST_EXACT_NUMBER:
         return value
-    return neutralise(str(value))
+    # Dropped before the formula check: "\x01=cmd" must not become "=cmd" unguarded.
+    return neutralise(xml_safe(value))[:MAX_CELL_TEXT]
+
+
+def sheet_title(title):
+    """A sheet name Excel accepts: no forbidden or control characters, 31 characters at most."""
+    name = SHEET_NAME_FORBIDDEN.sub("_", xml_safe(title)).strip().strip("'")[:31].strip()
+    return name or "Sheet1"
 
 
 def write_xlsx(headers, rows, title="Sheet1", text_columns=(), widths=None):
-    """Write `rows` (an iterable of sequences) under `headers`; return a temporary file at offset 0.
-
-    Values in `text_columns` (indexes) are written as text whatever their type.
-    """
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31])
-    for index, header in enumerate(headers, start=1):
-        width = (widths or {}).get(index - 1) or max(10, len(header) * 2 + 2)
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    header_cells = []
-    for header in headers:
-        cell = WriteOnlyCell(sheet, value=header)
-        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-        header_cells.append(cell)
-    sheet.append(header_cells)
-    text_columns = set(text_columns)
-    for row in rows:
-        values = []
-        for index, value in enumerate(row):
-            if index in text_columns and value is not None:
-                value = str(value)
-            values.append(_cell_value(value))
-        sheet.append(values)
+    """Write `rows` under `headers` with stream_xlsx; return a temporary file at offset 0."""
     output = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - the response closes it
-    workbook.save(output)
+    for piece in stream_xlsx(headers, rows, title=title, text_columns=text_columns, widths=widths):
+        output.write(piece)
     output.seek(0)
     return output
 
 
-# ---------------------------------------------------------------- streaming export
+# ---------------------------------------------------------------- the writer
 
 class _Sink:
     """A write-only file for zipfile that keeps what was written until it is taken (no seek, no tell)."""
@@ -129,7 +138,7 @@ STATIC_PARTS = {
         f'<Relationship Id="rId1" Type="{DOC_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
         f'<Relationship Id="rId2" Type="{DOC_REL}/styles" Target="styles.xml"/></Relationships>'
     ),
-    # Style 1 is the header: bold on the HEADER_FILL colour, as write_xlsx draws it.
+    # Style 1 is the header: bold on the HEADER_FILL colour.
     "xl/styles.xml": (
         f'<styleSheet xmlns="{MAIN_NS}">'
         '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
@@ -146,37 +155,34 @@ STATIC_PARTS = {
         '</styleSheet>'
     ),
 }
-# Characters XML 1.0 forbids (control characters but tab, newline, carriage return).
-XML_ILLEGAL = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
-
-
-def _xml_text(value):
-    text = str(value).translate(XML_ILLEGAL)
-    if "&" in text or "<" in text or ">" in text:
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text
-
 
 def _xml_row(number, values, letters, style=""):
     cells = []
-    for letter, value in zip(letters, values):
+    for letter, value in zip(letters, values, strict=False):
         if value is None or value == "":
             continue
         if isinstance(value, int | float) and not isinstance(value, bool):
             cells.append(f'<c r="{letter}{number}"{style}><v>{value}</v></c>')
         else:
             cells.append(f'<c r="{letter}{number}"{style} t="inlineStr"><is><t xml:space="preserve">'
-                         f'{_xml_text(value)}</t></is></c>')
+                         f'{escape(value)}</t></is></c>')
     return f'<row r="{number}">{"".join(cells)}</row>'
+
+
+def _column_widths(headers, widths):
+    return "".join(
+        f'<col min="{i}" max="{i}" width="{(widths or {}).get(i - 1) or max(10, len(str(h)) * 2 + 2)}" '
+        f'customWidth="1"/>' for i, h in enumerate(headers, start=1)
+    )
 
 
 def stream_xlsx(headers, rows, title="Sheet1", text_columns=(), widths=None, rows_per_chunk=500):
     """Yield an .xlsx file of `rows` under `headers` in pieces, as the rows are read.
 
-    What write_xlsx writes (header style, widths, text columns, formulas neutralised), but
-    streamed: the first bytes leave at once and memory stays flat whatever the length, so
-    a download of 100,000 rows is a response that flows, not a file built first. Cells are
-    inline strings and the zip entries carry data descriptors, as a stream must.
+    A bold header row, column widths, `text_columns` (indexes) written as text whatever
+    their type, every cell through cell_value. Cells are inline strings and the zip
+    entries carry data descriptors, as a stream must; the sheet is a ZIP64 entry, so a
+    download past 4 GiB uncompressed is still one valid file.
     """
     letters = [get_column_letter(index) for index in range(1, len(headers) + 1)]
     text_columns = set(text_columns)
@@ -186,19 +192,14 @@ def stream_xlsx(headers, rows, title="Sheet1", text_columns=(), widths=None, row
             archive.writestr(name, XML_HEAD + body)
         archive.writestr("xl/workbook.xml", (
             f'{XML_HEAD}<workbook xmlns="{MAIN_NS}" xmlns:r="{DOC_REL}"><sheets>'
-            f'<sheet name="{_xml_text(title[:31])}" sheetId="1" r:id="rId1"/></sheets></workbook>'
+            f'<sheet name={quoteattr(sheet_title(title))} sheetId="1" r:id="rId1"/></sheets></workbook>'
         ))
         yield sink.take()
-        with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
-            columns = "".join(
-                f'<col min="{i}" max="{i}" width="{(widths or {}).get(i - 1) or max(10, len(h) * 2 + 2)}" '
-                f'customWidth="1"/>' for i, h in enumerate(headers, start=1)
-            )
-            pending = [f'{XML_HEAD}<worksheet xmlns="{MAIN_NS}"><cols>{columns}</cols><sheetData>',
-                       _xml_row(1, headers, letters, ' s="1"')]
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            pending = [f'{XML_HEAD}<worksheet xmlns="{MAIN_NS}"><cols>{_column_widths(headers, widths)}</cols>'
+                       '<sheetData>', _xml_row(1, [cell_value(h, as_text=True) for h in headers], letters, ' s="1"')]
             for number, row in enumerate(rows, start=2):
-                values = [_cell_value(str(v) if i in text_columns and v is not None else v)
-                          for i, v in enumerate(row)]
+                values = [cell_value(v, as_text=i in text_columns) for i, v in enumerate(row)]
                 pending.append(_xml_row(number, values, letters))
                 if len(pending) >= rows_per_chunk:
                     sheet.write("".join(pending).encode())
