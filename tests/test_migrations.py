@@ -1,6 +1,9 @@
 """The migration files build exactly the schema the models describe, on this run's database."""
 
+import ast
+import re
 import uuid
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -9,6 +12,10 @@ from sqlalchemy import create_engine, inspect, text
 
 from app import create_app
 from extensions import db
+from models.counters import trigger_ddl
+
+VERSIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
+APP_PACKAGES = {"models", "services", "admin_views", "public_forms", "api", "app", "extensions", "config", "cli"}
 
 
 def _fresh_database_url(database_url, tmp_path):
@@ -35,9 +42,48 @@ def test_migrations_reach_the_models_schema(database_url, tmp_path):
             db.engine.dispose()
         assert differences == []
         assert {"person", "enterprise", "appointment_slot", "audit_event", "person_event"} <= tables
+        assert _migrated_triggers(url) == _model_triggers(url), "the counters' triggers changed without a migration"
     finally:
         if cleanup:
             engine, schema = cleanup
             with engine.begin() as connection:
                 connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             engine.dispose()
+
+
+def _model_triggers(url):
+    """What models/counters.py would create: trigger names, and the function body (PostgreSQL) or SQL (SQLite)."""
+    if url.startswith("postgresql"):
+        statements = trigger_ddl("postgresql")
+        body = re.search(r"\$\$(.*)\$\$", statements[0], re.S).group(1)
+        names = sorted(re.search(r"CREATE TRIGGER (\w+)", s).group(1) for s in statements[1:])
+        return names, body.strip()
+    return sorted((re.search(r"CREATE TRIGGER (\w+)", s).group(1), s) for s in trigger_ddl("sqlite"))
+
+
+def _migrated_triggers(url):
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if url.startswith("postgresql"):
+                names = sorted(connection.execute(text(
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'person'::regclass AND NOT tgisinternal")).scalars())
+                body = connection.execute(text(
+                    "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                    "WHERE p.proname = 'person_counts_apply' AND n.nspname = current_schema()")).scalar_one()
+                return names, body.strip()
+            return sorted(connection.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'person'")).all())
+    finally:
+        engine.dispose()
+
+
+def test_no_migration_imports_the_apps_live_code():
+    """A revision must mean the same forever: its DDL is frozen in it, never read from models/."""
+    offenders = []
+    for path in sorted(VERSIONS.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {m}" for m in modules if m.split(".")[0] in APP_PACKAGES]
+    assert not offenders, offenders
