@@ -8,7 +8,14 @@ from flask import jsonify, request
 from flask_admin import expose
 from flask_admin.actions import action
 
-from admin_views import center_aefi, center_allocation, center_appointments, center_lots, center_reports
+from admin_views import (
+    center_aefi,
+    center_allocation,
+    center_appointments,
+    center_lots,
+    center_reports,
+    self_cancellations,
+)
 from admin_views.center_tree import ToolButton, TreePersonListView
 from admin_views.home import FunnelHomeView
 from admin_views.labels import FUNNEL, figure_labels
@@ -124,6 +131,7 @@ def build_console(admin):
     admin.add_view(center_appointments.CenterAppointmentView(name="预约管理", endpoint="center_appointments",
                                                              url="appointments"))
     admin.add_view(center_appointments.CenterSlotView(name="预约时段", endpoint="center_slots", url="slots"))
+    admin.add_view(self_cancellations.center_view())
     admin.add_view(center_lots.CenterLotView(name="疫苗批号", endpoint="center_lots", url="lots"))
     admin.add_view(center_lots.CenterStockView(name="库存日结", endpoint="center_stock", url="stock"))
     admin.add_view(center_aefi.CenterAefiView(name="异常反应", endpoint="center_aefi", url="aefi"))

@@ -6,6 +6,7 @@ The console opens on 入站登记 (the desk), as the operation manual describes.
 from flask import url_for
 from markupsafe import Markup
 
+from admin_views import self_cancellations
 from admin_views.base import PersonListView
 from admin_views.station_aefi import StationAefiView
 from admin_views.station_appointments import StationAppointmentView
@@ -45,6 +46,7 @@ def build_console(admin):
     admin.add_view(StationAppointmentView(name="预约管理", endpoint="station_appointments",
                                           url="/station/appointments"))
     admin.add_view(StationPersonView(name="预约人员", endpoint="station_persons"))
+    admin.add_view(self_cancellations.station_view())
     admin.add_view(StationProgressView(name="接种进度", endpoint="station_progress", url="/station/progress"))
     admin.add_view(StationObservationView(name="留观", endpoint="station_observation", url="/station/observation"))
     admin.add_view(StationAefiView(name="异常反应", endpoint="station_aefi", url="/station/aefi"))

@@ -135,6 +135,7 @@ EXPECTED = {
     "center_appointments.act_on_all": CENTER_ONLY, "center_appointments.book": CENTER_ONLY,
     "center_appointments.cancel": CENTER_ONLY, "center_appointments.change": CENTER_ONLY,
     "center_appointments.tree_fragment": CENTER_ONLY,
+    "center_self_cancellations.index": CENTER_ONLY, "station_self_cancellations.index": STATION,
     "center_slots.index": CENTER_ONLY, "center_slots.capacity": CENTER_ONLY, "center_slots.delete": CENTER_ONLY,
     # an empty form names no station
     "center_slots.create": {**CENTER_ONLY, CENTER: NOT_FOUND},

@@ -233,3 +233,19 @@ def test_the_booking_text_links_to_my_vaccination_page(app, db, appointed_person
     with app.test_request_context("/"):
         for text in (appointment_notice(appointed_person.slot), change_notice(appointed_person.slot)):
             assert text.endswith("查询或取消预约：http://vaccine.example.test/me/")
+
+
+def test_the_center_and_the_station_see_who_cancelled_and_why(client, db, appointed_person, make_user, make_station,
+                                                               login):
+    sign_in(client, db, appointed_person)
+    client.post("/me/cancel", data={"reason": "出差在外地"})
+    client.post("/me/logout")
+    center = login(make_user("center"), test_client=client.application.test_client())
+    page = center.get("/center/self-cancellations/").get_data(as_text=True)
+    assert "赵建国" in page and "出差在外地" in page and "滨海港务集团有限公司" in page
+    assert appointed_person.id_number not in page  # masked
+    station = login(make_user("station", appointed_person.station), test_client=client.application.test_client())
+    assert "出差在外地" in station.get("/station/self-cancellations/").get_data(as_text=True)
+    other = login(make_user("station", make_station()), test_client=client.application.test_client())
+    page = other.get("/station/self-cancellations/").get_data(as_text=True)
+    assert "赵建国" not in page and "暂无本人取消的预约" in page
