@@ -65,6 +65,7 @@ class Config:
         # Per client address. Staff of one company often share an address (office Wi-Fi), so the
         # employee form allows a whole morning meeting scanning at once.
         self.EMPLOYEE_FORM_RATE_LIMIT = env_str("EMPLOYEE_FORM_RATE_LIMIT", "60 per minute;1000 per hour")
+        self.SELF_SERVICE_RATE_LIMIT = env_str("SELF_SERVICE_RATE_LIMIT", "30 per minute;300 per hour")
         self.REGISTER_RATE_LIMIT = env_str("REGISTER_RATE_LIMIT", "10 per minute;60 per hour")
         self.IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 10000)
         self.BABEL_DEFAULT_LOCALE = "zh_Hans_CN"

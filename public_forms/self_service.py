@@ -146,8 +146,14 @@ def _masked(phone):
 
 # ---------------------------------------------------------------- steps
 
+def lookup_rate_limit():
+    # Per client address. A booking round texts a whole company at once, and its staff share the
+    # office Wi-Fi; the per-phone limits of the codes keep one phone from being flooded.
+    return current_app.config.get("SELF_SERVICE_RATE_LIMIT") or "30 per minute;300 per hour"
+
+
 @bp.route("/", methods=("GET", "POST"))
-@limiter.limit("10 per minute;60 per hour", methods=["POST"])
+@limiter.limit(lookup_rate_limit, methods=["POST"])
 def start():
     if signed_in_person() is not None:
         return redirect(url_for("self_service.record"))
@@ -168,7 +174,7 @@ def start():
 
 
 @bp.route("/code", methods=("GET", "POST"))
-@limiter.limit("20 per minute", methods=["POST"])
+@limiter.limit("60 per minute", methods=["POST"])
 def enter_code():
     row, id_number = pending_code()
     if row is None:
