@@ -25,7 +25,7 @@ from models.appointments import APPOINTABLE, MAX_RANGE_DAYS, BookingError, SlotN
 from models.base import now, today
 from models.org import AppointmentSlot, Station
 from models.person import Person
-from models.status import ALLOCATED, APPOINTED, NOT_VACCINATED
+from models.status import ALLOCATED, APPOINTED, DUE_NEXT, NOT_VACCINATED
 from models.user import CENTER
 from models.workflow import WorkflowError
 from services.safe_redirect import safe_next
@@ -65,12 +65,13 @@ def parse_day_range(first, last):
 def booking_message(outcome):
     """The words for what a phased booking did."""
     if outcome.wanted == 0:
-        return "没有可预约的人员（仅“已分配”或“未接种”的人员可预约）。"
+        return "没有可预约的人员（仅“已分配”“未接种”或“待续种”的人员可预约）。"
     text = f"已预约 {outcome.booked} 人"
     if outcome.per_slot:
         text += "（" + "；".join(f"{window_text(slot)} {n} 人" for slot, n in outcome.per_slot) + "）"
     if outcome.remaining:
-        text += f"，还有 {outcome.remaining} 人未能预约：所选日期内的时段名额不足。"
+        text += (f"，还有 {outcome.remaining} 人未能预约：所选日期内、其接种间隔之内的时段名额不足"
+                 "（续种人员不会约在最早可接种日之前或最晚日之后）。")
     return text
 
 
@@ -139,6 +140,8 @@ class CenterAppointmentView(TreePersonListView):
     tabs = {
         "waiting": ("待预约", (ALLOCATED, NOT_VACCINATED)),
         "appointed": ("已预约", (APPOINTED,)),
+        # Those due for a next dose; ?opens_from=&opens_to= narrow to the windows opening then.
+        "due_next": ("待续种", (DUE_NEXT,)),
     }
     default_tab = "waiting"
     column_list = ("enterprise.name", "name", "gender", "id_number", "age", "phone", "slot", "status")
@@ -163,12 +166,24 @@ class CenterAppointmentView(TreePersonListView):
         slot_id = int_arg("slot")
         if slot_id:
             conditions.append(Person.slot_id == slot_id)
+        opens = self.opening_range()
+        if opens is not None:
+            conditions.append(appointments.next_dose_opening(*opens))
         day = request.args.get("day")
         if day:
             first = datetime.combine(parse_day(day, None), datetime.min.time())
             conditions.append(Person.slot_id.in_(select(AppointmentSlot.id).where(
                 AppointmentSlot.starts_at >= first, AppointmentSlot.starts_at < first + timedelta(days=1))))
         return tuple(conditions)
+
+    def opening_range(self):
+        """The 待续种 tab's range of days on which the next-dose windows open (none: every one)."""
+        chosen = request.args.get("opens_from") or request.args.get("opens_to")
+        if request.args.get("tab") != "due_next" or not chosen:
+            return None
+        first = parse_day(request.args.get("opens_from"), today() - timedelta(days=3650))
+        last = parse_day(request.args.get("opens_to"), today() + timedelta(days=3650))
+        return first, last
 
     def link_args(self):
         station = self.current_station()
@@ -274,6 +289,7 @@ class CenterAppointmentView(TreePersonListView):
                 first_day=today(), last_day=today() + timedelta(days=6),
                 slot_filter=db.session.get(AppointmentSlot, int_arg("slot") or 0),
                 day_filter=request.args.get("day"),
+                opens_from=request.args.get("opens_from", ""), opens_to=request.args.get("opens_to", ""),
             )
         return super().render(template, **kwargs)
 

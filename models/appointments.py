@@ -11,14 +11,14 @@ flushes and never commits. The people moved are texted: the caller passes the wo
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from extensions import db
 from models.audit import record_event
 from models.base import now
 from models.org import AppointmentSlot
 from models.person import Person
-from models.status import ALLOCATED, APPOINTED, NOT_VACCINATED
+from models.status import ALLOCATED, APPOINTED, DUE_NEXT, NOT_VACCINATED
 from models.user import ADMIN, CENTER
 from models.workflow import TRANSITIONS, WorkflowError, apply_transition
 from services.sms import notify_persons_of_event
@@ -128,13 +128,27 @@ def book_in_phases(actor, station, people, amount, first_day, last_day, *, notic
     for slot in open_slots(station, first_day, last_day):
         if outcome.booked >= outcome.wanted:
             break
-        result = apply_transition("appoint", actor, where=eligible, slot=slot,
+        # A next dose goes only into a window inside its interval: the workflow refuses one
+        # before the first allowed day, and a phased booking does not book past the last.
+        result = apply_transition("appoint", actor, where=and_(eligible, within_latest(slot)), slot=slot,
                                   limit=outcome.wanted - outcome.booked)
         if result.changed:
             notify_persons_of_event(result.event_id, notice(slot), "appointment")
             outcome.per_slot.append((slot, result.changed))
             outcome.booked += result.changed
     return outcome
+
+
+def within_latest(slot):
+    """The window is not after the last day of a person's next-dose interval (none for dose 1)."""
+    day = slot.starts_at.date()
+    return or_(Person.next_dose_latest.is_(None), Person.next_dose_latest >= day)
+
+
+def next_dose_opening(first_day, last_day):
+    """People waiting for a next dose whose window opens between two days (the 待续种 tab's range)."""
+    return and_(Person.status == DUE_NEXT, Person.next_dose_earliest >= first_day,
+                Person.next_dose_earliest <= last_day)
 
 
 def book_into_slot(actor, people, slot, *, notice, change_notice):
@@ -147,7 +161,7 @@ def book_into_slot(actor, people, slot, *, notice, change_notice):
         raise BookingError("请选择本站尚未结束的预约时段")
     requested = _count(people)
     changed = 0
-    steps = (("appoint", (ALLOCATED, NOT_VACCINATED), notice, "appointment"),
+    steps = (("appoint", (ALLOCATED, NOT_VACCINATED, DUE_NEXT), notice, "appointment"),
              ("reschedule", (APPOINTED,), change_notice, "appointment_change"))
     for action, statuses, wording, kind in steps:
         eligible = and_(people, Person.status.in_(statuses))

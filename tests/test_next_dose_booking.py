@@ -1,0 +1,116 @@
+"""待续种 booking: the tab by window opening day, phased booking only inside each person's interval, concurrency."""
+
+import threading
+from datetime import datetime, time, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from extensions import db as _db
+from models import AppointmentSlot, Person, User, appointments, today
+
+APPOINTMENTS = "/center/appointments/"
+
+
+def at(days, hour=9):
+    return datetime.combine(today() + timedelta(days=days), time(hour))
+
+
+def _due(make_persons, enterprise, station, count, earliest, latest, name="续种人员"):
+    return make_persons(enterprise, count, status="due_next", station=station, name=name, dose_number=2,
+                        doses_given=1, next_dose_earliest=today() + timedelta(days=earliest),
+                        next_dose_latest=today() + timedelta(days=latest) if latest is not None else None)
+
+
+@pytest.fixture
+def world(make_station, make_slot, make_enterprise, make_persons, make_user):
+    station = make_station("新河接种点")
+    enterprise = make_enterprise("甲物流有限公司")
+    slots = {d: make_slot(station, starts_at=at(d), capacity=5) for d in (1, 3, 10)}
+    return dict(
+        station=station, slots=slots, center=make_user("center"),
+        closing=_due(make_persons, enterprise, station, 6, earliest=-30, latest=2, name="窗口将关"),
+        opening=_due(make_persons, enterprise, station, 4, earliest=3, latest=40, name="窗口三日后开"),
+        later=_due(make_persons, enterprise, station, 2, earliest=20, latest=55, name="窗口二十日后开"),
+        first_dose=make_persons(enterprise, 1, status="allocated", station=station, name="第一剂人员"),
+    )
+
+
+def _slot_of(db, ids):
+    rows = db.session.execute(select(Person.slot_id).where(Person.id.in_(ids))).scalars().all()
+    return sorted(rows, key=lambda v: (v is None, v))
+
+
+def test_the_due_next_tab_lists_people_by_the_day_their_window_opens(client, login, db, world):
+    login(world["center"])
+    db.session.commit()
+    base = f"{APPOINTMENTS}?station={world['station'].id}&tab=due_next"
+    page = client.get(base).get_data(as_text=True)
+    assert "待续种" in page and "窗口将关" in page and "窗口二十日后开" in page and "第一剂人员" not in page
+    narrowed = client.get(f"{base}&opens_from={today():%Y-%m-%d}&opens_to={today() + timedelta(days=5):%Y-%m-%d}")
+    text = narrowed.get_data(as_text=True)
+    assert "窗口三日后开" in text and "窗口二十日后开" not in text and "窗口将关" not in text
+
+
+def test_phased_booking_stays_inside_each_interval_and_counts_who_found_no_place(client, login, db, world):
+    login(world["center"])
+    db.session.commit()
+    url = f"{APPOINTMENTS}book?station={world['station'].id}&tab=due_next"
+    page = client.post(url, data={"amount": 12, "first_day": today().isoformat(),
+                                  "last_day": (today() + timedelta(days=12)).isoformat(), "scope": "all"},
+                       follow_redirects=True).get_data(as_text=True)
+    slots = world["slots"]
+    db.session.expire_all()
+    # The window that closes on day 2 had five places on day 1: the sixth person is told, not booked later.
+    assert _slot_of(db, world["closing"]) == [slots[1].id] * 5 + [None]
+    # Opening on day 3: never day 1, all on day 3.
+    assert _slot_of(db, world["opening"]) == [slots[3].id] * 4
+    # Opening on day 20: the day-10 window is before it.
+    assert _slot_of(db, world["later"]) == [None, None]
+    assert "已预约 9 人" in page and "还有 3 人未能预约" in page and "接种间隔之内的时段名额不足" in page
+    assert db.session.get(AppointmentSlot, slots[10].id).booked == 0
+
+
+@pytest.mark.postgres_only
+def test_concurrent_next_dose_bookings_keep_to_the_interval_and_the_capacity(app, db, is_postgres, make_station,
+                                                                           make_slot, make_enterprise,
+                                                                           make_persons, make_user):
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL: SQLite serialises writers and hides races")
+    station = make_station("并发续种接种点")
+    windows = {d: make_slot(station, starts_at=at(d), capacity=10) for d in (1, 5, 6, 30)}
+    enterprise = make_enterprise()
+    due = _due(make_persons, enterprise, station, 40, earliest=5, latest=26)
+    operators = [make_user("center").id for _ in range(3)]
+    station_id = station.id
+    db.session.commit()
+    barrier = threading.Barrier(3)
+    booked, errors = [], []
+
+    def book(operator_id):
+        try:
+            with app.app_context():
+                actor = _db.session.get(User, operator_id)
+                target = _db.session.get(type(station), station_id)
+                barrier.wait(timeout=10)
+                outcome = appointments.book_in_phases(actor, target, Person.id.in_(due), 40, today(),
+                                                      today() + timedelta(days=40), notice=lambda slot: "请按时接种")
+                _db.session.commit()
+                booked.append(outcome.booked)
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=book, args=(operator,)) for operator in operators]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert errors == []
+    db.session.expire_all()
+    held = dict(db.session.execute(select(Person.slot_id, func.count()).where(Person.id.in_(due))
+                                   .group_by(Person.slot_id)).all())
+    # Day 1 is before the interval, day 30 after it: only days 5 and 6, each up to its capacity.
+    assert held == {windows[5].id: 10, windows[6].id: 10, None: 20}
+    assert sum(booked) == 20
+    for day, window in windows.items():
+        assert db.session.get(AppointmentSlot, window.id).booked == held.get(window.id, 0), day
