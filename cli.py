@@ -20,9 +20,8 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from extensions import db
-from models import Enterprise, Person, ReaderToken, ReviewDepartment, Station, User
+from models import Enterprise, Person, ReaderToken, ReviewDepartment, Station
 from models.options import seed_default_options
-from models.passwords import password_error
 from models.user import ROLES
 
 
@@ -103,19 +102,13 @@ def seed_demo(if_empty, enterprises, persons):
 @click.option("--must-change/--no-must-change", default=False)
 def create_user(role, username, password, phone, enterprise, department, station, must_change):
     """Create an account of any role."""
-    error = password_error(password)
-    if error:
-        raise click.ClickException(error)
-    if db.session.execute(select(User.id).where(User.username == username)).first():
-        raise click.ClickException(f"账号 {username} 已存在")
-    user = User(username=username, role=role, phone=phone, display_name=username,
-                must_change_password=must_change)
-    user.set_password(password)
-    unit = _unit_for(role, enterprise, department, station)
-    if unit is not None:
-        setattr(user, {"enterprise": "enterprise", "review": "department", "station": "station"}[role], unit)
-        user.display_name = unit.name
-    db.session.add(user)
+    from models.accounts import AccountError, create_account
+
+    try:
+        create_account(None, role=role, username=username, password=password, phone=phone,
+                       unit=_unit_for(role, enterprise, department, station), must_change_password=must_change)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"已创建账号 {username}（{role}）")
 

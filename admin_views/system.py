@@ -35,6 +35,7 @@ from admin_views.labels import STATUS_LABELS, TRANSITION_LABELS
 from admin_views.reader_tokens import ReaderTokenView
 from extensions import db
 from models import AuditEvent, Enterprise, OptionItem, ReviewDepartment, SmsMessage, Station, Territory, User
+from models.accounts import AccountError, create_account
 from models.audit import record_event
 from models.base import now, today
 from models.options import AEFI_SYMPTOM, NOT_VACCINATED_REASON, PERSON_CATEGORY
@@ -296,44 +297,36 @@ class UserView(AdminModelView):
         form.station.choices = [none] + [SelectChoice(row.id, row.name) for row in stations]
         error = None
         if form.validate_on_submit():
-            user, error = self._new_account(form)
-            if user is not None:
+            unit, error = self._unit_of(form)
+            if error is None:
                 password = random_password()
-                user.set_password(password)
-                db.session.add(user)
-                db.session.flush()
-                record_event(current_user, "account_created", target_type="user", target_id=user.id,
-                             detail=f"{user.username} {user.role}")
-                db.session.commit()
-                return self._password_page(user, password, "账号已创建")
+                try:
+                    user = create_account(current_user, role=form.role.data, username=form.username.data,
+                                          password=password, unit=unit, phone=form.phone.data,
+                                          display_name=form.display_name.data)
+                except AccountError as problem:
+                    error = str(problem)
+                else:
+                    db.session.commit()
+                    return self._password_page(user, password, "账号已创建")
         elif form.errors:
             error = next(iter(form.errors.values()))[0]
         return self.render("system/user_new.html", form=form, error=error)
 
-    def _new_account(self, form):
-        """Build the account the form describes, or return the problem."""
-        username, role = form.username.data.strip(), form.role.data
-        if db.session.execute(select(User.id).where(User.username == username)).first():
-            return None, f"账号“{username}”已存在"
-        user = User(username=username, role=role, phone=form.phone.data or None, must_change_password=True,
-                    display_name=(form.display_name.data or "").strip())
+    def _unit_of(self, form):
+        """The department, station or enterprise the form names for its role; (unit, problem)."""
+        role = form.role.data
         if role == REVIEW:
-            user.department = db.session.get(ReviewDepartment, form.department.data or 0)
-            if user.department is None:
-                return None, "审核部门端账号须选择审核部门"
-        elif role == STATION:
-            user.station = db.session.get(Station, form.station.data or 0)
-            if user.station is None:
-                return None, "接种站端账号须选择接种站"
-        elif role == ENTERPRISE:
+            unit = db.session.get(ReviewDepartment, form.department.data or 0)
+            return unit, None if unit else "审核部门端账号须选择审核部门"
+        if role == STATION:
+            unit = db.session.get(Station, form.station.data or 0)
+            return unit, None if unit else "接种站端账号须选择接种站"
+        if role == ENTERPRISE:
             code = (form.credit_code.data or "").strip().upper()
-            user.enterprise = db.session.execute(
-                select(Enterprise).where(Enterprise.credit_code == code)).scalar_one_or_none()
-            if user.enterprise is None:
-                return None, "找不到该统一社会信用代码的企业"
-        unit = user.department or user.station or user.enterprise
-        user.display_name = user.display_name or (unit.name if unit else username)
-        return user, None
+            unit = db.session.execute(select(Enterprise).where(Enterprise.credit_code == code)).scalar_one_or_none()
+            return unit, None if unit else "找不到该统一社会信用代码的企业"
+        return None, None
 
     @expose("/manage/<int:user_id>/")
     def manage_view(self, user_id):

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from models import Enterprise, Person, ReaderToken, User
+from models import AuditEvent, Enterprise, Person, ReaderToken, User
 
 
 def flask(app, *args):
@@ -24,6 +24,8 @@ def test_users_create_makes_an_account_under_either_name(app, db, command):
     assert "已创建账号 zhongxin2" in result.output
     user = db.session.execute(select(User).where(User.username == "zhongxin2")).scalar_one()
     assert user.role == "center" and user.check_password("Passw0rd2026")
+    [event] = db.session.execute(select(AuditEvent).where(AuditEvent.action == "account_created")).scalars()
+    assert event.target_id == user.id and event.user_id is None  # created on the command line
 
 
 def test_users_create_refuses_a_weak_password_and_a_taken_name(app, db, make_user):
@@ -32,8 +34,20 @@ def test_users_create_refuses_a_weak_password_and_a_taken_name(app, db, make_use
     weak = flask(app, "users", "create", "--role", "center", "--username", "new1", "--password", "short")
     assert weak.exit_code != 0 and "密码至少8位" in weak.output
     taken = flask(app, "users", "create", "--role", "center", "--username", "taken", "--password", "Passw0rd2026")
-    assert taken.exit_code != 0 and "账号 taken 已存在" in taken.output
+    assert taken.exit_code != 0 and "账号“taken”已存在" in taken.output
     assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 1
+
+
+def test_users_create_ties_an_account_to_its_unit(app, db, make_station):
+    make_station("新河接种点")
+    db.session.commit()
+    missing = flask(app, "users", "create", "--role", "station", "--username", "s1", "--password", "Passw0rd2026")
+    assert missing.exit_code != 0 and "需要 --station" in missing.output
+    made = flask(app, "users", "create", "--role", "station", "--username", "s1", "--password", "Passw0rd2026",
+                 "--station", "新河接种点", "--must-change")
+    assert made.exit_code == 0, made.output
+    user = db.session.execute(select(User).where(User.username == "s1")).scalar_one()
+    assert (user.station.name, user.display_name, user.must_change_password) == ("新河接种点", "新河接种点", True)
 
 
 def test_readers_token_prints_a_token_once_and_stores_only_its_hash(app, db, make_station):
