@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OPERATIONS = ("workflow", "lists", "dashboard", "cardread", "export", "forms")
+OPERATIONS = ("workflow", "lists", "dashboard", "cardread", "export", "forms", "recall")
 
 
 def parse_args(argv=None):

@@ -3,7 +3,7 @@
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from bench import ops_cardread, ops_dashboard, ops_export, ops_forms, ops_lists, ops_workflow
+from bench import ops_cardread, ops_dashboard, ops_export, ops_forms, ops_lists, ops_recall, ops_workflow
 from bench.context import BenchContext
 from bench.database import BenchDatabase, bench_app
 from bench.dataset import Dataset
@@ -47,6 +47,8 @@ def run(args, log):
             rows += ops_export.measure(ctx)
         if "forms" in only:
             rows += ops_forms.measure(ctx)
+        if "recall" in only:
+            rows += ops_recall.measure(ctx)
         settings = {"persons": persons, "engine": args.db, "repeat": args.repeat, "batch": args.batch,
                     "database": database.name}
         return write_report(rows, settings, machine_info(database.version()), out_dir)

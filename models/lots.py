@@ -288,6 +288,38 @@ def take_from_stock(actor, station_id, lot_id, count=1, *, reason=None):
     return movement
 
 
+def give_dose_from_lot(actor, station_id, lot_id, event_id):
+    """At 确认接种: take one dose of the lot and tie the event's vaccination record to it; return the record id.
+
+    Called in the transaction of the vaccination record, so the dose and the stock change
+    commit together or not at all.
+    """
+    from models.doses import GIVEN, Vaccination
+
+    take_from_stock(actor, station_id, lot_id, 1, reason=f"event={event_id}")
+    lot = db.session.get(VaccineLot, lot_id)
+    record = db.session.execute(
+        select(Vaccination.id, Vaccination.product_id).where(
+            Vaccination.event_id == event_id, Vaccination.station_id == station_id, Vaccination.outcome == GIVEN)
+    ).all()
+    if len(record) != 1:
+        raise StockError("未找到本次接种记录，未扣减库存")
+    vaccination_id, product_id = record[0]
+    if product_id is not None and product_id != lot.product_id:
+        raise StockError(f"批号 {lot.lot_number} 是{lot.product.name}，与本次接种的疫苗品种不一致")
+    db.session.execute(update(Vaccination).where(Vaccination.id == vaccination_id)
+                       .values(lot_id=lot.id, lot_number=lot.lot_number, product_id=lot.product_id)
+                       .execution_options(synchronize_session=False))
+    db.session.flush()
+    return vaccination_id
+
+
+def station_keeps_stock(station_id):
+    """Whether the station has ever received a lot: from then on every dose comes out of its stock."""
+    return db.session.execute(select(LotStock.lot_id).where(LotStock.station_id == station_id).limit(1)).first() \
+        is not None
+
+
 def waste_stock(actor, station_id, lot_id, count, reason, note=""):
     """报损: doses broken, expired or left in an opened multi-dose package."""
     check_station_scope(actor, station_id)
@@ -610,6 +642,6 @@ def station_close_states(day):
 
 __all__ = [
     "LotPackage", "LotStock", "StockDayClose", "StockError", "StockMovement", "VaccineLot", "check_station_scope",
-    "close_day", "day_figures", "freeze_lot", "pickable_lots", "receive_lot", "resolve_trace_code",
-    "take_from_stock", "transfer_stock", "unfreeze_lot", "waste_stock",
+    "close_day", "day_figures", "freeze_lot", "give_dose_from_lot", "pickable_lots", "receive_lot",
+    "resolve_trace_code", "station_keeps_stock", "take_from_stock", "transfer_stock", "unfreeze_lot", "waste_stock",
 ]
