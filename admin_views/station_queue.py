@@ -11,11 +11,14 @@ from sqlalchemy import func, select
 from admin_views.base import mask_id_number
 from admin_views.labels import error_text
 from admin_views.station_common import StationView, answer, current_station, format_duration
+from admin_views.station_exit_lot import chosen_lot, lot_context, record_dose
+from admin_views.station_observation import publish_observation_changed
 from admin_views.station_signature import SignatureError, signature_png
 from extensions import db
 from models.audit import record_event
 from models.base import now
 from models.doses import dose_label
+from models.lots import StockError, normalise_trace_code, resolve_trace_code, trace_code_error
 from models.options import NOT_VACCINATED_REASON, option_labels
 from models.person import Person
 from models.status import CHECKED_IN, NOT_VACCINATED, VACCINATED
@@ -99,7 +102,7 @@ class StationQueueView(StationView):
                            **queue_context(current_user.station_id))
 
     @expose("/<int:person_id>/")
-    def exit_form(self, person_id, signature_error=None, reason_error=None):
+    def exit_form(self, person_id, signature_error=None, reason_error=None, lot_error=None):
         person = self._scoped_person(person_id)
         station = current_station()
         wait = int((now() - person.checked_in_at).total_seconds()) if person.checked_in_at else 0
@@ -108,7 +111,9 @@ class StationQueueView(StationView):
             format_duration=format_duration, reasons=option_labels(NOT_VACCINATED_REASON),
             other_reason=OTHER_REASON, product=request.form.get("vaccine_product", station.default_vaccine_product),
             lot=request.form.get("vaccine_lot", station.default_vaccine_lot),
-            signature_error=signature_error, reason_error=reason_error, **self._dose_context(station, person),
+            signature_error=signature_error, reason_error=reason_error, lot_error=lot_error,
+            chosen_lot_id=request.form.get("lot_id", ""), **lot_context(station.id, person.product_id),
+            **self._dose_context(station, person),
         )
 
     def _dose_context(self, station, person):
@@ -120,6 +125,24 @@ class StationQueueView(StationView):
                 "products": products_for_dose(station.id, person),
                 "chosen_product": chosen or (str(default.id) if default else "")}
 
+    @expose("/trace-code")
+    def trace_code(self):
+        """Which lot a scanned 追溯码 belongs to, and whether this desk may give it now (JSON for the exit form)."""
+        code = normalise_trace_code(request.args.get("code", "")[:64])
+        if trace_code_error(code):
+            return {"ok": False, "message": trace_code_error(code)}, 422
+        try:
+            lot = resolve_trace_code(code)
+        except StockError as error:
+            return {"ok": False, "message": str(error)}, 404
+        usable = {row[0].id for row in lot_context(current_user.station_id)["lots"]}
+        if lot.id not in usable:
+            return {"ok": False, "lot_id": lot.id,
+                    "message": f"批号 {lot.lot_number} 本站不可用（已冻结、已过期或无库存）"}, 409
+        return {"ok": True, "lot_id": lot.id, "lot_number": lot.lot_number, "product": lot.product.name,
+                "product_id": lot.product_id,
+                "message": f"已识别：{lot.product.name} 批号 {lot.lot_number}，有效期至 {lot.expiry_date:%Y-%m-%d}"}
+
     @expose("/<int:person_id>/vaccinate", methods=("POST",))
     def vaccinate(self, person_id):
         person = self._scoped_person(person_id)
@@ -127,8 +150,14 @@ class StationQueueView(StationView):
         chosen = self._chosen_product(station, person)
         if isinstance(chosen, str):
             return self._invalid(person_id, signature_error=chosen)
-        product = chosen.name if chosen else request.form.get("vaccine_product", "").strip()
-        lot = request.form.get("vaccine_lot", "").strip()
+        try:
+            # the lot must be of the product given: the one chosen, else the course's
+            choice = chosen_lot(request.form, person.station_id, chosen.id if chosen else person.product_id)
+        except StockError as error:
+            return self._invalid(person_id, lot_error=str(error))
+        product = (chosen.name if chosen else choice.lot.product.name if choice.lot
+                   else request.form.get("vaccine_product", "").strip())
+        lot = choice.lot_number
         if not product or not lot or len(product) > 100 or len(lot) > 50:
             return self._invalid(person_id, signature_error="请填写疫苗名称（100字以内）和批号（50字以内）")
         try:
@@ -136,8 +165,11 @@ class StationQueueView(StationView):
         except SignatureError as error:
             return self._invalid(person_id, signature_error=str(error))
         dose = dose_label(person.dose_number, not is_primary_dose(person))
-        return self._finish(person, "vaccinate", f"已确认接种：{person.name}（{dose}）", product=chosen,
-                            extra={"vaccine_product": product, "vaccine_lot": lot, "signature_png": png})
+        station_id = person.station_id
+        return self._finish(person, "vaccinate", f"已确认接种：{person.name}（{dose}，批号 {lot}），进入留观",
+                            product=chosen or (choice.lot.product if choice.lot else None),
+                            extra={"vaccine_product": product, "vaccine_lot": lot, "signature_png": png},
+                            after=lambda result: record_dose(current_user, station_id, choice, result.event_id))
 
     def _chosen_product(self, station, person):
         """The product posted, if this desk may give it to this person; a message when not; None without a list.
@@ -170,8 +202,8 @@ class StationQueueView(StationView):
         """The exit form again, with what to correct, as 422."""
         return self.exit_form(person_id, **errors), 422
 
-    def _finish(self, person, action, done_message, **kwargs):
-        station_id = person.station_id
+    def _finish(self, person, action, done_message, after=None, **kwargs):
+        station_id, person_id = person.station_id, person.id
         try:
             result = apply_transition(action, current_user, ids=[person.id], **kwargs)
         except WorkflowError as error:
@@ -182,8 +214,16 @@ class StationQueueView(StationView):
             db.session.rollback()
             flash("未处理：该人员不在候诊队列中（可能已被其他工作人员处理）", "error")
             return redirect(url_for(".index"))
+        if after is not None:
+            try:
+                after(result)  # the dose leaves the stock in this same transaction, or nothing happens
+            except StockError as error:
+                db.session.rollback()
+                return self._invalid(person_id, lot_error=str(error))
         db.session.commit()
         publish_queue_changed(station_id)
+        if action == "vaccinate":
+            publish_observation_changed(station_id)
         flash(done_message, "success")
         return redirect(url_for(".index"))
 
