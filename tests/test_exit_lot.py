@@ -91,3 +91,20 @@ def test_the_last_dose_goes_once(db, desk, make_persons, make_enterprise):
     db.session.expire_all()
     person_status = db.session.execute(select(Vaccination).where(Vaccination.person_id == extra[0])).first()
     assert person_status is None and on_hand(db, desk) == 0
+
+
+def test_with_the_stations_product_list_the_scanned_lot_must_be_that_product(db, desk):
+    from models.vaccines import StationProduct, seed_vaccine_products
+
+    products = seed_vaccine_products()
+    other = products["重组新冠病毒蛋白疫苗(CHO细胞)"]
+    db.session.add_all([StationProduct(station_id=desk["station"].id, product_id=product().id),
+                        StationProduct(station_id=desk["station"].id, product_id=other.id)])
+    db.session.commit()
+    page = desk["client"].get(f"/station/queue/{desk['people'][0]}/").get_data(as_text=True)
+    assert 'name="product_id"' in page and 'id="trace-code"' in page
+    given = vaccinate(desk, desk["people"][0], product_id=str(product().id), trace_code=FIRST)
+    assert "已确认接种" in given.get_data(as_text=True) and on_hand(db, desk) == 2
+    mismatch = vaccinate(desk, desk["people"][1], product_id=str(other.id), trace_code=trace_code_run(FIRST, 2)[1])
+    assert mismatch.status_code == 422
+    assert on_hand(db, desk) == 2
