@@ -72,7 +72,7 @@ def test_receive_scan_observe_report_close_freeze_and_report_upward(page, browse
     assert page.locator("#lot-id option:checked").inner_text().startswith(PRODUCT)
     draw_signature(page)
     page.get_by_role("button", name="确认接种").click()
-    expect(page.locator(".alert-success")).to_contain_text("已确认接种：孙留观（批号 E2E2026A），进入留观")
+    expect(page.locator(".alert-success")).to_contain_text("已确认接种：孙留观（第1剂，批号 E2E2026A），进入留观")
     page.goto(base_url + "/station/stock/")
     expect(page.locator("#stock-table .on-hand").first).to_have_text("19")
 
