@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 PORT ?= 5000
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint serve bench system-packages clean
+.PHONY: run test lint serve worker bench system-packages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,16 +19,22 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(VENV)/.installed-app
 
+# The web server and, beside it, the task queue's worker (SMS, reminders, clean-ups): one
+# command; the worker stops with the server.
 run: $(VENV)/.installed-app
 	$(FLASK) init-db
 	$(FLASK) seed-demo --if-empty
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/python -m services.worker run-beside $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 # Production: migrate, then gunicorn with several workers (gunicorn.conf.py, docs/deploy.md).
 # Needs SECRET_KEY; set DATABASE_URL (PostgreSQL) and REDIS_URL for several workers.
+# The worker runs as its own service there (`make worker`, docs/deploy/binhai-worker.service).
 serve: $(VENV)/.installed-app
 	$(FLASK) init-db
-	APP_ENV=production PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py
+	APP_ENV=production PORT=$(PORT) $(BIN)/python -m services.worker run-beside $(BIN)/gunicorn -c gunicorn.conf.py
+
+worker: $(VENV)/.installed-app
+	APP_ENV=production $(FLASK) worker
 
 # The district-scale benchmark (bench/): SQLite and 20,000 persons by default, e.g.
 # make bench BENCH_ARGS="--persons 1000000 --db postgresql"; `python -m bench --help` lists the options.

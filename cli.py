@@ -55,6 +55,9 @@ def register_commands(app):
         app.cli.add_command(group)
     for old_name, command in ALIASES.items():
         app.cli.add_command(alias(command, old_name), old_name)
+    from services.worker import worker_command
+
+    app.cli.add_command(worker_command)
 
 
 def alias(command, old_name):

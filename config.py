@@ -60,6 +60,22 @@ class Config:
         self.SMS_BACKEND = env_str("SMS_BACKEND", "outbox")
         self.SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL")
         self.SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN")
+        # A second gateway, used when the first refuses or cannot be reached (services/sms.py).
+        self.SMS_FALLBACK_GATEWAY_URL = env_str("SMS_FALLBACK_GATEWAY_URL")
+        self.SMS_FALLBACK_GATEWAY_TOKEN = env_str("SMS_FALLBACK_GATEWAY_TOKEN")
+        self.SMS_GATEWAY_TIMEOUT = env_int("SMS_GATEWAY_TIMEOUT", 5)
+        # Delivery receipts posted back by the gateway to /api/v1/sms-receipts carry this token.
+        self.SMS_RECEIPT_TOKEN = env_str("SMS_RECEIPT_TOKEN")
+        self.SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)
+        self.SMS_RETRY_BASE_SECONDS = env_int("SMS_RETRY_BASE_SECONDS", 30)
+        # A claim older than this belongs to a dead worker: the message is queued again.
+        self.SMS_CLAIM_TIMEOUT_SECONDS = env_int("SMS_CLAIM_TIMEOUT_SECONDS", 300)
+        self.SMS_BATCH_SIZE = env_int("SMS_BATCH_SIZE", 100)
+        # Appointment reminders (models/reminders.py), campaign time.
+        self.REMINDER_DAY_BEFORE_AT = env_str("REMINDER_DAY_BEFORE_AT", "18:00")
+        self.REMINDER_HOURS_BEFORE = env_int("REMINDER_HOURS_BEFORE", 2)
+        self.CHECK_DATA_HOUR = env_int("CHECK_DATA_HOUR", 2)
+        self.WORKER_THREADS = env_int("WORKER_THREADS", 2)
         self.PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")
         self.PRIVACY_POLICY_VERSION = env_str("PRIVACY_POLICY_VERSION", "2026-01")
         # Per client address. Staff of one company often share an address (office Wi-Fi), so the

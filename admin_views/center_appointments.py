@@ -29,7 +29,6 @@ from models.status import ALLOCATED, APPOINTED, DUE_NEXT, NOT_VACCINATED
 from models.user import CENTER
 from models.workflow import WorkflowError
 from services.safe_redirect import safe_next
-from services.sms import deliver_queued
 
 FULL_MESSAGE = "预约时段名额已满或已被他人同时预约，请刷新后重试。"
 WINDOW_PATTERN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-~－—至]\s*(\d{1,2}):(\d{2})\s*$")
@@ -106,12 +105,6 @@ def run_and_commit(operation, message_on_conflict=FULL_MESSAGE):
         db.session.rollback()
         abort(404)
     return result
-
-
-def send_queued_messages():
-    """Hand the queued texts to the SMS backend once the bookings they announce are committed."""
-    deliver_queued()
-    db.session.commit()
 
 
 def active_stations():
@@ -216,7 +209,6 @@ class CenterAppointmentView(TreePersonListView):
         outcome = run_and_commit(operation)
         if outcome is not None:
             flash(booking_message(outcome), "success" if outcome.booked and not outcome.remaining else "warning")
-            send_queued_messages()
         return self.back()
 
     @action("cancel_appointment", "批量取消预约")
@@ -239,7 +231,6 @@ class CenterAppointmentView(TreePersonListView):
             requested, cancelled = counts
             flash(f"已取消预约 {cancelled} 人，跳过 {max(requested - cancelled, 0)} 人（状态已变化或无权限）",
                   "success" if cancelled else "warning")
-            send_queued_messages()
 
     def next_url(self):
         """Where to go after a cancellation: the page it came from (same site only) or the list."""
@@ -273,7 +264,6 @@ class CenterAppointmentView(TreePersonListView):
             if result.skipped:
                 message += f"，{result.skipped} 人未改约（该时段名额不足或状态已变化）"
             flash(message, "success" if result.changed and not result.skipped else "warning")
-            send_queued_messages()
         return self.back()
 
     def render(self, template, **kwargs):

@@ -27,7 +27,6 @@ from models.person import Person
 from models.status import ALLOCATED, APPOINTED, CHECKED_IN, NOT_VACCINATED, VACCINATED
 from models.workflow import WorkflowError
 from services.card_match import window_text
-from services.sms import deliver_queued
 
 PAGE_SIZE = 50
 STATUS_FILTERS = {
@@ -179,9 +178,7 @@ class StationAppointmentView(StationView):
             db.session.rollback()
             flash(error_text(error), "error")
             return back
-        db.session.commit()
-        deliver_queued()
-        db.session.commit()
+        db.session.commit()  # the worker sends the queued texts once this commit is done
         flash(message, "success")
         return back
 

@@ -14,13 +14,13 @@ from models.options import OptionItem, option_labels
 from models.org import AppointmentSlot, Enterprise, ReviewDepartment, Station, Territory
 from models.person import Person
 from models.reader import CardRead, ReaderToken
-from models.sms import SmsCode, SmsMessage
+from models.sms import JobRun, SmsCode, SmsMessage
 from models.user import User
 from models.vaccines import StationProduct, VaccineDoseRule, VaccineProduct
 
 __all__ = [
     "AefiReport", "AppointmentSlot", "AuditEvent", "CardRead", "Certificate", "CertificateDose", "Enterprise",
-    "ImportRejectFile", "LotPackage", "LotStock", "Observation", "OptionItem", "Person", "PersonEvent",
+    "ImportRejectFile", "JobRun", "LotPackage", "LotStock", "Observation", "OptionItem", "Person", "PersonEvent",
     "PersonStatusCount", "ReaderToken", "ReviewDepartment", "SmsCode", "SmsMessage", "Station", "StationProduct",
     "StockDayClose", "StockMovement", "Territory", "User", "Vaccination", "VaccineDoseRule", "VaccineLot",
     "VaccineProduct",

@@ -20,6 +20,7 @@ from models.status import CHECKED_IN, DUE_NEXT, VACCINATED
 from models.user import ADMIN, CENTER, ENTERPRISE, REVIEW, STATION, User
 from models.vaccines import StationProduct, seed_vaccine_products
 from models.workflow import apply_transition
+from services.sms import notify_persons_of_event
 
 DEMO_PASSWORD = "Binhai2026"
 
@@ -281,6 +282,8 @@ def _book_and_vaccinate(rng, stations, center):
             if not to_book:
                 break
             result = apply_transition("appoint", center, ids=to_book, slot=slot)
+            # The demo's 短信记录: the booking notices, delivered by the worker `make run` starts.
+            notify_persons_of_event(result.event_id, _booking_notice(station, slot), "appointment")
             booked = set(_ids(Person.last_event_id == result.event_id))
             to_book = [i for i in to_book if i not in booked]
         actor = station_users[station.id]
@@ -345,6 +348,11 @@ def _move_dose_one_back(ids, days):
             if getattr(person, stamp) is not None:
                 setattr(person, stamp, getattr(person, stamp) - shift)
     db.session.flush()
+
+
+def _booking_notice(station, slot):
+    return (f"【滨海新区疫苗接种】您已预约{slot.starts_at:%m月%d日 %H:%M}-{slot.ends_at:%H:%M}"
+            f"在{station.name}接种，请携带身份证按时前往。")
 
 
 def _backdate_to_slots():

@@ -48,5 +48,11 @@ def healthz():
         revisions = migration_revisions()
         checks["migration"] = revisions["database"]
         checks["migration_head"] = revisions["head"]
+    if checks["database"] == "ok":
+        from services.tasks import queue_health
+
+        checks["queue"] = queue_health()
+        if not checks["queue"]["reachable"]:
+            status = 503
     checks["status"] = "ok" if status == 200 else "error"
     return jsonify(checks), status
