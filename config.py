@@ -68,6 +68,7 @@ class Config:
         self.SMS_RECEIPT_TOKEN = env_str("SMS_RECEIPT_TOKEN")
         self.SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)
         self.SMS_RETRY_BASE_SECONDS = env_int("SMS_RETRY_BASE_SECONDS", 30)
+        self.SMS_RETRY_MAX_SECONDS = env_int("SMS_RETRY_MAX_SECONDS", 3600)
         # A claim older than this belongs to a dead worker: the message is queued again.
         self.SMS_CLAIM_TIMEOUT_SECONDS = env_int("SMS_CLAIM_TIMEOUT_SECONDS", 300)
         self.SMS_BATCH_SIZE = env_int("SMS_BATCH_SIZE", 100)

@@ -20,9 +20,10 @@ import hashlib
 import http.client
 import json
 import logging
+import os
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -31,7 +32,7 @@ from sqlalchemy import bindparam, event, func, insert, literal, or_, select, upd
 from sqlalchemy.orm import Session
 
 from extensions import db
-from models.base import now
+from models.base import CAMPAIGN_TZ, now
 from models.person import Person
 from models.sms import DELIVERED, FAILED, QUEUED, SENDING, SENT, SmsMessage
 
@@ -89,7 +90,8 @@ class HttpGatewayBackend:
 
     def send(self, phone, text, key):
         payload = json.dumps({"phone": phone, "text": text, "client_msg_id": key}).encode()
-        headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+        headers = {"Content-Type": "application/json", "Idempotency-Key": key,
+                   "User-Agent": f"binhai-sms/1 pid={os.getpid()}"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         try:
@@ -196,7 +198,8 @@ def resend(message_ids):
         update(SmsMessage)
         .where(SmsMessage.id.in_(message_ids), SmsMessage.status == FAILED, SmsMessage.sealed_body.is_(None),
                SmsMessage.kind != "reset_code")
-        .values(status=QUEUED, attempts=0, next_attempt_at=now(), error=None, claimed_at=None, claimed_by=None)
+        .values(status=QUEUED, attempts=0, next_attempt_at=now(), error=None, claimed_at=None, claimed_by=None,
+                pinned_backend=None)
         .execution_options(synchronize_session=False)
     ).rowcount
     if count:
@@ -225,19 +228,28 @@ def _settings():
             config.get("SMS_CLAIM_TIMEOUT_SECONDS", 300))
 
 
-def retry_delay(attempts, base):
-    """The wait before attempt `attempts + 1`: base, 2·base, 4·base … at most one hour."""
-    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
+def retry_delay(attempts):
+    """The wait before attempt `attempts + 1`: base, 2·base, 4·base … at most SMS_RETRY_MAX_SECONDS."""
+    config = current_app.config
+    base, ceiling = config.get("SMS_RETRY_BASE_SECONDS", 30), config.get("SMS_RETRY_MAX_SECONDS", 3600)
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), ceiling))
 
 
 def release_stale_claims(at=None):
-    """Queue again the messages whose worker died or stalled past the claim timeout."""
-    at = at or now()
+    """Queue again the messages whose worker died or stalled past the claim timeout.
+
+    The dead worker may have handed a message to the first backend (or to the one it was
+    pinned to) without recording it: the message stays pinned there, so its repeat goes
+    where the idempotency key can drop it, never to the other gateway.
+    """
+    at = at or clock()
     _, _, lease = _settings()
+    first = configured_backends()[0].name
     released = db.session.execute(
         update(SmsMessage)
         .where(SmsMessage.status == SENDING, SmsMessage.claimed_at < at - timedelta(seconds=lease))
-        .values(status=QUEUED, claimed_by=None, next_attempt_at=at, error="发送中断，已重新排队")
+        .values(status=QUEUED, claimed_by=None, next_attempt_at=at, error="发送中断，已重新排队",
+                pinned_backend=func.coalesce(SmsMessage.pinned_backend, first))
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
@@ -246,9 +258,14 @@ def release_stale_claims(at=None):
     return released
 
 
+def clock():
+    """Campaign-local time to the microsecond: claims are timed closer than `now()`'s seconds."""
+    return datetime.now(CAMPAIGN_TZ).replace(tzinfo=None)
+
+
 def claim_due(batch_size, at=None):
     """Claim up to `batch_size` due messages for this worker alone; return (claim token, rows)."""
-    at = at or now()
+    at = at or clock()
     token = uuid.uuid4().hex
     due = (select(SmsMessage.id)
            .where(SmsMessage.status == QUEUED, SmsMessage.next_attempt_at <= at)
@@ -305,19 +322,29 @@ def send_through_backends(row, backends, token):
 
 def _outcome(row, used, answer, at):
     """The column values recording one attempt's answer."""
-    max_attempts, base, _ = _settings()
+    max_attempts, _, _ = _settings()
     values = {"b_id": row.id, "backend": used, "gateway_answer": answer.detail[:200], "claimed_by": None,
               "sent_at": None, "delivered_at": None, "gateway_message_id": None, "sealed_body": row.sealed_body,
-              "next_attempt_at": None, "error": None, "pinned_backend": None if answer.definite else used}
+              "next_attempt_at": None, "error": None, "pinned_backend": _pin_after(row, used, answer)}
     if answer.accepted:
         values.update(status=DELIVERED if answer.delivered else SENT, sent_at=at,
                       delivered_at=at if answer.delivered else None,
                       gateway_message_id=answer.message_id, sealed_body=None)
     elif answer.retry and row.attempts < max_attempts:
-        values.update(status=QUEUED, next_attempt_at=at + retry_delay(row.attempts, base), error=answer.detail[:200])
+        values.update(status=QUEUED, next_attempt_at=at + retry_delay(row.attempts), error=answer.detail[:200])
     else:
         values.update(status=FAILED, error=answer.detail[:200], sealed_body=None)
     return values
+
+
+def _pin_after(row, used, answer):
+    """The backend the message stays pinned to after this attempt (None: any may be tried)."""
+    if answer.accepted:
+        return None
+    if not answer.definite:
+        return used  # it may have arrived there
+    # A refusal now does not undo an earlier copy that may have arrived: an older pin stays.
+    return row.pinned_backend
 
 
 def _record(token, outcomes):
@@ -345,10 +372,10 @@ def deliver_batch(batch_size=100, backends=None):
     own_backends = backends is None
     backends = backends or configured_backends()
     _, _, lease = _settings()
-    claimed_at, outcomes = now(), []
+    claimed_at, outcomes = clock(), []
     try:
         for index, row in enumerate(rows):
-            at = now()
+            at = clock()
             if at - claimed_at > timedelta(seconds=lease / 3):
                 # A slow gateway: record what is done and keep the rest claimed, so nobody takes it over.
                 _record(token, outcomes)
