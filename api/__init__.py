@@ -63,4 +63,4 @@ for status in HTTP_ERRORS:
     bp.register_error_handler(status, handle_http_error)
 
 
-from api import card_reads  # noqa: E402,F401 - registers the routes on bp
+from api import card_reads, sms_receipts  # noqa: E402,F401 - registers the routes on bp

@@ -49,7 +49,10 @@ def bind_app(app):
 
 @contextmanager
 def app_context():
-    """The Flask app context a task runs in: the caller's, else the worker's own app."""
+    """The Flask app context a task runs in: the caller's, else the worker's own app.
+
+    Popping our own context ends its database session (Flask-SQLAlchemy's teardown).
+    """
     global _bound_app
     if has_app_context():
         yield current_app
@@ -75,7 +78,6 @@ def kick_delivery():
 @huey.task()
 def deliver_pending(wake_key=None):
     """Deliver due messages batch by batch until none is due, then book the next look."""
-    from extensions import db
     from services import sms
 
     if wake_key:
@@ -87,7 +89,6 @@ def deliver_pending(wake_key=None):
         while claimed := sms.deliver_batch(batch):
             total += claimed
         wake = sms.next_due_at()
-        db.session.remove()
     if wake is not None:
         _book_look(wake)
     return total
@@ -128,7 +129,6 @@ def queue_reminders(at=None):
     with app_context():
         queued = queue_due_reminders(at)
         db.session.commit()
-        db.session.remove()
     return queued
 
 

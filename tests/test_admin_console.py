@@ -160,7 +160,7 @@ def test_disable_and_enable_one_account_but_never_oneself(admin_client, app, adm
 def test_password_and_code_hashes_are_never_shown(admin_client, admin, make_user, db):
     user = make_user("center", username="someone", phone="13800001111")
     db.session.add(SmsCode(phone="13800001111", code_hash="c0dehash" * 8, created_at=now(), expires_at=now()))
-    db.session.add(SmsMessage(phone="13800001111", body="您好", kind="notice", status="stored"))
+    db.session.add(SmsMessage(phone="13800001111", body="您好", kind="notice", status="sent"))
     db.session.commit()
     pages = [admin_client.get(url).get_data(as_text=True) for url in (
         "/admin/admin_users/", f"/admin/admin_users/manage/{user.id}/", f"/admin/admin_users/edit/?id={user.id}",

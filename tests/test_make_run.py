@@ -1,8 +1,10 @@
-"""`make run` from the repository serves the portal on the port it is given."""
+"""`make run` from the repository serves the portal on the port it is given, with the worker beside it."""
 
+import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -52,7 +54,48 @@ def test_make_run_serves_the_portal_with_demo_data(tmp_path, database_url):
             assert entry in portal
         assert (tmp_path / "instance" / "binhai.sqlite3").exists()
         assert (tmp_path / "instance" / "secret_key").exists()
+        _demo_sms_are_delivered_by_the_worker(tmp_path / "instance" / "binhai.sqlite3", port)
+        _the_worker_stops_with_the_web_server(process.pid)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
         log.close()
+
+
+def _sms_states(database):
+    with sqlite3.connect(database, timeout=10) as connection:
+        return dict(connection.execute("SELECT status, COUNT(*) FROM sms_message GROUP BY status").fetchall())
+
+
+def _demo_sms_are_delivered_by_the_worker(database, port):
+    deadline = time.monotonic() + 120
+    while (states := _sms_states(database)).get("sent", 0) == 0 or set(states) - {"sent"}:
+        assert time.monotonic() < deadline, f"demo SMS not delivered: {states}"
+        time.sleep(1)
+    queue = json.loads(_get(f"http://127.0.0.1:{port}/healthz")[1])["queue"]
+    assert queue["reachable"] and queue["backlog"] == 0 and queue["oldest_waiting"] is None
+
+
+def _processes_in_group(group):
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == group:
+                    found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except (OSError, ProcessLookupError):
+                continue
+    return found
+
+
+def _the_worker_stops_with_the_web_server(group):
+    """However the web server ends (here SIGKILL, which it cannot catch), its worker does not stay behind."""
+    processes = _processes_in_group(group)
+    server = [pid for pid, line in processes.items() if " run --host" in line and "worker" not in line]
+    worker = [pid for pid, line in processes.items() if " worker --beside-parent" in line]
+    assert len(server) == 1 and len(worker) == 1, processes
+    os.kill(server[0], signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while worker[0] in _processes_in_group(group):
+        assert time.monotonic() < deadline, "the worker outlived the web server"
+        time.sleep(0.2)

@@ -206,3 +206,22 @@ def test_a_receipt_marks_the_message_delivered(db, gateways):
     assert sms.record_receipt("gw-1", delivered=True) == 1
     db.session.commit()
     assert stored(db, message.id).status == "delivered"
+
+
+def test_the_gateway_posts_receipts_with_its_token(client, db, gateways, app, monkeypatch):
+    monkeypatch.setitem(app.config, "SMS_RECEIPT_TOKEN", "receipt-token")
+    with FakeGateway() as gateway:
+        gateways(gateway)
+        first, second = send_sms("13800001111", "一"), send_sms("13800002222", "二")
+        db.session.commit()
+        deliver_batch()
+    url = "/api/v1/sms-receipts"
+    assert client.post(url, json={"message_id": "gw-1", "status": "delivered"}).status_code == 401
+    headers = {"Authorization": "Bearer receipt-token"}
+    assert client.post(url, json={"message_id": 5}, headers=headers).status_code == 422
+    answer = client.post(url, headers=headers, json=[
+        {"message_id": "gw-1", "status": "delivered"},
+        {"message_id": f"binhai-sms-{second.id}", "status": "failed", "error": "空号"}])
+    assert answer.status_code == 200 and answer.get_json() == {"updated": 2}
+    assert stored(db, first.id).status == "delivered"
+    assert (stored(db, second.id).status, stored(db, second.id).error) == ("failed", "空号")
