@@ -28,10 +28,10 @@ run: $(VENV)/.installed-app
 
 # Production: migrate, then gunicorn with several workers (gunicorn.conf.py, docs/deploy.md).
 # Needs SECRET_KEY; set DATABASE_URL (PostgreSQL) and REDIS_URL for several workers.
-# The worker runs as its own service there (`make worker`, docs/deploy/binhai-worker.service).
+# The task queue worker runs as its own service: `make worker` (docs/deploy/binhai-worker.service).
 serve: $(VENV)/.installed-app
 	$(FLASK) init-db
-	APP_ENV=production PORT=$(PORT) $(BIN)/python -m services.worker run-beside $(BIN)/gunicorn -c gunicorn.conf.py
+	APP_ENV=production PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py
 
 worker: $(VENV)/.installed-app
 	APP_ENV=production $(FLASK) worker

@@ -61,7 +61,7 @@ def test_appoint_one_ticked_person_and_tell_them_by_sms(client, login, db, plan)
     [message] = sms_to(db, "13700000001")
     day = plan["day"]
     assert f"{day.month}月{day.day}日 09:00-10:30" in message and "新河街社区卫生服务中心接种点" in message
-    assert db.session.execute(select(SmsMessage.status)).scalars().all() == ["stored"]  # delivered by the outbox
+    assert db.session.execute(select(SmsMessage.status)).scalars().all() == ["queued"]  # the worker sends it
 
 
 def test_appointing_a_whole_enterprise_stops_at_the_slot_capacity(client, login, db, plan):
