@@ -37,7 +37,7 @@ def test_make_run_serves_the_portal_with_demo_data(tmp_path, database_url):
     process = subprocess.Popen(["make", "run", f"PORT={port}"], cwd=REPO, env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # a fresh clone: migrations and the demo seed first, on a busy CI machine
         while True:
             try:
                 status, body = _get(f"http://127.0.0.1:{port}/healthz")
