@@ -1,7 +1,7 @@
 """sms_message delivery bookkeeping (attempts, claim, backend, receipt, dedupe key) and job_run
 
-Revision ID: 0013_sms_delivery_queue
-Revises: 0012_certificates
+Revision ID: 0014_sms_delivery_queue
+Revises: 0013_user_supervisor
 Create Date: 2026-12-01 22:00:00
 
 The worker claims messages atomically and records each gateway's answer; reminders are
@@ -13,8 +13,8 @@ from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = '0013_sms_delivery_queue'
-down_revision = '0012_certificates'
+revision = '0014_sms_delivery_queue'
+down_revision = '0013_user_supervisor'
 branch_labels = None
 depends_on = None
 
