@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 import jwt
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, or_, select, union, update
 
 from extensions import db
 from models.audit import record_event
@@ -133,10 +133,21 @@ def revocation_reason(certificate):
 
 
 def revoked_public_ids():
-    """The ids of every revoked certificate, streamed (the published revocation list)."""
+    """The ids of every revoked certificate, streamed (the published revocation list).
+
+    Two selects joined by UNION rather than one OR over every certificate: the superseded ones,
+    and the few whose dose record changed (found from the dose side), each on its own index.
+    """
+    superseded = select(Certificate.id, Certificate.public_id).where(Certificate.superseded_by_id.is_not(None))
+    changed = (
+        select(Certificate.id, Certificate.public_id)
+        .join(CertificateDose, CertificateDose.certificate_id == Certificate.id)
+        .join(Vaccination, Vaccination.id == CertificateDose.vaccination_id)
+        .where(Vaccination.state != VALID)
+    )
+    revoked = union(superseded, changed).subquery()
     return db.session.execute(
-        select(Certificate.public_id).where(revoked_condition()).order_by(Certificate.id)
-        .execution_options(yield_per=5000)
+        select(revoked.c.public_id).order_by(revoked.c.id).execution_options(yield_per=5000)
     ).scalars()
 
 

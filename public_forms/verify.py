@@ -21,6 +21,7 @@ from services.signing import SigningKeyError, key_store, utc_now
 bp = Blueprint("verify", __name__, cli_group="keys")
 
 PUBLISHED_MAX_AGE = 300  # seconds a verifier may cache the keys and the revocation list
+REVOKED_CHUNK = 5000  # ids per chunk of the streamed list: one write per few thousand, not one per id
 
 
 class VerifyForm(FlaskForm):
@@ -47,8 +48,14 @@ def revoked():
     def generate():
         yield json.dumps({"issuer": ISSUER, "generated_at": utc_now().isoformat()}, ensure_ascii=False)[:-1]
         yield ', "revoked": ['
-        for index, public_id in enumerate(revoked_public_ids()):
-            yield ("," if index else "") + json.dumps(public_id)
+        separator, batch = "", []
+        for public_id in revoked_public_ids():
+            batch.append(json.dumps(public_id))
+            if len(batch) == REVOKED_CHUNK:
+                yield separator + ",".join(batch)
+                separator, batch = ",", []
+        if batch:
+            yield separator + ",".join(batch)
         yield "]}"
 
     return _published(Response(stream_with_context(generate()), mimetype="application/json"))

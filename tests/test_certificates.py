@@ -193,6 +193,21 @@ def test_a_new_dose_supersedes_the_earlier_certificate(client, db, vaccinated_pe
     assert client.get("/.well-known/revoked.json").get_json()["revoked"] == [first.public_id]
 
 
+def test_the_revocation_list_streams_every_id_across_chunks(client, db, vaccinated_person, fresh_keys,
+                                                           monkeypatch):
+    from public_forms import verify
+
+    monkeypatch.setattr(verify, "REVOKED_CHUNK", 2)
+    issued = []
+    for dose in range(1, 6):
+        vaccinated_person.record_dose(dose)
+        issued.append(issue(vaccinated_person).public_id)
+    db.session.commit()
+    published = client.get("/.well-known/revoked.json").get_json()
+    assert published["revoked"] == issued[:-1]  # each superseded by the next; the newest stands
+    assert published["issuer"] == "滨海新区疫苗接种管理系统"
+
+
 def test_a_cancelled_dose_leaves_the_other_doses_on_a_new_certificate(client, db, vaccinated_person, fresh_keys):
     vaccinated_person.record_dose(1)
     wrong = vaccinated_person.record_dose(2)
