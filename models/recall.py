@@ -16,6 +16,7 @@ from models.org import Enterprise, Station
 from models.person import Person
 from models.sms import SmsMessage
 from models.user import ADMIN, CENTER
+from services import sms as sms_service
 
 PAGE_SIZE = 50
 MAX_SMS_LENGTH = 300
@@ -78,10 +79,16 @@ def queue_recall_sms(actor, lot_id, body):
         .where(*recipients_condition(lot_id), Person.phone.is_not(None), Person.phone != "")
         .group_by(Person.phone)
     ).subquery()
+    columns = {"phone": phones.c.phone, "body": literal(body), "kind": literal("recall"),
+               "status": literal("queued"), "created_at": literal(at)}
+    # The queue's worker claims messages due by next_attempt_at (services/sms.py, when it has one).
+    if "next_attempt_at" in SmsMessage.__table__.c:
+        columns.update(next_attempt_at=literal(at), attempts=literal(0))
     queued = len(db.session.execute(insert(SmsMessage).from_select(
-        ["phone", "body", "kind", "status", "created_at"],
-        select(phones.c.phone, literal(body), literal("recall"), literal("queued"), literal(at)),
-    ).returning(SmsMessage.id)).all())
+        list(columns), select(*columns.values())).returning(SmsMessage.id)).all())
+    kick = getattr(sms_service, "deliver_after_commit", None)
+    if queued and kick is not None:
+        kick()  # tell the worker once the transaction commits
     record_event(actor, "lot_recall_sms", target_type="vaccine_lot", target_id=lot_id, changed=queued,
                  requested=queued, detail=f"lot={lot.lot_number}")
     db.session.flush()
