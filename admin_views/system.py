@@ -34,7 +34,7 @@ from admin_views.base import ConsoleHomeView, RoleAccessMixin, bounded_int
 from admin_views.labels import STATUS_LABELS, TRANSITION_LABELS
 from admin_views.reader_tokens import ReaderTokenView
 from extensions import db
-from models import AuditEvent, Enterprise, OptionItem, ReviewDepartment, SmsMessage, Station, Territory, User
+from models import AuditEvent, Enterprise, JobRun, OptionItem, ReviewDepartment, SmsMessage, Station, Territory, User
 from models.accounts import AccountError, create_account
 from models.audit import record_event
 from models.base import now, today
@@ -64,15 +64,20 @@ ACTION_LABELS = {
     "password_reset_by_sms": "短信找回密码", "password_reset_by_admin": "管理员重置密码",
     "account_created": "新建账号", "account_updated": "修改账号", "account_unlocked": "解锁账号",
     "account_disabled": "停用账号", "account_enabled": "启用账号", "view_person": "查看人员详情",
-    "import_departments": "导入审核部门",
+    "import_departments": "导入审核部门", "sms_resend": "重新发送短信",
     "vaccine_product_created": "新增疫苗品种", "vaccine_product_updated": "修改疫苗品种",
     "station_products": "设置接种站疫苗品种", "interval_override_refused": "提前接种批准失败",
     "slots_created": "新建预约时段", "slot_capacity_changed": "修改时段容量", "slot_deleted": "删除预约时段",
 }
-TARGET_LABELS = {"person": "人员", "user": "账号", "department": "审核部门", "enterprise": "企业",
+TARGET_LABELS = {"person": "人员", "user": "账号", "department": "审核部门", "enterprise": "企业", "sms": "短信",
                  "station": "接种站", "slot": "预约时段", "vaccine_product": "疫苗品种"}
-SMS_KIND_LABELS = {"notice": "通知", "reset_code": "找回密码验证码"}
-SMS_STATUS_LABELS = {"queued": "待发送", "stored": "已存入发件箱", "sent": "已发送", "failed": "发送失败"}
+SMS_KIND_LABELS = {"notice": "通知", "reset_code": "找回密码验证码", "appointment": "预约通知",
+                   "appointment_change": "改约通知", "appointment_cancel": "取消预约通知",
+                   "reminder_day_before": "前一天提醒", "reminder_hours_before": "接种前提醒"}
+SMS_STATUS_LABELS = {"queued": "待发送", "sending": "发送中", "sent": "已发送", "delivered": "已送达",
+                     "failed": "发送失败"}
+SMS_BACKEND_LABELS = {"outbox": "发件箱", "primary": "主通道", "fallback": "备用通道"}
+JOB_LABELS = {"check_data": "数据一致性检查", "purge": "清理过期数据"}
 
 
 def labelled(labels):
@@ -566,16 +571,51 @@ class AuditEventView(ReadOnlyView):
 
 
 class SmsMessageView(ReadOnlyView):
-    column_list = ("created_at", "phone", "kind", "status", "body", "sent_at", "error")
+    """短信记录: every message, its state, attempts and the backend that sent it; 重新发送 the failed."""
+
+    column_list = ("created_at", "phone", "kind", "status", "attempts", "backend", "body", "sent_at",
+                   "delivered_at", "error")
     column_filters = (
         FilterLike(SmsMessage.phone, "手机号"),
         FilterEqual(SmsMessage.kind, "类型", options=list(SMS_KIND_LABELS.items())),
         FilterEqual(SmsMessage.status, "状态", options=list(SMS_STATUS_LABELS.items())),
+        FilterEqual(SmsMessage.backend, "发送通道", options=list(SMS_BACKEND_LABELS.items())),
         DateTimeBetweenFilter(SmsMessage.created_at, "时间"),
     )
     column_labels = {"phone": "手机号", "body": "内容", "kind": "类型", "status": "状态", "created_at": "时间",
-                     "sent_at": "发送时间", "error": "错误"}
-    column_formatters = {"kind": labelled(SMS_KIND_LABELS), "status": labelled(SMS_STATUS_LABELS)}
+                     "sent_at": "发送时间", "delivered_at": "送达时间", "error": "错误", "attempts": "发送次数",
+                     "backend": "发送通道"}
+    column_formatters = {"kind": labelled(SMS_KIND_LABELS), "status": labelled(SMS_STATUS_LABELS),
+                         "backend": labelled(SMS_BACKEND_LABELS)}
+
+    @action("resend", "重新发送", "确认重新发送选中的失败短信？")
+    def action_resend(self, ids):
+        from services.sms import resend
+
+        chosen = [number for number in (bounded_int(i) for i in ids) if number is not None]
+        queued = resend(chosen)
+        record_event(current_user, "sms_resend", target_type="sms", detail="ids=" + ",".join(map(str, chosen)),
+                     requested=len(chosen), changed=queued)
+        db.session.commit()
+        skipped = len(chosen) - queued
+        flash(f"已重新排队发送 {queued} 条，跳过 {skipped} 条（不是发送失败的短信，或是验证码短信）",
+              "success" if queued and not skipped else "warning")
+
+
+class JobRunView(ReadOnlyView):
+    """后台任务: the results of the scheduled jobs (nightly check-data, clean-ups)."""
+
+    column_list = ("job", "started_at", "finished_at", "ok", "summary")
+    column_filters = (FilterEqual(JobRun.job, "任务", options=list(JOB_LABELS.items())),
+                      DateTimeBetweenFilter(JobRun.started_at, "开始时间"))
+    column_labels = {"job": "任务", "started_at": "开始时间", "finished_at": "结束时间", "ok": "结果",
+                     "summary": "结果详情"}
+    column_formatters = {
+        "job": labelled(JOB_LABELS),
+        "ok": lambda view, context, model, name: {True: "通过", False: "发现问题"}.get(model.ok, "运行中"),
+        "summary": lambda view, context, model, name: Markup("<pre class=\"job-summary\">{}</pre>").format(
+            model.summary or ""),
+    }
 
 
 # ---------------------------------------------------------------- home
@@ -617,6 +657,7 @@ def build_console(admin):
     admin.add_view(VaccineProductView(VaccineProduct, name="疫苗品种", endpoint="admin_vaccines"))
     admin.add_view(AuditEventView(AuditEvent, name="审计日志", endpoint="admin_audit"))
     admin.add_view(SmsMessageView(SmsMessage, name="短信记录", endpoint="admin_sms"))
+    admin.add_view(JobRunView(JobRun, name="后台任务", endpoint="admin_jobs"))
     admin.add_view(ReaderTokenView(name="读卡器令牌", endpoint="admin_reader_tokens"))
 
 

@@ -109,6 +109,8 @@ EXPECTED = {
     "admin.static": PUBLIC,
     # the reader API: a bearer token or nothing (no session user gets in)
     "api.create_card_read": by_method(POST=everyone(UNAUTH), GET=everyone(NOT_ALLOWED)),
+    # SMS delivery receipts: the gateway's bearer token (SMS_RECEIPT_TOKEN) or nothing
+    "api.sms_receipts": by_method(POST=everyone(UNAUTH), GET=everyone(NOT_ALLOWED)),
     # 企业端
     "enterprise.index": ENTERPRISE,
     **model_view("enterprise_persons", ENTERPRISE),
@@ -183,6 +185,7 @@ EXPECTED = {
     **model_view("admin_option_aefi_symptoms", ADMIN_ONLY),
     **model_view("admin_audit", ADMIN_ONLY),
     **model_view("admin_sms", ADMIN_ONLY),
+    **model_view("admin_jobs", ADMIN_ONLY),
 }
 
 # The unit whose users own the probed rows of each console (they get empty posts).
