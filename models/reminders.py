@@ -56,7 +56,7 @@ def _reminder_select(kind, slot_condition, at):
 def insert_ignoring_repeats(selection):
     """INSERT … SELECT into the outbox, skipping rows whose dedupe key is there already."""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(SmsMessage).from_select(REMINDER_COLUMNS, selection)
+    statement = dialect.insert(SmsMessage.__table__).from_select(REMINDER_COLUMNS, selection)
     return db.session.execute(statement.on_conflict_do_nothing(index_elements=["dedupe_key"])).rowcount
 
 
