@@ -57,7 +57,9 @@ def insert_ignoring_repeats(selection):
     """INSERT … SELECT into the outbox, skipping rows whose dedupe key is there already."""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(SmsMessage.__table__).from_select(REMINDER_COLUMNS, selection)
-    return db.session.execute(statement.on_conflict_do_nothing(index_elements=["dedupe_key"])).rowcount
+    # RETURNING counts what was queued: psycopg reports no rowcount for this statement.
+    statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(SmsMessage.__table__.c.id)
+    return len(db.session.execute(statement).all())
 
 
 def queue_due_reminders(at=None):
