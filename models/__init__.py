@@ -6,6 +6,7 @@ from models.audit import AuditEvent, PersonEvent, record_event
 from models.base import now, today
 from models.certificates import Certificate, CertificateDose
 from models.counters import PersonStatusCount
+from models.dose_counts import DoseCount
 from models.doses import Vaccination
 from models.import_file import ImportRejectFile
 from models.lots import LotPackage, LotStock, StockDayClose, StockMovement, VaccineLot
@@ -19,8 +20,9 @@ from models.user import User
 from models.vaccines import StationProduct, VaccineDoseRule, VaccineProduct
 
 __all__ = [
-    "AefiReport", "AppointmentSlot", "AuditEvent", "CardRead", "Certificate", "CertificateDose", "Enterprise",
-    "ImportRejectFile", "JobRun", "LotPackage", "LotStock", "Observation", "OptionItem", "Person", "PersonEvent",
+    "AefiReport", "AppointmentSlot", "AuditEvent", "CardRead", "Certificate", "CertificateDose", "DoseCount",
+    "Enterprise", "ImportRejectFile", "JobRun", "LotPackage", "LotStock", "Observation", "OptionItem", "Person",
+    "PersonEvent",
     "PersonStatusCount", "ReaderToken", "ReviewDepartment", "SmsCode", "SmsMessage", "Station", "StationProduct",
     "StockDayClose", "StockMovement", "Territory", "User", "Vaccination", "VaccineDoseRule", "VaccineLot",
     "VaccineProduct",

@@ -1,0 +1,75 @@
+"""Per-dose counters kept by the database: every dose transition and correction keeps them equal to the records."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from models import Person, Vaccination
+from models.base import today
+from models.dose_counts import DoseCount, department_doses, district_doses, enterprise_doses, station_doses
+from models.vaccines import seed_vaccine_products
+from models.workflow import apply_transition
+
+VERO, AD5 = "新冠病毒灭活疫苗(Vero细胞)", "腺病毒载体新冠疫苗(Ad5-nCoV)"
+
+
+def _counted(db):
+    return {(r.station_id, r.enterprise_id, r.kind): r.n for r in db.session.execute(select(DoseCount)).scalars()
+            if r.n}
+
+
+@pytest.fixture
+def world(db, make_enterprise, make_station, make_slot, make_user, make_persons):
+    products = seed_vaccine_products()
+    station = make_station()
+    slot = make_slot(station, capacity=100, starts_at=datetime.combine(today(), datetime.min.time()).replace(hour=9))
+    enterprise = make_enterprise()
+    actor = make_user("station", station)
+
+    def arrive(count, **values):
+        return make_persons(enterprise, count, status="checked_in", station=station, slot=slot, **values)
+
+    return dict(products=products, station=station, enterprise=enterprise, actor=actor, arrive=arrive,
+                center=make_user("center"), make_slot=make_slot)
+
+
+def test_doses_count_under_their_number_and_the_completed_course(db, world):
+    s, e = world["station"].id, world["enterprise"].id
+    vero, ad5 = world["products"][VERO], world["products"][AD5]
+    first = world["arrive"](3)
+    second = world["arrive"](2, product_id=vero.id, dose_number=2, doses_given=1)
+    single = world["arrive"](1)
+    refused = world["arrive"](1)
+    apply_transition("vaccinate", world["actor"], ids=first + second, product=vero, extra={"vaccine_lot": "L"})
+    apply_transition("vaccinate", world["actor"], ids=single, product=ad5, extra={"vaccine_lot": "L"})
+    apply_transition("mark_not_vaccinated", world["actor"], ids=refused, reason="发热")
+    db.session.commit()
+    assert _counted(db) == {(s, e, "dose1"): 4, (s, e, "dose2"): 2, (s, e, "complete"): 3}
+    assert district_doses(today()) == {"today": {"dose1": 4, "dose2": 2, "complete": 3},
+                                       "total": {"dose1": 4, "dose2": 2, "complete": 3}}
+    assert station_doses(today())[s]["total"] == {"dose1": 4, "dose2": 2, "complete": 3}
+    assert enterprise_doses([e]) == {e: {"dose1": 4, "dose2": 2, "complete": 3}}
+    assert department_doses() == {world["enterprise"].department_id: {"dose1": 4, "dose2": 2, "complete": 3}}
+
+    # A correction turns a record `corrected`: it no longer counts.
+    db.session.execute(update(Vaccination).where(Vaccination.person_id == second[0]).values(state="corrected"))
+    db.session.commit()
+    assert _counted(db) == {(s, e, "dose1"): 4, (s, e, "dose2"): 1, (s, e, "complete"): 2}
+
+
+def test_boosters_count_as_boosters(db, world):
+    s, e = world["station"].id, world["enterprise"].id
+    done = world["arrive"](2, product_id=world["products"][VERO].id, dose_number=2, doses_given=1)
+    apply_transition("vaccinate", world["actor"], ids=done)
+    apply_transition("open_booster", world["center"], ids=done)
+    db.session.execute(update(Person).where(Person.id.in_(done)).values(next_dose_earliest=today()))
+    slot = world["make_slot"](world["station"], capacity=5, starts_at=datetime.combine(
+        today() + timedelta(days=1), datetime.min.time()).replace(hour=9))
+    apply_transition("appoint", world["center"], ids=done, slot=slot)
+    apply_transition("check_in", world["actor"], ids=done)
+    apply_transition("vaccinate", world["actor"], ids=done)
+    db.session.commit()
+    assert _counted(db) == {(s, e, "dose2"): 2, (s, e, "complete"): 2, (s, e, "booster"): 2}
+    real = db.session.execute(select(func.count()).select_from(Vaccination).where(Vaccination.is_booster)).scalar()
+    assert real == 2
