@@ -20,9 +20,9 @@ from admin_views.center_tree import ToolButton, TreePersonListView
 from admin_views.home import FunnelHomeView
 from admin_views.labels import FUNNEL, figure_labels
 from admin_views.vaccines import CenterVaccineView
-from models import stats
+from models import dose_counts, stats
 from models.aefi import open_alerts
-from models.base import now
+from models.base import now, today
 from models.org import DIMENSION_LABELS
 from models.status import CENTER_APPROVED, DEPT_APPROVED
 from models.user import CENTER
@@ -50,6 +50,8 @@ class CenterHomeView(FunnelHomeView):
             departments=departments, dimensions=DIMENSION_LABELS,
             territories=territories, stations=stats.station_breakdown(),
             trend=trend, trend_chart=trend_chart(trend), updated_at=now(), aefi_alerts=open_alerts(),
+            doses=dose_counts.district_doses(today()), station_doses=dose_counts.station_doses(today()),
+            dose_kinds=DOSE_KINDS, dose_labels=dose_counts.KIND_LABELS,
         )
 
     @expose("/live")
@@ -61,7 +63,27 @@ class CenterHomeView(FunnelHomeView):
             for column in STATION_COLUMNS:
                 values[f"station:{station_id}:{column}"] = row[column]
             values[f"station:{station_id}:saturation_today"] = percent(row["saturation_today"])
+        values.update(dose_values())
         return jsonify(values=values, updated_at=now().strftime("%H:%M:%S"))
+
+
+# The per-dose columns of the dashboard (a third dose only in the three-dose course: shown in the total).
+DOSE_KINDS = ("dose1", "dose2", "complete", "booster")
+
+
+def dose_values():
+    """The per-dose figures for the live JSON: district and per station, today and in total (counters only)."""
+    day = today()
+    values = {}
+    district = dose_counts.district_doses(day)
+    for when in ("today", "total"):
+        for kind in DOSE_KINDS:
+            values[f"dose:{kind}:{when}"] = district[when].get(kind, 0)
+    for station_id, figures in dose_counts.station_doses(day).items():
+        for when in ("today", "total"):
+            for kind in DOSE_KINDS:
+                values[f"station:{station_id}:{kind}_{when}"] = figures[when].get(kind, 0)
+    return values
 
 
 def percent(share):

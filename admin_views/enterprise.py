@@ -31,7 +31,7 @@ from admin_views.enterprise_import import EnterpriseImportView
 from admin_views.home import FunnelHomeView
 from admin_views.labels import ENTERPRISE_FIGURE_LABELS, STATUS_LABELS, figure_labels
 from extensions import db
-from models import persons
+from models import dose_counts, persons
 from models.audit import record_event
 from models.base import today
 from models.options import PERSON_CATEGORY, option_labels
@@ -44,6 +44,7 @@ from models.status import (
     CENTER_APPROVED,
     CHECKED_IN,
     DEPT_APPROVED,
+    DUE_NEXT,
     NOT_VACCINATED,
     REGISTERED,
     SUBMITTED,
@@ -140,7 +141,9 @@ class EnterpriseHomeView(FunnelHomeView):
         return self.render(self.home_template, counts=counts, figures=self.figures, user=current_user,
                            enterprise=enterprise, form_url=employee_form_url(enterprise) if enterprise else None,
                            unsubmitted=counts["by_status"].get(REGISTERED, 0),
-                           returned=_returned_count(current_user))
+                           returned=_returned_count(current_user),
+                           doses=dose_counts.enterprise_doses([enterprise.id]).get(enterprise.id, {}) if enterprise
+                           else {})
 
 
 def _returned_count(user):
@@ -156,6 +159,7 @@ class EnterprisePersonView(PersonListView):
         "unsubmitted": ("未提交", (REGISTERED,)),
         "submitted": ("已提交", (SUBMITTED, DEPT_APPROVED, CENTER_APPROVED)),
         "allocated": ("已分配", (ALLOCATED, APPOINTED, CHECKED_IN, NOT_VACCINATED)),
+        "due_next": ("待续种", (DUE_NEXT,)),
         "vaccinated": ("已接种", (VACCINATED,)),
     }
     default_tab = "unsubmitted"

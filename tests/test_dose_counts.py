@@ -73,3 +73,25 @@ def test_boosters_count_as_boosters(db, world):
     assert _counted(db) == {(s, e, "dose2"): 2, (s, e, "complete"): 2, (s, e, "booster"): 2}
     real = db.session.execute(select(func.count()).select_from(Vaccination).where(Vaccination.is_booster)).scalar()
     assert real == 2
+
+
+def test_the_dashboards_show_the_doses(client, login, db, world, make_user):
+    vero = world["products"][VERO]
+    first = world["arrive"](3)
+    second = world["arrive"](2, product_id=vero.id, dose_number=2, doses_given=1)
+    apply_transition("vaccinate", world["actor"], ids=first + second, product=vero, extra={"vaccine_lot": "L"})
+    db.session.commit()
+    login(world["center"])
+    page = client.get("/center/").get_data(as_text=True)
+    assert "分剂次接种" in page and 'data-live-key="dose:dose1:today">3<' in page
+    assert 'data-live-key="dose:complete:total">2<' in page
+    live = client.get("/center/live").get_json()["values"]
+    s = world["station"].id
+    assert (live["dose:dose1:total"], live["dose:dose2:today"], live[f"station:{s}:complete_total"]) == (3, 2, 2)
+    client.get("/logout")
+    login(make_user("enterprise", world["enterprise"]))
+    board = client.get("/enterprise/").get_data(as_text=True)
+    assert '已完成第1剂 <strong data-figure="dose1">3</strong>' in board
+    assert '全程接种 <strong data-figure="complete">2</strong>' in board
+    listing = client.get("/enterprise/enterprise_persons/?tab=due_next").get_data(as_text=True)
+    assert listing.count("测试人员") >= 3
