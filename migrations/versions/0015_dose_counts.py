@@ -1,7 +1,7 @@
 """dose_count: doses given per day, station, enterprise and kind, kept by triggers on vaccination
 
-Revision ID: 0014_dose_counts
-Revises: 0013_user_supervisor
+Revision ID: 0015_dose_counts
+Revises: 0014_sms_delivery_queue
 Create Date: 2026-12-01 23:00:00
 
 The dashboards' per-dose figures (第1剂 / 第2剂 / 全程接种 / 加强, today and in total, per
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0014_dose_counts'
-down_revision = '0013_user_supervisor'
+revision = '0015_dose_counts'
+down_revision = '0014_sms_delivery_queue'
 branch_labels = None
 depends_on = None
 
