@@ -80,6 +80,9 @@ ERROR_MESSAGES = {
     "slot_required": "请选择预约时段",
     "nobody_chosen": "请选择人员",
     "columns_not_allowed": "不允许修改的字段：{columns}",
+    "override_check_in_only": "只有登记可由主管批准提前",
+    "override_needs_supervisor": "须由本站主管账号批准",
+    "override_reason_required": "请填写提前接种的原因",
 }
 
 
@@ -105,3 +108,6 @@ def error_text(error):
     if code in ERROR_MESSAGES:
         return ERROR_MESSAGES[code].format(**getattr(error, "params", {}))
     return str(error)
+
+# How a person acting on their own record (我的接种) appears in the audit log.
+SELF_ACTOR_NAME = "本人"

@@ -159,7 +159,7 @@ class StationDeskView(StationView, ConsoleHomeView):
                                       reason=f"提前接种：{reason}")
         except WorkflowError as error:
             db.session.rollback()
-            return answer(str(error), ok=False, redirect_to=back)
+            return answer(error_text(error), ok=False, redirect_to=back)
         if result.changed != 1:
             db.session.rollback()
             return answer("未登记：该人员不是本站的已预约人员，或已被登记", ok=False, redirect_to=back)

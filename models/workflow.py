@@ -46,11 +46,11 @@ SELF = "self"
 
 @dataclass(frozen=True)
 class PersonActor:
-    """The actor of a change a person makes to their own record; audited as 本人."""
+    """The actor of a change a person makes to their own record; the caller names them for the audit log."""
 
     person_id: int
     id: None = None
-    username: str = "本人"
+    username: str = SELF
     role: str = SELF
 
 
@@ -428,12 +428,12 @@ def _check_override(action, actor, supervisor, reason):
     if supervisor is None:
         return
     if action != "check_in":
-        raise WorkflowError("只有登记可由主管批准提前")
+        raise WorkflowError("override_check_in_only")
     if not (supervisor.role == STATION and supervisor.is_supervisor and supervisor.active
             and supervisor.station_id == actor.station_id):
-        raise WorkflowError("须由本站主管账号批准")
+        raise WorkflowError("override_needs_supervisor")
     if not (reason or "").strip():
-        raise WorkflowError("请填写提前接种的原因")
+        raise WorkflowError("override_reason_required")
 
 
 def interval_reached(day=None):

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from admin_views.labels import STATUS_LABELS, error_text
+from admin_views.labels import SELF_ACTOR_NAME, STATUS_LABELS, error_text
 from admin_views.notices import SMS_PREFIX, window_text
 from extensions import db, limiter
 from models.appointments import cancel_appointments
@@ -265,7 +265,7 @@ def cancel():
         flash(next(iter(form.errors.values()))[0] if form.errors else "请填写取消原因", "error")
         return redirect(url_for("self_service.record"))
     try:
-        _, cancelled = cancel_appointments(PersonActor(person.id), Person.id == person.id,
+        _, cancelled = cancel_appointments(PersonActor(person.id, username=SELF_ACTOR_NAME), Person.id == person.id,
                                            "本人取消：" + form.reason.data.strip(), notice=self_cancellation_notice)
     except WorkflowError as error:
         db.session.rollback()
@@ -284,7 +284,7 @@ def cancel():
 def _standing_certificate(person):
     """Issue (or find) the person's certificate and commit; None with a flash when there is none."""
     try:
-        result = issue_certificate(PersonActor(person.id), person, key_store())
+        result = issue_certificate(PersonActor(person.id, username=SELF_ACTOR_NAME), person, key_store())
     except (CertificateError, SigningKeyError) as error:
         db.session.rollback()
         flash(str(error), "error")
