@@ -3,12 +3,19 @@
 import io
 
 import qrcode
-from flask import current_app, request, send_file, url_for
+from flask import current_app, has_request_context, request, send_file, url_for
 
 
 def public_url(endpoint, **values):
-    """An absolute URL under PUBLIC_BASE_URL, or under the host of the current request."""
+    """An absolute URL under PUBLIC_BASE_URL, or under the host of the current request.
+
+    Texts are also worded outside a request (the worker, a CLI command, a booking in a
+    test thread): the path is then built from the URL map alone.
+    """
     base = current_app.config.get("PUBLIC_BASE_URL")
+    if not has_request_context():
+        path = current_app.url_map.bind("localhost").build(endpoint, values)
+        return (base or "").rstrip("/") + path
     if base:
         return base.rstrip("/") + url_for(endpoint, **values)
     return request.host_url.rstrip("/") + url_for(endpoint, **values)
