@@ -91,7 +91,7 @@ def test_the_dashboards_show_the_doses(client, login, db, world, make_user):
     client.get("/logout")
     login(make_user("enterprise", world["enterprise"]))
     board = client.get("/enterprise/").get_data(as_text=True)
-    assert '已完成第1剂 <strong data-figure="dose1">3</strong>' in board
-    assert '全程接种 <strong data-figure="complete">2</strong>' in board
+    assert '已完成第1剂 <strong data-dose="dose1">3</strong>' in board
+    assert '全程接种 <strong data-dose="complete">2</strong>' in board
     listing = client.get("/enterprise/enterprise_persons/?tab=due_next").get_data(as_text=True)
     assert listing.count("测试人员") >= 3
