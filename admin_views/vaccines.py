@@ -72,6 +72,7 @@ class VaccineProductView(AdminModelView):
             getattr(form, f"dose{rule.dose_number}_max").data = rule.max_interval_days
 
     def on_model_change(self, form, model, is_created):
+        """Check, then audit in the same transaction Flask-Admin commits (the product never lands without its event)."""
         model.rules = _rules_from(form, model)
         with db.session.no_autoflush:
             for column, label in (("name", "疫苗品种"), ("code", "编码")):
@@ -79,12 +80,10 @@ class VaccineProductView(AdminModelView):
                     getattr(VaccineProduct, column) == getattr(model, column), VaccineProduct.id != model.id)).first()
                 if clash:
                     raise ValidationError(f"{label}“{getattr(model, column)}”已存在")
-
-    def after_model_change(self, form, model, is_created):
+        db.session.flush()  # the new product's id, for its audit row
         record_event(current_user, "vaccine_product_created" if is_created else "vaccine_product_updated",
                      target_type="vaccine_product", target_id=model.id,
                      detail=f"{model.name} doses={model.primary_doses} booster={model.booster_after_days}")
-        db.session.commit()
 
 
 def _rules_from(form, product):

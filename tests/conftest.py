@@ -93,12 +93,43 @@ def app(database_url, tmp_path_factory):
     def forget_cached_user():
         g.pop("_login_user", None)
 
+    watch_commits_per_request(application)
+
     with application.app_context():
         _db.create_all()
     yield application
     with application.app_context():
         _db.drop_all()
         _db.engine.dispose()
+
+
+COMMITS_PER_REQUEST = []
+
+
+def watch_commits_per_request(application):
+    """Record every request that commits more than once: a request commits once, at its edge,
+    so that a failure half-way leaves nothing half-written (operations only flush)."""
+    from flask import has_request_context, request
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    @application.before_request
+    def start_counting():
+        g.commits_in_request = 0
+
+    @event.listens_for(Session, "after_commit")
+    def count(session):
+        if has_request_context() and "commits_in_request" in g:
+            g.commits_in_request += 1
+            if g.commits_in_request == 2:
+                COMMITS_PER_REQUEST.append(f"{request.method} {request.path} ({request.endpoint})")
+
+
+@pytest.fixture(autouse=True)
+def one_commit_per_request():
+    COMMITS_PER_REQUEST.clear()
+    yield
+    assert not COMMITS_PER_REQUEST, f"requests that committed more than once: {COMMITS_PER_REQUEST}"
 
 
 @pytest.fixture(autouse=True)
