@@ -12,8 +12,9 @@ import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
-from flask import g
-from sqlalchemy import create_engine, insert, select, text
+from flask import g, has_request_context, request
+from sqlalchemy import create_engine, event, insert, select, text
+from sqlalchemy.orm import Session
 
 from app import create_app
 from extensions import db as _db
@@ -109,20 +110,17 @@ COMMITS_PER_REQUEST = []
 def watch_commits_per_request(application):
     """Record every request that commits more than once: a request commits once, at its edge,
     so that a failure half-way leaves nothing half-written (operations only flush)."""
-    from flask import has_request_context, request
-    from sqlalchemy import event
-    from sqlalchemy.orm import Session
-
     @application.before_request
     def start_counting():
         g.commits_in_request = 0
 
-    @event.listens_for(Session, "after_commit")
-    def count(session):
-        if has_request_context() and "commits_in_request" in g:
-            g.commits_in_request += 1
-            if g.commits_in_request == 2:
-                COMMITS_PER_REQUEST.append(f"{request.method} {request.path} ({request.endpoint})")
+
+@event.listens_for(Session, "after_commit")
+def _count_commit_in_request(session):
+    if has_request_context() and "commits_in_request" in g:
+        g.commits_in_request += 1
+        if g.commits_in_request == 2:
+            COMMITS_PER_REQUEST.append(f"{request.method} {request.path} ({request.endpoint})")
 
 
 @pytest.fixture(autouse=True)

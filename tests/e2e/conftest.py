@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from extensions import db
+from tests.conftest import watch_commits_per_request
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
@@ -54,6 +55,7 @@ def served_app(app, database_url):
         "RATELIMIT_ENABLED": False,
         "SECRET_KEY": "e2e-secret-key",
     })
+    watch_commits_per_request(browser_app)
     server = make_server("127.0.0.1", 0, browser_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -99,3 +101,26 @@ def browser_login(base_url):
         page.get_by_label("密码").fill(password)
         page.get_by_role("button", name="登录").click()
     return do_login
+
+
+@pytest.fixture
+def reader_desk(db, make_station, make_enterprise, make_slot, make_persons, make_user):
+    """A station desk with a reader token, a station account and people booked in its open window.
+
+    `reader_desk(username, {key: name, ...})` returns {"token": …, key: Person, …}."""
+    from datetime import timedelta
+
+    from models import Person, ReaderToken, now
+
+    def open_desk(username, names):
+        station = make_station("新河街社区卫生服务中心接种点")
+        slot = make_slot(station, starts_at=now() - timedelta(minutes=15), minutes=90, capacity=30)
+        enterprise = make_enterprise("津港船舶服务有限公司")
+        people = {key: make_persons(enterprise, 1, status="appointed", station=station, slot=slot, name=name)[0]
+                  for key, name in names.items()}
+        _, token = ReaderToken.issue(station, "入口1号台")
+        make_user("station", station, username=username)
+        db.session.commit()
+        return {"token": token, **{key: db.session.get(Person, pid) for key, pid in people.items()}}
+
+    return open_desk

@@ -4,13 +4,11 @@ import os
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from models import Person, ReaderToken, now
 from tests.conftest import TEST_PASSWORD
 from tests.pcsc_apdu_stack import PcscStack, VirtualApduCard, apdu_record
 
@@ -28,16 +26,8 @@ def pcsc(tmp_path):
 
 
 @pytest.fixture
-def desk_people(db, make_station, make_enterprise, make_slot, make_persons, make_user):
-    station = make_station("新河街社区卫生服务中心接种点")
-    slot = make_slot(station, starts_at=now() - timedelta(minutes=15), minutes=90, capacity=30)
-    enterprise = make_enterprise("津港船舶服务有限公司")
-    [first] = make_persons(enterprise, 1, status="appointed", station=station, slot=slot, name="欧阳晓东")
-    [second] = make_persons(enterprise, 1, status="appointed", station=station, slot=slot, name="李明")
-    _, token = ReaderToken.issue(station, "入口1号台")
-    make_user("station", station, username="xinhe-pcsc")
-    db.session.commit()
-    return {"token": token, "first": db.session.get(Person, first), "second": db.session.get(Person, second)}
+def desk_people(reader_desk):
+    return reader_desk("xinhe-pcsc", {"first": "欧阳晓东", "second": "李明"})
 
 
 def test_cards_on_a_pcsc_reader_appear_live_on_the_desk(page, base_url, browser_login, screenshot, pcsc,

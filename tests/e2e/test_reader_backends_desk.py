@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from models import Person, ReaderToken, now
+from models import Person, now
 from tests.conftest import TEST_PASSWORD, make_id_number
 from tests.sam_device import SimulatedSam, text_block
 from tests.sdk_device import StubReader, build_library
@@ -27,16 +27,8 @@ FULL_ADDRESS = "天津市滨海新区新港街道塘沽海洋高新技术开发�
 
 
 @pytest.fixture
-def desk(db, make_station, make_enterprise, make_slot, make_persons, make_user):
-    station = make_station("新河街社区卫生服务中心接种点")
-    slot = make_slot(station, starts_at=now() - timedelta(minutes=15), minutes=90, capacity=30)
-    enterprise = make_enterprise("津港船舶服务有限公司")
-    [rare] = make_persons(enterprise, 1, status="appointed", station=station, slot=slot, name="李䶮")
-    [expired] = make_persons(enterprise, 1, status="appointed", station=station, slot=slot, name="欧阳晓东")
-    _, token = ReaderToken.issue(station, "入口1号台")
-    make_user("station", station, username="xinhe-backends")
-    db.session.commit()
-    return {"token": token, "rare": db.session.get(Person, rare), "expired": db.session.get(Person, expired)}
+def desk(reader_desk):
+    return reader_desk("xinhe-backends", {"rare": "李䶮", "expired": "欧阳晓东"})
 
 
 class SerialReader:
