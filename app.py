@@ -10,6 +10,7 @@ from admin_views import init_consoles
 from admin_views.base import BoundedIntConverter
 from config import Config, instance_dir
 from extensions import babel, csrf, db, limiter, login_manager, migrate
+from services.input_hygiene import init_input_hygiene
 from services.request_log import init_request_log
 from services.security_headers import init_security_headers
 from services.startup_checks import run_startup_checks
@@ -29,6 +30,7 @@ def create_app(config=None):
     init_security_headers(app)
     init_error_pages(app)
     init_request_log(app)
+    init_input_hygiene(app)  # after the request log: a refused request is logged too
     init_cli(app)
     run_startup_checks(app)
     return app

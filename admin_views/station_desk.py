@@ -7,6 +7,7 @@ ID number.
 """
 
 import json
+import logging
 
 from flask import Response, abort, current_app, redirect, request, stream_with_context, url_for
 from flask_admin import expose
@@ -40,6 +41,8 @@ RECENT_READS = 8
 # A read that reached the server this long after it was made was queued by the agent (offline).
 DELAYED_READ_SECONDS = 60
 
+log = logging.getLogger(__name__)
+
 
 class StationDeskView(StationView, ConsoleHomeView):
     """The desk page (/station/): live card reads, manual lookup, 登记, and the queue beside."""
@@ -62,13 +65,21 @@ class StationDeskView(StationView, ConsoleHomeView):
         """Server-Sent Events of this station: card reads and queue changes."""
         channel = events.station_channel(current_user.station_id)
         subscription = events.subscribe(channel)  # heartbeat every SSE_HEARTBEAT_SECONDS
+        try:
+            next(subscription)  # subscribe now: a broker that is down gets an answer, not a broken stream
+        except Exception:  # noqa: BLE001 - Redis down or not answering: the desk page falls back to refreshing
+            log.warning("event stream of station %s unavailable", current_user.station_id, exc_info=True)
+            db.session.rollback()
+            return Response("实时推送暂不可用，页面将定时刷新", status=503, mimetype="text/plain",
+                            headers={"Retry-After": "30"})
         # The stream may stay open for hours: end the (read-only) transaction so the
         # database connection goes back to the pool meanwhile.
         db.session.rollback()
 
         def generate():
             try:
-                first = True
+                yield "retry: 3000\n: connected\n\n"
+                first = False
                 for event in subscription:
                     if event is None:
                         yield ("retry: 3000\n: connected\n\n" if first else ": ping\n\n")

@@ -17,6 +17,8 @@ TRICKS = [
 
 def stays_here(response):
     """The browser goes to a path of this site: no host, even after it drops whitespace and flips backslashes."""
+    if response.status_code == 400 and "Location" not in response.headers:
+        return True  # the input gate refused a control character: no redirect at all
     location = response.headers.get("Location", "")
     cleaned = "".join(char for char in location if char > " " and char != "\x7f").replace("\\", "/")
     parts = urlsplit(cleaned)
