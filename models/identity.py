@@ -73,6 +73,8 @@ def credit_code_error(code):
     bad = sorted({c for c in code if c not in CREDIT_ALPHABET})
     if bad:
         return "统一社会信用代码含有不允许的字符：" + "".join(bad) + "（不使用 I、O、Z、S、V）"
+    if not code[2:8].isdigit():  # GB 32100: characters 3-8 are the registering authority's region code
+        return "统一社会信用代码第3至8位（登记机关行政区划码）应为数字"
     if credit_check_char(code[:17]) != code[17]:
         return "统一社会信用代码校验位不正确，请核对"
     return None

@@ -48,3 +48,13 @@ def test_valid_phones(raw):
 @pytest.mark.parametrize("raw", ["12345678901", "1380013800", "138001380001", "1\u0663800138000"])
 def test_invalid_phones(raw):
     assert phone_error(normalise_phone(raw)) is not None
+
+
+def test_a_credit_code_whose_region_part_holds_a_letter_is_refused():
+    from models.identity import credit_check_char
+
+    first17 = "9112A116MA0511110"
+    code = first17 + credit_check_char(first17)  # the check character fits: only the region part is wrong
+    assert credit_code_error(code) == "统一社会信用代码第3至8位（登记机关行政区划码）应为数字"
+    digits17 = "91120116MA0511110"
+    assert credit_code_error(digits17 + credit_check_char(digits17)) is None
