@@ -220,9 +220,11 @@ def test_the_success_page_says_what_happens_next(client, enterprise):
 
 @pytest.mark.parametrize("token", ["nonsense", "x" * 65, "%00", "' OR '1'='1"])
 def test_an_unknown_token_gets_a_clear_page_not_an_error(client, token, db):
+    # A NUL is refused by the input gate before the token is looked up (400 输入有误).
+    status, message = (400, "输入有误") if token == "%00" else (404, "二维码无效或已失效")
     response = client.get(f"/e/{token}")
-    assert response.status_code == 404 and "二维码无效或已失效" in response.get_data(as_text=True)
-    assert client.post(f"/e/{token}", data=answer()).status_code == 404
+    assert response.status_code == status and message in response.get_data(as_text=True)
+    assert client.post(f"/e/{token}", data=answer()).status_code == status
     assert persons(db) == []
 
 
