@@ -11,9 +11,10 @@ from admin_views.station_common import StationView
 from admin_views.station_queue import wait_stats
 from extensions import db
 from models.base import now, today
+from models.dose_counts import KIND_LABELS, one_station_doses
 from models.org import AppointmentSlot
 from models.person import Person
-from models.status import APPOINTED, CHECKED_IN, NOT_VACCINATED, VACCINATED, reached
+from models.status import APPOINTED, CHECKED_IN, DUE_NEXT, NOT_VACCINATED, VACCINATED, reached
 from models.workflow import funnel_counts
 
 SERIES = (
@@ -24,6 +25,7 @@ SERIES = (
 )
 STATION_FIGURES = figure_labels(("allocated", "appointed", "checked_in", "vaccinated"))
 REFRESH_SECONDS = 10
+DOSE_KINDS = [(kind, KIND_LABELS[kind]) for kind in ("dose1", "dose2", "dose3", "complete", "booster")]
 
 
 def _by_hour(column, *conditions):
@@ -43,7 +45,8 @@ def hourly_progress(station_id, day):
                               Person.status.in_(reached(APPOINTED))),
         "checked_in": _by_hour(Person.checked_in_at, mine, Person.checked_in_at >= start,
                                Person.checked_in_at < end, Person.status.in_(reached(CHECKED_IN))),
-        "vaccinated": _by_hour(Person.finished_at, mine, Person.status == VACCINATED,
+        # a dose that is not the course's last leaves the person 待续种: it was given here all the same
+        "vaccinated": _by_hour(Person.finished_at, mine, Person.status.in_((VACCINATED, DUE_NEXT)),
                                Person.finished_at >= start, Person.finished_at < end),
         "not_vaccinated": _by_hour(Person.finished_at, mine, Person.status == NOT_VACCINATED,
                                    Person.finished_at >= start, Person.finished_at < end),
@@ -73,4 +76,5 @@ class StationProgressView(StationView):
         return {"day": day, "rows": rows, "totals": totals, "peak": peak, "series": SERIES,
                 "funnel": funnel_counts(Person.station_id == station_id),
                 "funnel_figures": STATION_FIGURES, "waits": wait_stats(station_id),
+                "doses": one_station_doses(station_id, day), "dose_kinds": DOSE_KINDS,
                 "refresh": REFRESH_SECONDS, "updated_at": now()}

@@ -143,6 +143,14 @@ def station_doses(day):
     return found
 
 
+def one_station_doses(station_id, day):
+    """{'today': {kind: n}, 'total': {kind: n}} for one station (接种进度)."""
+    table = DoseCount.__table__
+    mine = table.c.station_id == station_id
+    return {"today": {kind: int(n) for kind, n in _totals(mine, table.c.day == day) if n},
+            "total": {kind: int(n) for kind, n in _totals(mine) if n}}
+
+
 def enterprise_doses(enterprise_ids=None):
     """{enterprise id: {kind: n}} in total (the enterprise board; the department rows add these up)."""
     table = DoseCount.__table__

@@ -95,3 +95,18 @@ def test_the_dashboards_show_the_doses(client, login, db, world, make_user):
     assert '全程接种 <strong data-dose="complete">2</strong>' in board
     listing = client.get("/enterprise/enterprise_persons/?tab=due_next").get_data(as_text=True)
     assert listing.count("测试人员") >= 3
+
+
+def test_station_progress_shows_each_dose_and_counts_a_first_dose_as_given_today(client, login, db, world):
+    vero = world["products"][VERO]
+    first = world["arrive"](3)
+    second = world["arrive"](2, product_id=vero.id, dose_number=2, doses_given=1)
+    apply_transition("vaccinate", world["actor"], ids=first + second, product=vero, extra={"vaccine_lot": "L"})
+    db.session.commit()
+    login(world["actor"])
+    page = client.get("/station/progress/panel").get_data(as_text=True)
+    assert "分剂次接种" in page
+    for kind, n in (("dose1", 3), ("dose2", 2), ("complete", 2), ("booster", 0)):
+        assert f'data-dose="{kind}-today">{n}<' in page and f'data-dose="{kind}-total">{n}<' in page
+    # the three dose-1 people are 待续种 now: they were vaccinated here today all the same
+    assert 'data-total="vaccinated">5<' in page
