@@ -9,6 +9,7 @@ flush and never commit: the request commits once.
 """
 
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -36,6 +37,7 @@ from models.workflow import WorkflowError, person_scope
 
 FIELD_ORDER = ("name", "gender", "id_number", "age", "phone", "category", "lives_in_binhai", "community", "remarks")
 MAX_LENGTHS = {"name": 50, "community": 100, "remarks": 200}
+MAX_AGE = 120  # the oldest living people are under this; an older birth date is a typing error
 
 DUPLICATE_ID_MESSAGE = "该身份证号已登记，请勿重复填报；如需修改信息，请联系本单位管理员"
 LOST_DIGITS_MESSAGE = "被 Excel 存成了数字，末几位已丢失；请把该列设为“文本”格式后重新填写"
@@ -69,6 +71,16 @@ def _text(raw, key):
     return str(value).strip()
 
 
+def _invisible_characters(text):
+    """Zero-width, direction-override and other format characters (Unicode Cf): a name never needs them,
+    and they make one name look like another on screen and in exports."""
+    return [c for c in text if unicodedata.category(c) == "Cf"]
+
+
+def _visible(text):
+    return any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text)
+
+
 def _clean_bool(value):
     text = str(value).strip().lower() if value is not None else ""
     if isinstance(value, bool):
@@ -100,8 +112,10 @@ def clean_person(raw, categories, on=None):
     values, errors = result.values, result.errors
 
     name = _text(raw, "name")
-    if not name:
+    if not _visible(name):
         errors["name"] = "请填写姓名"
+    elif _invisible_characters(name):
+        errors["name"] = "姓名含有不可见或控制方向的字符，请重新输入"
     values["name"] = name
 
     id_number = normalise_id_number(_text(raw, "id_number"))
@@ -152,6 +166,9 @@ def _check_gender_and_age(raw, id_number, on, values, errors):
     gender = id_gender(id_number)
     age = age_on(id_birth_date(id_number), on)
     values["gender"], values["age"] = gender, age
+    if age > MAX_AGE:
+        errors["id_number"] = f"按身份证号年龄为{age}岁，超过{MAX_AGE}岁，请核对出生日期"
+        return
 
     stated_gender = _text(raw, "gender")
     if stated_gender:

@@ -13,7 +13,7 @@ from models.identity import age_on, id_birth_date
 from models.options import PERSON_CATEGORY
 
 # Test vectors of /work/shared/guides/card-reader.md
-VALID_IDS = {"11010519491231002X": "F", "440524188001010014": "M", "11010219840406970X": "F"}
+VALID_IDS = {"11010519491231002X": "F", "440524198001010013": "M", "11010219840406970X": "F"}
 INVALID_IDS = {
     "11010519491230002X": "身份证号校验位不正确",
     "110105194902300025": "身份证号中的出生日期不存在",

@@ -83,7 +83,7 @@ def test_dashboard_figures_move_when_people_register_and_are_submitted(client, l
     login(firm["user"])
     before = figures(client.get("/enterprise/").get_data(as_text=True))
     app.test_client().post(f"/e/{firm['a'].qr_token}", data={
-        "name": "新员工", "id_number": "440524188001010014", "phone": "13912345678", "category": "企业职工",
+        "name": "新员工", "id_number": "440524198001010013", "phone": "13912345678", "category": "企业职工",
         "lives_in_binhai": "否", "community": "塘沽某小区", "consent": "1"})
     client.post(f"{PERSONS}/all/submit?tab=unsubmitted")
     after = figures(client.get("/enterprise/").get_data(as_text=True))
@@ -456,7 +456,7 @@ def test_import_inserts_good_rows_and_returns_the_bad_ones_with_reasons(client, 
         ["李四", "", "11010519491230002X", "", "13911110004", "企业职工", "是", "小区", ""],
         ["周五", "", good[0], "", "13911110005", "企业职工", "是", "小区", ""],
         ["吴六", "", taken, "", "13911110006", "企业职工", "是", "小区", ""],
-        ["郑七", "女", "440524188001010014", "", "13911110007", "企业职工", "是", "小区", ""],
+        ["郑七", "女", "440524198001010013", "", "13911110007", "企业职工", "是", "小区", ""],
         ["王八", "", 110105194912310023, "", "13911110008", "企业职工", "是", "小区", ""],
         ["冯九", "", make_id_number(), "", "13911110009", "不存在的类别", "是", "小区", ""],
         ["陈十", "", make_id_number(), "", "13911110010", "企业职工", "是", "", ""],

@@ -128,3 +128,35 @@ def test_delete_removes_only_the_actors_unsubmitted_people_and_audits(db, make_e
     assert count(db, Person) == 2
     [event] = db.session.execute(select(AuditEvent).where(AuditEvent.action == "person_delete")).scalars()
     assert (event.requested, event.changed) == (4, 2)
+
+
+def _person(**values):
+    return {"name": "王小明", "id_number": make_id_number(), "phone": "13912345678", "category": "企业职工",
+            "lives_in_binhai": "是", **values}
+
+
+@pytest.mark.parametrize("name, message", [
+    ("\u200b\u200c\u200d", "请填写姓名"),                       # only zero-width characters
+    ("\ufeff \u2060", "请填写姓名"),
+    ("王\u202e明小", "不可见或控制方向的字符"),                  # a right-to-left override turns it round on screen
+    ("王\u200b小明", "不可见或控制方向的字符"),                  # looks like 王小明, another record
+])
+def test_names_of_invisible_or_direction_characters_are_refused(name, message):
+    checked = person_records.clean_person(_person(name=name), ["企业职工"])
+    assert message in checked.errors["name"]
+
+
+def test_a_minority_name_with_its_middle_dot_is_kept():
+    checked = person_records.clean_person(_person(name="买买提·艾力"), ["企业职工"])
+    assert "name" not in checked.errors
+
+
+def test_an_id_number_giving_an_age_over_120_is_refused():
+    from models.identity import id_check_char
+
+    first17 = "12011619000101001"  # born 1900: 126 on the day the issue was filed
+    checked = person_records.clean_person(_person(id_number=first17 + id_check_char(first17)), ["企业职工"])
+    assert "超过120岁" in checked.errors["id_number"]
+    first17 = "12011619200101001"
+    assert "id_number" not in person_records.clean_person(_person(id_number=first17 + id_check_char(first17)),
+                                                          ["企业职工"]).errors

@@ -105,7 +105,7 @@ def test_a_company_registers_on_a_phone_and_its_staff_register_through_its_qr_co
 
     # Three employees scan the code; the third mistypes his ID number first.
     employees = [("李娜", "11010519491231002X", "13912340001"), ("张伟", "11010219840406970X", "13912340002"),
-                 ("刘洋", "440524188001010014", "13912340003")]
+                 ("刘洋", "440524198001010013", "13912340003")]
     for index, (name, number, mobile) in enumerate(employees):
         form = narrow_phone.new_page()
         form.goto(employee_url)
