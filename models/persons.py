@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import bindparam, delete, exists, select, true, update
+from sqlalchemy import bindparam, delete, exists, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from extensions import db
@@ -33,6 +33,7 @@ from models.options import PERSON_CATEGORY, OptionItem
 from models.org import Enterprise
 from models.person import GENDER_LABELS, Person
 from models.status import REGISTERED
+from models.user import ENTERPRISE, User
 from models.workflow import WorkflowError, person_scope
 
 FIELD_ORDER = ("name", "gender", "id_number", "age", "phone", "category", "lives_in_binhai", "community", "remarks")
@@ -241,7 +242,8 @@ def _qr_form_insert():
                  if column != "enterprise_id"]
         category_listed = exists().where(OptionItem.kind == PERSON_CATEGORY, OptionItem.active == true(),
                                          OptionItem.label == bindparam("category", type_=person.c.category.type))
-        source = select(Enterprise.id, *given).where(Enterprise.qr_token == bindparam("qr_token"), category_listed)
+        source = select(Enterprise.id, *given).where(Enterprise.qr_token == bindparam("qr_token"), category_listed,
+                                                      enterprise_accepts_staff())
         _qr_form_inserts[name] = (
             _insert_skipping_taken_ids().from_select(list(QR_FORM_COLUMNS), source)
             .on_conflict_do_nothing(index_elements=["id_number"]).returning(person.c.id)
@@ -249,13 +251,22 @@ def _qr_form_insert():
     return _qr_form_inserts[name]
 
 
+def enterprise_accepts_staff(enterprise_id=Enterprise.id):
+    """An enterprise takes registrations unless the admin deactivated its accounts (one with no account
+    of its own, e.g. loaded by the center, takes them too)."""
+    accounts = exists().where(User.enterprise_id == enterprise_id, User.role == ENTERPRISE)
+    active = exists().where(User.enterprise_id == enterprise_id, User.role == ENTERPRISE, User.active.is_(True))
+    return or_(active, ~accounts)
+
+
 # ---------------------------------------------------------------- creating
 
 def add_from_qr_form(qr_token, values, consent_at, policy_version):
     """Insert one person from the QR form; return (person id, duplicate).
 
-    (None, False) when nothing was inserted because the token names no enterprise or the
-    category is not an active option: the caller looks up which, as for a GET.
+    (None, False) when nothing was inserted because the token names no enterprise, the
+    enterprise's account is deactivated, or the category is not an active option: the
+    caller looks up which, as for a GET.
     """
     row = person_row(None, values, "qr", consent_at, policy_version)
     del row["enterprise_id"]  # the statement takes it from the enterprise of the token

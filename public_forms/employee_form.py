@@ -14,7 +14,13 @@ from extensions import db, limiter
 from models.base import now
 from models.options import PERSON_CATEGORY, option_labels
 from models.org import Enterprise
-from models.persons import DUPLICATE_ID_MESSAGE, add_from_qr_form, category_error, clean_person
+from models.persons import (
+    DUPLICATE_ID_MESSAGE,
+    add_from_qr_form,
+    category_error,
+    clean_person,
+    enterprise_accepts_staff,
+)
 from services.qr import employee_form_url, enterprise_qr_response
 
 bp = Blueprint("employee", __name__)
@@ -36,6 +42,14 @@ def enterprise_by_token(token):
 
 def invalid_code_page():
     return render_template("public/invalid_code.html"), 404
+
+
+def closed_enterprise_page(enterprise):
+    return render_template("public/invalid_code.html", closed=enterprise), 403
+
+
+def accepts_staff(enterprise):
+    return db.session.execute(select(enterprise_accepts_staff(enterprise.id))).scalar()
 
 
 @bp.route("/e/<token>", methods=("GET", "POST"))
@@ -62,6 +76,8 @@ def form(token):
     enterprise = enterprise_by_token(token)
     if enterprise is None:
         return invalid_code_page()
+    if not accepts_staff(enterprise):
+        return closed_enterprise_page(enterprise)
     categories = option_labels(PERSON_CATEGORY)
     if request.method == "POST":
         problem = category_error(values["category"], categories)

@@ -306,3 +306,20 @@ def test_the_employee_form_is_rate_limited(own_app, enterprise, db):
     assert refused.status_code == 429 and "操作过于频繁" in refused.get_data(as_text=True)
     assert client.get(f"/e/{enterprise.qr_token}").status_code == 200  # reading the form is not limited
     assert len(persons(db)) == 3
+
+
+def test_a_deactivated_enterprise_takes_no_submission_and_says_why(client, enterprise, make_user, db):
+    account = make_user("enterprise", enterprise)
+    db.session.commit()
+    assert client.get(f"/e/{enterprise.qr_token}").status_code == 200
+    account.active = False
+    db.session.commit()
+    page = client.get(f"/e/{enterprise.qr_token}")
+    assert page.status_code == 403 and "账号已停用" in page.get_data(as_text=True)
+    refused = client.post(f"/e/{enterprise.qr_token}", data=answer())
+    assert refused.status_code == 403 and "不会被保存" in refused.get_data(as_text=True)
+    assert persons(db) == []
+    account.active = True  # reactivated: the same code takes submissions again
+    db.session.commit()
+    assert client.post(f"/e/{enterprise.qr_token}", data=answer()).status_code == 302
+    assert len(persons(db)) == 1
