@@ -184,7 +184,7 @@ def test_the_500_page_shows_the_request_id_that_the_log_has(database_url, caplog
         raise RuntimeError("lookup of 120116199001011237 failed")
 
     caplog.set_level(logging.INFO)
-    response = app.test_client().get("/boom?id=120116199001011237")
+    response = app.test_client().get("/boom?id_number=120116199001011237")  # `id` would be a row id
     assert response.status_code == 500
     page = response.get_data(as_text=True)
     request_id = response.headers["X-Request-ID"]
