@@ -12,7 +12,7 @@
       window.modelActions.execute(action.getAttribute("data-model-action"));
     }
     var button = event.target.closest("button[data-confirm]");
-    if (button && !button.closest("form.bulk-form") && !window.confirm(button.getAttribute("data-confirm"))) {
+    if (button && !button.closest("form.bulk-form, form.ticked-form, form.ticked-capable") && !window.confirm(button.getAttribute("data-confirm"))) {
       event.preventDefault();
     }
   });

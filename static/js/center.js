@@ -7,13 +7,35 @@
     );
   }
 
+  // The question names how many people the post acts on: the ticked rows or the list, no more
+  // than a 预约人数 field of the form allows (the booking stops there).
+  function question(form, submitter, rows) {
+    var text = (submitter && submitter.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
+    if (!text) {
+      return null;
+    }
+    var amountField = form.querySelector("input[name=amount]");
+    var amount = amountField ? parseInt(amountField.value, 10) : NaN;
+    var n = amount > 0 && amount < rows ? amount : rows;
+    if (n < rows && submitter && submitter.getAttribute("data-confirm-capped")) {
+      text = submitter.getAttribute("data-confirm-capped");
+    }
+    return text.split("{n}").join(n).split("{rows}").join(rows);
+  }
+
   // A form acting on ticked rows: refuse with none ticked, confirm, then carry the ids.
+  // Its other buttons (按当前列表预约) confirm with the list's count.
   function onTickedSubmit(event) {
     var form = event.target;
     var submitter = event.submitter;
     var needsRows = form.classList.contains("ticked-form") ||
       (submitter && submitter.getAttribute("data-ticked") !== null);
     if (!needsRows) {
+      var listed = submitter && submitter.getAttribute("data-rows");
+      var listQuestion = listed === null || listed === undefined ? null : question(form, submitter, parseInt(listed, 10));
+      if (listQuestion && !window.confirm(listQuestion)) {
+        event.preventDefault();
+      }
       return;
     }
     var ids = tickedIds();
@@ -22,8 +44,8 @@
       window.alert("请先勾选人员");
       return;
     }
-    var question = (submitter && submitter.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
-    if (question && !window.confirm(question.replace("{n}", ids.length))) {
+    var ask = question(form, submitter, ids.length);
+    if (ask && !window.confirm(ask)) {
       event.preventDefault();
       return;
     }

@@ -121,6 +121,7 @@ def test_allocation_and_booking_show_busy_buttons_and_keep_what_the_button_says(
 
     # 按当前列表预约 posts scope=all through its own name=value: the busy state must not lose it.
     page.goto(f"{base_url}/center/appointments/?station={station.id}")
+    page.once("dialog", lambda dialog: dialog.accept())
     state = submit_and_watch(
         page, lambda: page.get_by_role("button", name="按当前列表预约（3 人）").click(no_wait_after=True))
     assert state["sent"] and ["处理中…", True] in state["buttons"]

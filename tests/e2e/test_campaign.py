@@ -469,8 +469,11 @@ def test_the_whole_campaign_in_the_browser(campaign, phone, desk_context, playwr
     book.get_by_label("日期", exact=True).fill(now().date().isoformat())
     settle(center)
     shoot(center, "center-appointments")
+    questions = []
+    accept_next_dialog(center, questions)
     book.get_by_role("button", name="按当前列表预约（2 人）").click()
     expect(center.get_by_text("已预约 2 人")).to_be_visible()
+    assert questions == ["确认按当前列表为 2 人预约？（列表共 2 人）"]
     settle(center)
     center.get_by_role("link", name="申报管理").click()
     expect_figures(center, {"企业数": 1, "申报人数": 2, "提交审核": 2, "分配人数": 2, "预约人数": 2,

@@ -100,8 +100,11 @@ def test_allocate_to_the_suggested_station_book_and_cancel_a_window(page, base_u
 
     page.goto(f"{base_url}/center/appointments/?station={port['station'].id}&node=ent:{port['bus'].id}")
     page.get_by_label("预约人数").fill("4")
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="按当前列表预约（4 人）").click()
     expect(page.get_by_text("已预约 4 人")).to_be_visible()
+    assert questions == ["确认按当前列表为 4 人预约？（列表共 4 人）"]
     assert _statuses(db, port["bus_ids"]) == {"appointed": 4}
 
     page.goto(f"{base_url}/center/slots/?station={port['station'].id}")
