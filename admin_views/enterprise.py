@@ -146,6 +146,14 @@ class EnterpriseHomeView(FunnelHomeView):
                            else {})
 
 
+def doses_text(person):
+    """剂次 of a person: the doses given and, while 待续种, the next dose and its first day."""
+    text = f"已接种 {person.doses_given} 剂"
+    if person.status == DUE_NEXT and person.next_dose_earliest:
+        text += f"，第{person.dose_number}剂 {person.next_dose_earliest:%Y-%m-%d} 起可接种"
+    return text
+
+
 def _returned_count(user):
     return db.session.execute(
         select(func.count()).select_from(Person)
@@ -166,6 +174,14 @@ class EnterprisePersonView(PersonListView):
     list_template = "enterprise/person_list.html"
     column_list = ("name", "gender", "id_number", "age", "phone", "category", "lives_in_binhai", "community",
                    "status", "return_reason", "created_at")
+    # From 已分配 on the enterprise tells its staff where and when to go, and why a dose was not given.
+    placed_columns = ("name", "gender", "id_number", "age", "phone", "category", "station", "slot", "status",
+                      "not_vaccinated_reason")
+    tab_columns = {
+        "allocated": placed_columns,
+        "due_next": placed_columns[:6] + ("doses_given",) + placed_columns[6:],
+        "vaccinated": placed_columns[:6] + ("doses_given", "station", "status"),
+    }
     column_sortable_list = ("name", "age", "category", "status", "created_at")
     column_searchable_list = ("name", "id_number")
     column_filters = [
@@ -176,10 +192,26 @@ class EnterprisePersonView(PersonListView):
         **PersonListView.column_formatters,
         "lives_in_binhai": lambda view, context, model, name: "是" if model.lives_in_binhai else "否",
         "created_at": lambda view, context, model, name: f"{model.created_at:%Y-%m-%d %H:%M}",
+        "doses_given": lambda view, context, model, name: doses_text(model),
     }
+    column_labels = {**PersonListView.column_labels, "doses_given": "剂次"}
     bulk_buttons = (("submit", "全部提交", "是否确认全部提交？"),)
 
     refresh_filter_choices = True  # the category list is admin-editable
+
+    def get_list_columns(self):
+        # Built once outside any request (Flask-Admin's cache), then per request for its tab.
+        tab = self.current_tab() if has_request_context() else None
+        return self.get_column_names(only_columns=self.tab_columns.get(tab, self.column_list), excluded_columns=())
+
+    @property
+    def _list_columns(self):
+        """Flask-Admin's cached list columns (header, sorting by index): the current tab's."""
+        return self.get_list_columns()
+
+    @_list_columns.setter
+    def _list_columns(self, value):
+        pass  # computed per request, see the getter
 
     def search_placeholder(self):
         return "姓名 / 身份证号 / 手机号"
