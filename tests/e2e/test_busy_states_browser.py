@@ -142,7 +142,7 @@ def test_export_says_it_is_working_until_the_file_arrives_then_names_it(page, ba
     page.goto(f"{base_url}/enterprise/enterprise_persons/")
     held = []
     page.route("**/enterprise/enterprise_persons/export*", lambda route: held.append(route))  # "being built"
-    link = page.get_by_role("link", name="导出全部")
+    link = page.get_by_role("link", name="导出本页签")
     link.click()
     busy = page.get_by_role("link", name="正在导出…")
     expect(busy).to_have_attribute("aria-busy", "true")
@@ -155,5 +155,5 @@ def test_export_says_it_is_working_until_the_file_arrives_then_names_it(page, ba
     assert download_info.value.suggested_filename.startswith("天津滨海万通物流有限公司-人员清单-未提交-")
     assert saved.read_bytes()[:2] == b"PK"
     expect(page.get_by_role("status")).to_contain_text("已导出：天津滨海万通物流有限公司-人员清单-未提交-")
-    expect(page.get_by_role("link", name="导出全部")).not_to_have_attribute("aria-busy", "true")
+    expect(page.get_by_role("link", name="导出本页签")).not_to_have_attribute("aria-busy", "true")
     assert len(held) == 1

@@ -164,7 +164,7 @@ def test_a_company_registers_on_a_phone_and_its_staff_register_through_its_qr_co
 
     console.get_by_role("tab", name="已提交").click()
     with console.expect_download() as export_info:
-        console.get_by_role("link", name="导出全部").click()
+        console.get_by_role("link", name="导出本页签").click()
     exported = tmp_path / "export.xlsx"
     export_info.value.save_as(exported)
     assert export_info.value.suggested_filename.startswith("天津滨城海通物流有限公司-人员清单-已提交-")

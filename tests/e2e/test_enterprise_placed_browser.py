@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from models import today
@@ -68,3 +69,26 @@ def test_allocated_and_later_tabs_show_station_window_reason_and_doses(page, bas
     page.goto(f"{base_url}{PERSONS}?tab=unsubmitted")
     headers = page.locator("table.model-list thead th").all_inner_texts()
     assert "退回原因" in [h.strip() for h in headers] and "接种站" not in [h.strip() for h in headers]
+
+
+def test_export_all_after_submitting_everyone_holds_all_staff_with_their_status(
+        page, base_url, browser_login, placed, tmp_path):
+    browser_login(page, "enterprise", "ent-placed", TEST_PASSWORD)
+    page.goto(f"{base_url}{PERSONS}")  # 未提交, empty: everyone here has been submitted
+    expect(page.get_by_role("tab", name="未提交")).to_be_visible()
+    shoot(page, "enterprise-unsubmitted-exports")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="导出全部").click()
+    saved = tmp_path / "all.xlsx"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename.startswith("滨海公交集团-全部人员-")
+    rows = list(load_workbook(saved).worksheets[0].iter_rows(values_only=True))
+    status = rows[0].index("状态")
+    assert {row[0]: row[status] for row in rows[1:]} == {
+        "已约员工": "已预约", "待约员工": "已分配", "未种员工": "未接种", "续种员工": "待续种"}
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="导出本页签").click()
+    download.value.save_as(saved)
+    assert download.value.suggested_filename.startswith("滨海公交集团-人员清单-未提交-")
+    assert len(list(load_workbook(saved).worksheets[0].iter_rows(values_only=True))) == 1  # the header only
