@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from extensions import db, limiter, login_manager
 from models.audit import record_event
 from models.org import Enterprise
-from models.passwords import password_error
+from models.passwords import account_context, new_password_error
 from models.user import ENTERPRISE, ROLE_LABELS, User
 from services.safe_redirect import safe_next
 
@@ -192,7 +192,7 @@ def change_password():
         elif form.new_password.data == form.current_password.data:
             error = "新密码不能与当前密码相同"
         else:
-            error = password_error(form.new_password.data)
+            error = new_password_error(form.new_password.data, account_context(current_user))
         if error is None:
             user = current_user._get_current_object()
             user.set_password(form.new_password.data)

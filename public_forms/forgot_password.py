@@ -25,7 +25,7 @@ from extensions import db, limiter
 from models.audit import record_event
 from models.base import now
 from models.identity import normalise_phone, phone_error
-from models.passwords import password_error
+from models.passwords import account_context, new_password_error
 from models.sms import SmsCode
 from models.user import User
 from services import sms
@@ -239,7 +239,9 @@ def new_password():
         form.account.data = accounts[0].id
     error = None
     if form.validate_on_submit():
-        error = password_error(form.new_password.data)
+        chosen = [user for user in accounts if user.id == form.account.data] or accounts
+        error = new_password_error(form.new_password.data,
+                                   [hint for user in chosen for hint in account_context(user)])
         if error is None and not spend_reset(row):
             session.pop(SESSION_KEY, None)
             flash("验证码已失效，请重新获取", "error")

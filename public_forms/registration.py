@@ -13,7 +13,7 @@ from extensions import db, limiter
 from models.audit import record_event
 from models.identity import credit_code_error, normalise_credit_code, normalise_phone, phone_error
 from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY, Enterprise, ReviewDepartment, Territory
-from models.passwords import password_error
+from models.passwords import new_password_error
 from models.user import ENTERPRISE, User
 from services.qr import employee_form_url
 
@@ -90,7 +90,8 @@ def clean_registration(form):
     if "phone" not in errors and phone_error(values["phone"]):
         errors["phone"] = phone_error(values["phone"])
     if "password" not in errors:
-        problem = password_error(values["password"])
+        problem = new_password_error(values["password"], [values.get(key) for key in
+                                                          ("credit_code", "phone", "contact_name", "name")])
         if problem:
             errors["password"] = problem
     if "confirm" not in errors and "password" not in errors and values["confirm"] != values["password"]:

@@ -97,8 +97,8 @@ def test_issued_password_must_be_changed_first(client, make_user, db):
     weak = client.post("/change-password", data={"current_password": TEST_PASSWORD, "new_password": "short",
                                                   "confirm": "short"})
     assert "密码至少8位" in weak.get_data(as_text=True)
-    done = client.post("/change-password", data={"current_password": TEST_PASSWORD, "new_password": "NewPassw0rd",
-                                                  "confirm": "NewPassw0rd"})
+    done = client.post("/change-password", data={"current_password": TEST_PASSWORD, "new_password": "Harbour2026q",
+                                                  "confirm": "Harbour2026q"})
     assert done.headers["Location"] == "/center/"
     assert client.get("/center/").status_code == 200
 

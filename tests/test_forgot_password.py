@@ -211,3 +211,14 @@ def test_requests_per_address_are_throttled(database_url, db):
         with throttled.app_context():
             _db.engine.dispose()
     assert statuses[:5] == [302] * 5 and statuses[5] == 429
+
+
+def test_reset_refuses_a_common_password_and_keeps_the_code_usable(client, reviewer, db):
+    ask_code(client)
+    client.post("/forgot-password/code", data={"code": sent_code(db)})
+    page = client.post("/forgot-password/new", data={"new_password": "Password1", "confirm": "Password1"})
+    assert "太容易被猜到" in page.get_data(as_text=True)
+    done = client.post("/forgot-password/new", data={"new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert done.headers["Location"] == "/login/review"
+    db.session.refresh(reviewer)
+    assert reviewer.check_password(NEW_PASSWORD)

@@ -205,3 +205,10 @@ def test_without_a_public_base_url_the_qr_code_uses_the_request_host(app, client
     monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", None)
     png = client.get("/register-qr.png", base_url="http://10.1.2.3:8080").data
     assert qr_text(png) == "http://10.1.2.3:8080/register"
+
+
+def test_a_common_or_own_phone_password_is_refused_and_nothing_registered(client, form, db):
+    for guessable in ("Password1", "a13902211234"):
+        response = client.post("/register", data={**form, "password": guessable, "confirm": guessable})
+        assert any("太容易被猜到" in m for m in messages(response)), messages(response)
+    assert enterprise_count(db) == 0

@@ -9,7 +9,7 @@ from werkzeug.security import check_password_hash
 import public_forms.auth as auth_module
 from app import create_app
 from extensions import db as _db
-from models.passwords import password_error
+from models.passwords import new_password_error, password_error
 from tests.conftest import TEST_PASSWORD
 
 
@@ -115,3 +115,24 @@ def test_login_is_throttled_per_address(database_url, make_user, db):
     finally:
         with limited.app_context():
             _db.engine.dispose()
+
+
+@pytest.mark.parametrize("guessable", ["Password1", "Passw0rd2026", "Qwerty123", "abc12345", "Tianjin1"])
+def test_common_passwords_are_refused_where_a_person_chooses_one(guessable):
+    assert "太容易被猜到" in new_password_error(guessable)
+
+
+def test_passwords_built_from_the_account_are_refused():
+    assert new_password_error("harbour2026", ["harbour", "13812345678"])  # the account name and a year
+    assert new_password_error("a13812345678", ["harbour", "13812345678"])  # the phone with a letter
+    assert new_password_error("Harbour2026q") is None and new_password_error("Xinhe2026reset") is None
+
+
+def test_change_password_refuses_a_common_password(client, make_user, login, db):
+    user = make_user("center", username="common_user")
+    login(user)
+    response = client.post("/change-password", data={"current_password": TEST_PASSWORD, "new_password": "Password1",
+                                                      "confirm": "Password1"})
+    assert "太容易被猜到" in response.get_data(as_text=True)
+    db.session.refresh(user)
+    assert user.check_password(TEST_PASSWORD)

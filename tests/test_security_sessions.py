@@ -166,10 +166,10 @@ def test_a_saved_verified_cookie_sets_the_password_only_once(app, client, center
 
     replay = app.test_client()
     replay.set_cookie("session", saved)
-    response = replay.post("/forgot-password/new", data={"new_password": "Another2026z", "confirm": "Another2026z"})
+    response = replay.post("/forgot-password/new", data={"new_password": "Kaifaqu2027z", "confirm": "Kaifaqu2027z"})
     assert response.headers["Location"] == "/forgot-password"
     db.session.expire_all()
     user = db.session.get(User, center_account.id)
-    assert user.check_password(NEW_PASSWORD) and not user.check_password("Another2026z")
+    assert user.check_password(NEW_PASSWORD) and not user.check_password("Kaifaqu2027z")
     row = db.session.execute(select(SmsCode)).scalar_one()
     assert row.verified_at is not None and row.reset_at is not None
