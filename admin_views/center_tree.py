@@ -20,7 +20,7 @@ from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import and_, select
 
-from admin_views.base import PersonListView, bounded_ids, bounded_int
+from admin_views.base import EnterpriseNameSearchMixin, PersonListView, bounded_ids, bounded_int
 from extensions import db
 from models import stats
 from models.org import (
@@ -310,7 +310,7 @@ class ToolButton:
     endpoint: str | None = None
 
 
-class TreePersonListView(PersonListView):
+class TreePersonListView(EnterpriseNameSearchMixin, PersonListView):
     """A center person list narrowed by the department tree on its left (?node=…)."""
 
     role = CENTER

@@ -13,7 +13,15 @@ from flask_admin.actions import action
 from flask_login import current_user
 from sqlalchemy import and_, case, func, select
 
-from admin_views.base import ConsoleHomeView, PersonListView, bounded_ids, bounded_int, int_arg, query_args
+from admin_views.base import (
+    ConsoleHomeView,
+    EnterpriseNameSearchMixin,
+    PersonListView,
+    bounded_ids,
+    bounded_int,
+    int_arg,
+    query_args,
+)
 from admin_views.labels import STATUS_LABELS, TRANSITION_LABELS, figure_labels
 from extensions import db
 from models.audit import AuditEvent, PersonEvent, record_event
@@ -105,7 +113,7 @@ class ReviewHomeView(ConsoleHomeView):
                            user=current_user)
 
 
-class ReviewPersonView(PersonListView):
+class ReviewPersonView(EnterpriseNameSearchMixin, PersonListView):
     role = REVIEW
     tabs = {
         "pending": ("待初审", (SUBMITTED,)),

@@ -197,3 +197,13 @@ def test_tabs_show_counts_of_the_chosen_enterprise(client, login, district):
     listing = page(client, LIST + f"?tab=pending&enterprise={district['child_ent'].id}")
     assert 'data-tab-count="pending">2<' in listing
     assert "港口子公司" in listing and "母待审" not in listing
+
+
+def test_the_list_is_searched_by_enterprise_name_within_scope(client, login, district):
+    login(district["reviewer"])
+    found = page(client, LIST + "?tab=pending&search=子公司")
+    assert found.count("子待审") == 2 and "母待审" not in found
+    assert "姓名 / 企业名称 / 身份证号 / 手机号" in found
+    assert "别家待审" not in page(client, LIST + "?tab=pending&search=别家公司")  # another department's company
+    by_name = page(client, LIST + "?tab=pending&search=母待审")  # names are still found
+    assert by_name.count("母待审") >= 3 and "子待审" not in by_name
