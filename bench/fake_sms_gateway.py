@@ -18,6 +18,8 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+HOLD_SECONDS = 1.5  # under the senders' answer timeout: the sender is killed while it waits
+
 
 class FakeGateway:
     """The gateway's state and an HTTP server for it on 127.0.0.1 (port 0: any free port)."""
@@ -30,6 +32,9 @@ class FakeGateway:
         self.repeats = Counter()  # client_msg_id -> repeats dropped
         self.posts = self.refused = self.hung_up = 0
         self.in_flight = Counter()  # User-Agent of requests being held after acceptance
+        # A test that kills a sender mid-send names it here: its first accepted request is held
+        # (answer not yet sent) and `holding` is set, so the kill lands in flight for certain.
+        self.hold_for, self.holding = None, threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.server.handle_error = lambda request, address: None  # a sender killed mid-request is expected
@@ -85,6 +90,9 @@ class FakeGateway:
                     try:
                         if gateway.delay:
                             time.sleep(gateway.delay)
+                        if gateway.hold_for and gateway.hold_for in agent and not gateway.holding.is_set():
+                            gateway.holding.set()
+                            time.sleep(HOLD_SECONDS)
                     finally:
                         with gateway.lock:
                             gateway.in_flight[agent] -= 1
