@@ -15,7 +15,7 @@ from admin_views.base import int_arg, query_args
 from admin_views.center_tree import ToolButton, TreePersonListView
 from extensions import db
 from models import stats
-from models.org import Station, Territory
+from models.org import Enterprise, Station, Territory
 from models.person import Person
 from models.status import ALLOCATED, CENTER_APPROVED
 
@@ -32,6 +32,21 @@ def suggestion_reason(station, territory):
     if territory is not None:
         return f"{territory.name}没有接种站，建议全区剩余名额最多的接种站"
     return "剩余名额最多"
+
+
+SHOWN_ENTERPRISES = 8
+
+
+def chosen_enterprises(condition):
+    """Who is being allocated: the enterprises with the most of the chosen people, and how many there are."""
+    per_company = (select(Enterprise.name, func.count(Person.id).label("n"))
+                   .join(Enterprise, Enterprise.id == Person.enterprise_id).where(condition)
+                   .group_by(Enterprise.id, Enterprise.name))
+    counted = per_company.subquery()
+    total = db.session.execute(select(func.count()).select_from(counted)).scalar_one()
+    shown = db.session.execute(select(counted.c.name, counted.c.n)
+                               .order_by(counted.c.n.desc(), counted.c.name).limit(SHOWN_ENTERPRISES)).all()
+    return shown, total
 
 
 class CenterAllocationView(TreePersonListView):
@@ -74,11 +89,13 @@ class CenterAllocationView(TreePersonListView):
             flash("没有可分配的人员：请勾选待分配的人员。", "warning")
             return redirect(self.get_url(".index_view", **self.list_args()))
         rows = stats.station_load(days=7)
+        companies, company_count = chosen_enterprises(waiting)
         territory_id = stats.majority_territory(waiting)
         suggested = stats.suggest_station(rows, territory_id)
         territory = db.session.get(Territory, territory_id) if territory_id else None
         return self.render(
             "center/choose_station.html", rows=rows, suggested=suggested, chosen_count=count, territory=territory,
+            companies=companies, company_count=company_count,
             reason=suggestion_reason(suggested, territory),
             scope=request.args.get("scope"), rowids=self.ticked_ids(), list_args=self.list_args(),
         )

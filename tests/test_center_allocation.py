@@ -154,3 +154,15 @@ def test_a_stopped_station_is_never_suggested(world):
     _db.session.flush()
     assert stats.station_load(days=7) == []
     assert stats.suggest_station(stats.station_load(days=7), world["shop"].territory_id) is None
+
+
+def test_choose_station_says_who_is_being_allocated(client, login, world):
+    login(world["center"])
+    html = client.get(f"{LIST}choose-station?scope=all&node=dept:{world['street'].id}").get_data(as_text=True)
+    assert 'data-company-count="2"' in html and "来自 2 家企业" in html
+    # the enterprise with most people first, each with its count; nobody of another node
+    shop, mall = r"新河商贸有限公司 <strong[^>]*>6</strong> 人", r"新河百货有限公司 <strong[^>]*>3</strong> 人"
+    assert re.search(shop + ".*" + mall, html, re.S)
+    assert "塘沽物流有限公司" not in html
+    ticked = client.get(f"{LIST}choose-station?scope=ticked&rowid={world['port_ids'][0]}").get_data(as_text=True)
+    assert "来自 1 家企业" in ticked and "塘沽物流有限公司 <strong" in ticked

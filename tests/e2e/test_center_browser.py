@@ -93,8 +93,12 @@ def test_allocate_to_the_suggested_station_book_and_cancel_a_window(page, base_u
     page.goto(f"{base_url}/center/allocation/?node=ent:{port['bus'].id}")
     page.get_by_role("button", name="全部分配").click()
     expect(page.get_by_role("heading", name="请选择接种站")).to_be_visible()
+    expect(page.locator(".chosen-enterprises")).to_contain_text(f"来自 1 家企业：{port['bus'].name} 4 人")
     expect(page.locator(f"input[name=station_id][value='{port['station'].id}']")).to_be_checked()
     screenshot(page, "center-choose-station")
+    page.set_viewport_size({"width": 375, "height": 800})
+    screenshot(page, "center-choose-station-phone")
+    page.set_viewport_size({"width": 1366, "height": 900})
     page.get_by_role("button", name="确认").click()
     expect(page.get_by_text("已处理 4 人，跳过 0 人")).to_be_visible()
 
