@@ -180,21 +180,25 @@ def _enterprises(rng, count, departments, territories):
     return rows
 
 
+DEMO_PHONES = {"admin": "13902230000", "center": "13902230001", "review": "1390221", "station": "1390222"}
+
+
 def _accounts(password_hash, departments, stations, enterprises):
     def user(username, role, display, **unit):
         db.session.add(User(username=username, role=role, display_name=display, password_hash=password_hash, **unit))
 
-    user("admin", ADMIN, "系统管理员")
-    user("center", CENTER, "滨海新区疫情防控指挥中心")
+    # Every demo account has a phone of its own, so 忘记密码 can be tried with any of them.
+    user("admin", ADMIN, "系统管理员", phone=DEMO_PHONES["admin"])
+    user("center", CENTER, "滨海新区疫情防控指挥中心", phone=DEMO_PHONES["center"])
     accounts = [("admin", "admin", "系统管理员"), ("center", "center", "滨海新区疫情防控指挥中心")]
     for index, department in enumerate(departments, start=1):
         username = f"dept{index:03d}"
-        user(username, REVIEW, department.name, department=department)
+        user(username, REVIEW, department.name, department=department, phone=f"{DEMO_PHONES['review']}{index:04d}")
         if department.name in ("天津港集团公司", "区交通运输局", "新河街道"):
             accounts.append(("review", username, department.name))
     for index, station in enumerate(stations, start=1):
         username = f"station{index:02d}"
-        user(username, STATION, station.name, station=station)
+        user(username, STATION, station.name, station=station, phone=f"{DEMO_PHONES['station']}{index:04d}")
         if index <= 2:
             accounts.append(("station", username, station.name))
     for index, enterprise in enumerate(enterprises):

@@ -70,6 +70,10 @@ def test_demo_seed_loads_a_district_and_if_empty_leaves_it_alone(app, db, caplog
     # the account table is what a newcomer reads: no workflow line per demo batch around it
     assert not [r for r in caplog.records if r.name == "binhai.workflow"]
     assert logging.getLogger("binhai.workflow").isEnabledFor(logging.INFO)  # requests still log
+    # every demo account can try 忘记密码: each has a phone of its own
+    phones = db.session.execute(select(User.username, User.phone)).all()
+    assert all(phone for _, phone in phones) and len({phone for _, phone in phones}) == len(phones)
+    assert dict(phones)["dept004"] == "13902210004" and dict(phones)["station01"] == "13902220001"
     assert "演示账号" in result.output
     persons = db.session.execute(select(func.count()).select_from(Person)).scalar_one()
     assert persons == 20 and db.session.execute(select(func.count()).select_from(Enterprise)).scalar_one() >= 3

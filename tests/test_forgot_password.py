@@ -222,3 +222,7 @@ def test_reset_refuses_a_common_password_and_keeps_the_code_usable(client, revie
     assert done.headers["Location"] == "/login/review"
     db.session.refresh(reviewer)
     assert reviewer.check_password(NEW_PASSWORD)
+
+
+def test_the_page_tells_accounts_without_a_phone_whom_to_ask(client):
+    assert "账号未绑定手机号的，请联系系统管理员重置密码" in client.get("/forgot-password").get_data(as_text=True)
