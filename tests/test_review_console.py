@@ -1,9 +1,10 @@
 """审核部门端 through HTTP: scope, dashboard, 全部审核 / 批量审核 / 退回, the audited detail page."""
 
 import re
+from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models import AuditEvent, Person
 
@@ -207,3 +208,12 @@ def test_the_list_is_searched_by_enterprise_name_within_scope(client, login, dis
     assert "别家待审" not in page(client, LIST + "?tab=pending&search=别家公司")  # another department's company
     by_name = page(client, LIST + "?tab=pending&search=母待审")  # names are still found
     assert by_name.count("母待审") >= 3 and "子待审" not in by_name
+
+
+def test_list_times_are_shown_to_the_minute(client, login, district, db):
+    db.session.execute(update(Person).where(Person.id.in_(district["parent_pending"]))
+                       .values(submitted_at=datetime(2026, 11, 30, 9, 5, 7, 123456)))
+    db.session.commit()
+    login(district["reviewer"])
+    listing = page(client, LIST + "?tab=pending")
+    assert "2026-11-30 09:05" in listing and "09:05:07" not in listing
