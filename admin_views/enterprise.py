@@ -34,6 +34,7 @@ from extensions import db
 from models import dose_counts, persons
 from models.audit import record_event
 from models.base import today
+from models.counters import status_totals
 from models.options import PERSON_CATEGORY, option_labels
 from models.org import AppointmentSlot, Station
 from models.person import GENDER_LABELS, Person
@@ -312,7 +313,14 @@ class EnterprisePersonView(PersonListView):
     def render(self, template, **kwargs):
         if template == self.list_template:
             kwargs.setdefault("export_url", self.get_url(".export_all", **query_args()))
+            kwargs.setdefault("all_tab_counts", self.tab_counts())
         return super().render(template, **kwargs)
+
+
+    def tab_counts(self):
+        """{tab: people} for every tab, as the review and center consoles show them (one counters query)."""
+        totals = status_totals(self.scope_condition())
+        return {key: sum(totals.get(status, 0) for status in statuses) for key, (_, statuses) in self.tabs.items()}
 
 
 def _values_of(person):

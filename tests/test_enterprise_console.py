@@ -582,3 +582,11 @@ def test_a_sheet_without_the_required_columns_or_rows_is_explained(client, login
     assert "表格中没有人员数据" in empty.get_data(as_text=True)
     nothing = client.post("/enterprise/import/upload", data={}, follow_redirects=True)
     assert "请选择要上传的 Excel 文件" in nothing.get_data(as_text=True)
+
+
+def test_every_tab_shows_its_count_as_review_and_center_do(client, login, firm):
+    login(firm["user"])
+    page = client.get(f"{PERSONS}/?tab=unsubmitted").get_data(as_text=True)
+    counts = {key: int(n) for key, n in re.findall(r'data-tab-count="(\w+)">(\d+)<', page)}
+    # this enterprise only (乙's three never count)
+    assert counts == {"unsubmitted": 3, "submitted": 2, "allocated": 3, "due_next": 0, "vaccinated": 2}
