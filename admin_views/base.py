@@ -103,6 +103,19 @@ class FlaskAdminInternals:
 
     # Rebuild the filters' choices on every page (choices that are admin-editable data).
     refresh_filter_choices = False
+    # Compute the list columns per request (a list whose columns follow its tab): ModelView
+    # caches them once in `_list_columns` and reads that for the header and sort-by-index.
+    list_columns_per_request = False
+
+    @property
+    def _list_columns(self):
+        if self.list_columns_per_request:
+            return self.get_list_columns()
+        return self.__dict__.get("_cached_list_columns")
+
+    @_list_columns.setter
+    def _list_columns(self, value):
+        self.__dict__["_cached_list_columns"] = value
 
     def list_arguments(self):
         """(search, filters) of the request's list, as Flask-Admin parsed and validated them."""

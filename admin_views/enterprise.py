@@ -199,20 +199,12 @@ class EnterprisePersonView(PersonListView):
     bulk_buttons = (("submit", "全部提交", "是否确认全部提交？"),)
 
     refresh_filter_choices = True  # the category list is admin-editable
+    list_columns_per_request = True  # each tab has its columns (tab_columns)
 
     def get_list_columns(self):
         # Built once outside any request (Flask-Admin's cache), then per request for its tab.
         tab = self.current_tab() if has_request_context() else None
         return self.get_column_names(only_columns=self.tab_columns.get(tab, self.column_list), excluded_columns=())
-
-    @property
-    def _list_columns(self):
-        """Flask-Admin's cached list columns (header, sorting by index): the current tab's."""
-        return self.get_list_columns()
-
-    @_list_columns.setter
-    def _list_columns(self, value):
-        pass  # computed per request, see the getter
 
     def search_placeholder(self):
         return "姓名 / 身份证号 / 手机号"
