@@ -44,14 +44,19 @@ bench: $(VENV)/.installed-app
 system-packages:
 	./scripts/install-system-packages.sh
 
+# The browser tests' tools from the npm registry (axe-core), exactly as package-lock.json pins them.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
 # Every test runs twice: on SQLite (TEST_DATABASE_URL emptied, whatever the environment says),
 # then on PostgreSQL (TEST_DATABASE_URL).
-test: system-packages $(VENV)/.installed-dev lint
+test: system-packages $(VENV)/.installed-dev node_modules/.installed lint
 	TEST_DATABASE_URL= $(BIN)/python -m pytest -p no:cacheprovider
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
