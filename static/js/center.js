@@ -1,12 +1,5 @@
-// Center console lists: ticked-row forms (批量…), the department tree loading enterprises when opened.
+// Center console lists: ticked-row forms (批量…, the rows from ticked_rows.js), the department tree loading enterprises when opened.
 (function () {
-  function tickedIds() {
-    return Array.prototype.map.call(
-      document.querySelectorAll("table.model-list input.action-checkbox:checked"),
-      function (box) { return box.value; }
-    );
-  }
-
   // The question names how many people the post acts on: the ticked rows or the list, no more
   // than a 预约人数 field of the form allows (the booking stops there).
   function question(form, submitter, rows) {
@@ -38,7 +31,7 @@
       }
       return;
     }
-    var ids = tickedIds();
+    var ids = window.TickedRows.ids();
     if (ids.length === 0) {
       event.preventDefault();
       window.alert("请先勾选人员");
@@ -49,14 +42,7 @@
       event.preventDefault();
       return;
     }
-    form.querySelectorAll("input[name=rowid]").forEach(function (input) { input.remove(); });
-    ids.forEach(function (id) {
-      var input = document.createElement("input");
-      input.type = "hidden";
-      input.name = "rowid";
-      input.value = id;
-      form.appendChild(input);
-    });
+    window.TickedRows.carry(form, ids);
   }
 
   document.querySelectorAll("form.ticked-form, form.ticked-capable").forEach(function (form) {
