@@ -83,6 +83,20 @@ ERROR_MESSAGES = {
     "override_check_in_only": "只有登记可由主管批准提前",
     "override_needs_supervisor": "须由本站主管账号批准",
     "override_reason_required": "请填写提前接种的原因",
+    # BookingError codes (models/appointments.py): booking, windows and capacity.
+    "amount_required": "请填写预约人数（至少 1 人）",
+    "slot_over": "请选择本站尚未结束的预约时段",
+    "cancel_reason_required": "请填写取消原因",
+    "range_reversed": "结束日期不能早于开始日期",
+    "range_too_long": "日期范围不能超过 {days} 天",
+    "windows_required": "请填写每日时段，例如 08:30-10:00,10:00-11:30",
+    "window_reversed": "结束时间须晚于开始时间",
+    "windows_overlap": "同一天的时段不能重叠",
+    "slot_capacity_required": "请填写每个时段的容量（1 至 {most} 人）",
+    "capacity_required": "请填写容量",
+    "capacity_out_of_range": "容量须在 0 至 {most} 之间",
+    "capacity_below_booked": "容量不能小于已预约人数（该时段已预约 {booked} 人）。如需减少，请先取消部分预约。",
+    "slot_has_bookings": "该时段已有预约，不能删除。请先取消本时段预约。",
 }
 
 

@@ -30,7 +30,7 @@ MAX_RANGE_DAYS = 62
 
 
 class BookingError(WorkflowError):
-    """A booking or window change that cannot be made as asked; the message is for the user."""
+    """A booking or window change that cannot be made as asked; its code is worded by admin_views/labels.py."""
 
 
 class SlotNotFound(LookupError):
@@ -121,7 +121,7 @@ def book_in_phases(actor, station, people, amount, first_day, last_day, *, notic
     booked person receives.
     """
     if amount is None or amount < 1:
-        raise BookingError("请填写预约人数（至少 1 人）")
+        raise BookingError("amount_required")
     _check_range(first_day, last_day)
     eligible = and_(people, Person.station_id == station.id, Person.status.in_(APPOINTABLE))
     outcome = BookingOutcome(wanted=min(amount, _count(eligible)))
@@ -158,7 +158,7 @@ def book_into_slot(actor, people, slot, *, notice, change_notice):
     texts the newly booked, `change_notice(slot)` the moved.
     """
     if slot.ends_at <= now():
-        raise BookingError("请选择本站尚未结束的预约时段")
+        raise BookingError("slot_over")
     requested = _count(people)
     changed = 0
     steps = (("appoint", (ALLOCATED, NOT_VACCINATED, DUE_NEXT), notice, "appointment"),
@@ -195,7 +195,7 @@ def cancel_appointments(actor, people, reason, *, notice):
     """
     reason = (reason or "").strip()
     if not reason:
-        raise BookingError("请填写取消原因")
+        raise BookingError("cancel_reason_required")
     requested = _count(people)
     slot_ids = db.session.execute(
         select(Person.slot_id).where(people, Person.status == APPOINTED,
@@ -230,25 +230,25 @@ def appointed_on_day(station_id, day):
 
 def _check_manager(actor):
     if getattr(actor, "role", None) not in SLOT_MANAGERS:
-        raise BookingError("当前账号无权执行此操作")
+        raise BookingError("not_allowed")
 
 
 def _check_range(first_day, last_day):
     if last_day < first_day:
-        raise BookingError("结束日期不能早于开始日期")
+        raise BookingError("range_reversed")
     if (last_day - first_day).days >= MAX_RANGE_DAYS:
-        raise BookingError(f"日期范围不能超过 {MAX_RANGE_DAYS} 天")
+        raise BookingError("range_too_long", days=MAX_RANGE_DAYS)
 
 
 def _check_windows(windows):
     if not windows:
-        raise BookingError("请填写每日时段，例如 08:30-10:00,10:00-11:30")
+        raise BookingError("windows_required")
     ordered = sorted(windows)
     if any(ends <= begins for begins, ends in ordered):
-        raise BookingError("结束时间须晚于开始时间")
+        raise BookingError("window_reversed")
     for (_, first_end), (second_start, _) in zip(ordered, ordered[1:]):
         if second_start < first_end:
-            raise BookingError("同一天的时段不能重叠")
+            raise BookingError("windows_overlap")
     return ordered
 
 
@@ -261,7 +261,7 @@ def create_slots(actor, station, first_day, last_day, windows, capacity):
     _check_range(first_day, last_day)
     windows = _check_windows(windows)
     if capacity is None or not 1 <= capacity <= MAX_CAPACITY:
-        raise BookingError(f"请填写每个时段的容量（1 至 {MAX_CAPACITY} 人）")
+        raise BookingError("slot_capacity_required", most=MAX_CAPACITY)
     start, end = day_bounds(first_day, last_day)
     existing = db.session.execute(
         select(AppointmentSlot.starts_at, AppointmentSlot.ends_at)
@@ -291,9 +291,9 @@ def set_capacity(actor, slot_id, capacity):
     """Change a window's capacity, never below what is booked (one conditional UPDATE)."""
     _check_manager(actor)
     if capacity is None:
-        raise BookingError("请填写容量")
+        raise BookingError("capacity_required")
     if not 0 <= capacity <= MAX_CAPACITY:
-        raise BookingError(f"容量须在 0 至 {MAX_CAPACITY} 之间")
+        raise BookingError("capacity_out_of_range", most=MAX_CAPACITY)
     result = db.session.execute(
         update(AppointmentSlot)
         .where(AppointmentSlot.id == slot_id, AppointmentSlot.booked <= capacity)
@@ -306,7 +306,7 @@ def set_capacity(actor, slot_id, capacity):
         ).scalar_one_or_none()
         if booked is None:
             raise SlotNotFound(slot_id)
-        raise BookingError(f"容量不能小于已预约人数（该时段已预约 {booked} 人）。如需减少，请先取消部分预约。")
+        raise BookingError("capacity_below_booked", booked=booked)
     record_event(actor, "slot_capacity_changed", target_type="slot", target_id=slot_id,
                  detail=f"slot={slot_id} capacity={capacity}")
     db.session.flush()
@@ -325,6 +325,6 @@ def delete_slot(actor, slot_id):
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise BookingError("该时段已有预约，不能删除。请先取消本时段预约。")
+        raise BookingError("slot_has_bookings")
     record_event(actor, "slot_deleted", target_type="slot", target_id=slot_id, detail=f"station={station_id}")
     db.session.flush()
