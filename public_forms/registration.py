@@ -3,24 +3,31 @@
 A company fills in its name, unified social credit code, review department, address,
 contact, phone, password and territory; on success its enterprise record and 企业端
 account exist and the page shows its own QR code (企业专属二维码) for its staff.
+
+The phone becomes a login name, so it is proven by an SMS code (获取验证码) before the
+account is made. Only someone who entered the right code learns that the phone already
+belongs to another enterprise account: anyone else could otherwise probe which phones
+are registered, which 忘记密码 carefully does not tell either.
 """
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from admin_views.base import mask_phone
 from extensions import db, limiter
 from models.audit import record_event
 from models.identity import credit_code_error, normalise_credit_code, normalise_phone, phone_error
 from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY, Enterprise, ReviewDepartment, Territory
 from models.passwords import new_password_error
 from models.user import ENTERPRISE, User
+from models.verification_codes import CODE_DIGITS, CodePurpose, check_code, issue_code
 from services.qr import employee_form_url
 
 bp = Blueprint("registration", __name__)
 
-FIELDS = ("name", "credit_code", "department_id", "address", "contact_name", "phone", "password", "confirm",
-          "territory_id")
+FIELDS = ("name", "credit_code", "department_id", "address", "contact_name", "phone", "sms_code", "password",
+          "confirm", "territory_id")
 REQUIRED_MESSAGES = {
     "name": "请填写企业名称",
     "credit_code": "请填写统一社会信用代码",
@@ -28,14 +35,20 @@ REQUIRED_MESSAGES = {
     "address": "请填写详细地址",
     "contact_name": "请填写联系人",
     "phone": "请填写手机号",
+    "sms_code": "请输入短信验证码（先点“获取验证码”）",
     "password": "请设置密码",
     "confirm": "请再次输入密码",
     "territory_id": "请选择所属辖区",
 }
 MAX_LENGTHS = {"name": 120, "address": 200, "contact_name": 50}
 CREDIT_CODE_TAKEN = "该统一社会信用代码已注册，请直接登录企业端；忘记密码可通过注册手机号找回"
-PHONE_TAKEN = "该手机号已被其他企业账号使用，请更换手机号"
+PHONE_TAKEN = "该手机号已绑定其他企业账号：可用它直接登录企业端；为另一家企业注册请更换手机号"
 DONE_SESSION_KEY = "registered_enterprise_id"
+CODE_SESSION_KEY = "registration_code_id"
+PURPOSE = CodePurpose(
+    "register",
+    "【滨海新区疫苗接种】您正在注册企业账号，验证码{code}，5分钟内有效。如非本人操作，请忽略本短信。",
+)
 
 
 def register_rate_limit():
@@ -110,9 +123,22 @@ def clean_registration(form):
 
     if "credit_code" not in errors and _credit_code_taken(values["credit_code"]):
         errors["credit_code"] = CREDIT_CODE_TAKEN
-    if "phone" not in errors and _phone_taken(values["phone"]):
-        errors["phone"] = PHONE_TAKEN
+    if "sms_code" not in errors and not (values["sms_code"].isascii() and values["sms_code"].isdigit()
+                                         and len(values["sms_code"]) == CODE_DIGITS):
+        errors["sms_code"] = f"请输入短信中的{CODE_DIGITS}位数字验证码"
     return values, errors
+
+
+def proven_phone_error(values):
+    """Spend one try of the code sent to the phone; once it is right, say if the phone is taken."""
+    code_id = session.get(CODE_SESSION_KEY)
+    if not isinstance(code_id, int):
+        return None, "请先获取短信验证码"
+    problem = check_code(PURPOSE, code_id, values["phone"], "", values["sms_code"])
+    if problem:
+        return None, problem
+    session.pop(CODE_SESSION_KEY, None)
+    return (PHONE_TAKEN, None) if _phone_taken(values["phone"]) else (None, None)
 
 
 def _credit_code_taken(code):
@@ -145,27 +171,61 @@ def create_enterprise_account(values):
     return enterprise
 
 
+def registration_page(values, errors, notice=None):
+    """The form again, with what was typed; a password only when it passed (the page is never cached)."""
+    if errors.get("password") or errors.get("confirm"):
+        values.pop("password", None)
+        values.pop("confirm", None)
+    if errors.get("sms_code"):
+        values.pop("sms_code", None)
+    response = make_response(render_template(
+        "public/register.html", values=values, errors=errors, notice=notice,
+        departments=department_choices(), territories=territory_choices()))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.route("/register", methods=("GET", "POST"))
 @limiter.limit(register_rate_limit, methods=["POST"])
 def register():
-    values, errors = {}, {}
-    if request.method == "POST":
-        values, errors = clean_registration(request.form)
-        if not errors:
-            try:
-                enterprise = create_enterprise_account(values)
-                db.session.commit()
-            except IntegrityError:
-                # Someone registered the same code (or phone) between our check and the insert.
-                db.session.rollback()
-                errors["credit_code"] = CREDIT_CODE_TAKEN
-            else:
-                session[DONE_SESSION_KEY] = enterprise.id
-                return redirect(url_for("registration.done"))
-    values.pop("password", None)
-    values.pop("confirm", None)
-    return render_template("public/register.html", values=values, errors=errors,
-                           departments=department_choices(), territories=territory_choices())
+    if request.method == "GET":
+        return registration_page({}, {})
+    values, errors = clean_registration(request.form)
+    if errors:
+        # The code is checked only once everything else is right, so a typo costs no try.
+        return registration_page(values, errors)
+    taken, code_problem = proven_phone_error(values)
+    if code_problem or taken:
+        db.session.commit()  # the try (or the spent code) counts, whatever comes next
+        return registration_page(values, {"sms_code": code_problem} if code_problem else {"phone": taken})
+    try:
+        enterprise = create_enterprise_account(values)
+        db.session.commit()
+    except IntegrityError:
+        # Someone registered the same code (or phone) between our check and the insert.
+        db.session.rollback()
+        return registration_page(values, {"credit_code": CREDIT_CODE_TAKEN})
+    session[DONE_SESSION_KEY] = enterprise.id
+    return redirect(url_for("registration.done"))
+
+
+@bp.route("/register/code", methods=("POST",))
+@limiter.limit(register_rate_limit)
+def send_code():
+    """获取验证码: text a code to the typed phone, whoever it belongs to, and show the form again."""
+    values = {key: (request.form.get(key) or "").strip() for key in FIELDS}
+    values["password"], values["confirm"] = request.form.get("password") or "", request.form.get("confirm") or ""
+    values["phone"] = normalise_phone(values["phone"])
+    problem = phone_error(values["phone"]) if values["phone"] else REQUIRED_MESSAGES["phone"]
+    if problem:
+        return registration_page(values, {"phone": problem})
+    row, problem = issue_code(PURPOSE, values["phone"], "", send=True)
+    if problem:
+        return registration_page(values, {"sms_code": problem})
+    session[CODE_SESSION_KEY] = row.id
+    db.session.commit()
+    notice = f"验证码已发送至{mask_phone(values['phone'])}，5分钟内有效；收到后填入“短信验证码”，再点“立刻提交”。"
+    return registration_page(values, {}, notice)
 
 
 @bp.route("/register/done")

@@ -8,6 +8,7 @@ unreachable PostgreSQL fails the run instead of skipping.
 import itertools
 import os
 import random
+import re
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -327,3 +328,16 @@ def reader_token(db, make_station):
     _, token = ReaderToken.issue(station, "入口1号台")
     db.session.commit()
     return token
+
+
+def sms_code_sent_to(db, phone, kind=None):
+    """The six-digit code of the newest text to `phone` (of `kind`, if given), as its owner reads it; or None."""
+    from models.sms import SmsMessage
+
+    db.session.rollback()
+    query = select(SmsMessage.body).where(SmsMessage.phone == phone).order_by(SmsMessage.id.desc()).limit(1)
+    if kind:
+        query = query.where(SmsMessage.kind == kind)
+    body = db.session.execute(query).scalar_one_or_none()
+    found = re.search(r"验证码(\d{6})", body or "")
+    return found.group(1) if found else None

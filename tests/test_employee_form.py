@@ -11,6 +11,7 @@ from models import Enterprise, OptionItem, Person, now, today
 from models import persons as person_records
 from models.identity import age_on, id_birth_date
 from models.options import PERSON_CATEGORY
+from tests.conftest import sms_code_sent_to
 
 # Test vectors of /work/shared/guides/card-reader.md
 VALID_IDS = {"11010519491231002X": "F", "440524198001010013": "M", "11010219840406970X": "F"}
@@ -281,6 +282,10 @@ def test_public_forms_refuse_a_post_without_csrf_token(own_app, enterprise, org_
     for path, data in ((f"/e/{enterprise.qr_token}", answer()), ("/register", org_for_registration)):
         page = client.get(path).get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        if path == "/register":
+            assert client.post("/register/code", data=data).status_code == 400, "获取验证码 needs the token too"
+            assert client.post("/register/code", data={**data, "csrf_token": token}).status_code == 200
+            data = {**data, "sms_code": sms_code_sent_to(db, data["phone"], kind="register")}
         assert client.post(path, data={**data, "csrf_token": token}).status_code == 302
     db.session.expire_all()
     assert len(persons(db)) == 1

@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 
 from models import Enterprise, User
 from models.org import TERRITORY
+from models.sms import SmsCode, SmsMessage
 from public_forms import registration
+from tests.conftest import sms_code_sent_to
 
 VALID_CODE = "914403001922038216"
 PASSWORD = "Binhai2026x"
@@ -34,12 +36,26 @@ def org(make_department, make_territory, db):
 
 
 @pytest.fixture
-def form(org):
+def typed(org):
+    """The form as a company fills it in, before 获取验证码."""
     return {
         "name": "天津滨城海通物流有限公司", "credit_code": VALID_CODE, "department_id": str(org["child"].id),
         "address": "滨海新区新港二号路1号", "contact_name": "王海", "phone": "13902211234",
         "password": PASSWORD, "confirm": PASSWORD, "territory_id": str(org["territory"].id),
     }
+
+
+def get_code(client, db, data):
+    """Press 获取验证码 and read the code off the phone; return the page and the code."""
+    page = client.post("/register/code", data=data)
+    return page, sms_code_sent_to(db, data["phone"], kind="register")
+
+
+@pytest.fixture
+def form(typed, client, db):
+    """The form with the code the phone received."""
+    _, code = get_code(client, db, typed)
+    return {**typed, "sms_code": code}
 
 
 def enterprise_count(db):
@@ -93,8 +109,8 @@ def test_the_token_is_random_and_long(client, form, db):
 
 
 @pytest.mark.parametrize("login_name", [VALID_CODE, VALID_CODE.lower(), "13902211234"])
-def test_the_new_account_logs_in_with_credit_code_or_phone(app, form, login_name, db):
-    app.test_client().post("/register", data=form)
+def test_the_new_account_logs_in_with_credit_code_or_phone(app, client, form, login_name, db):
+    client.post("/register", data=form)
     fresh = app.test_client()
     response = fresh.post("/login/enterprise", data={"username": login_name, "password": PASSWORD})
     assert response.headers["Location"] == "/enterprise/"
@@ -145,11 +161,19 @@ def test_each_invalid_field_gets_its_message_and_nothing_is_created(client, form
     assert db.session.execute(select(func.count(User.id))).scalar_one() == 0
 
 
-def test_the_form_keeps_what_was_typed_but_never_the_password(client, form):
-    page = client.post("/register", data={**form, "phone": "123"}).get_data(as_text=True)
-    assert form["name"] in page and form["address"] in page
-    assert PASSWORD not in page
+def test_the_form_keeps_what_was_typed_and_an_accepted_password_but_never_a_refused_one(client, form):
+    page = client.post("/register", data={**form, "address": ""}).get_data(as_text=True)
+    assert form["name"] in page and form["contact_name"] in page
     assert f'value="{form["territory_id"]}" selected' in page
+    assert page.count(f'value="{PASSWORD}"') == 2, "both password fields keep an accepted password"
+
+    refused = client.post("/register", data={**form, "confirm": PASSWORD + "9"}).get_data(as_text=True)
+    assert form["name"] in refused and PASSWORD not in refused
+
+
+def test_the_registration_page_is_never_cached(client, form):
+    for response in (client.get("/register"), client.post("/register", data={**form, "name": ""})):
+        assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_valid_codes_with_letters_and_full_width_or_lower_case_are_accepted(client, form, db):
@@ -170,12 +194,65 @@ def test_a_registered_credit_code_is_refused_and_changes_nothing(client, form, m
     assert db.session.execute(select(func.count(User.id))).scalar_one() == 0
 
 
-def test_a_phone_used_by_another_enterprise_account_is_refused(client, form, make_enterprise, make_user, db):
+def test_a_taken_phone_is_told_only_to_whoever_received_the_code(client, typed, make_enterprise, make_user, db):
     make_user("enterprise", make_enterprise(), phone="13902211234")
     db.session.commit()
-    response = client.post("/register", data=form)
+    without_code = client.post("/register", data=typed).get_data(as_text=True)
+    wrong_code = client.post("/register", data={**typed, "sms_code": "000000"}).get_data(as_text=True)
+    for page in (without_code, wrong_code):
+        assert registration.PHONE_TAKEN not in page and "已绑定" not in page and "已被" not in page
+
+    _, code = get_code(client, db, typed)
+    response = client.post("/register", data={**typed, "sms_code": code})
     assert registration.PHONE_TAKEN in messages(response)
     assert enterprise_count(db) == 1
+
+
+def test_get_code_texts_the_typed_phone_and_keeps_the_form(client, typed, db):
+    page, code = get_code(client, db, typed)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and code is not None
+    assert "验证码已发送至139****1234，5分钟内有效" in text
+    assert typed["name"] in text and typed["address"] in text and text.count(f'value="{PASSWORD}"') == 2
+    assert code not in text
+    again = client.post("/register/code", data=typed).get_data(as_text=True)
+    assert "获取验证码过于频繁，请1分钟后再试" in again
+
+
+@pytest.mark.parametrize("phone, message", [("", "请填写手机号"), ("12345678901", "请输入正确的11位手机号")])
+def test_get_code_for_a_wrong_phone_sends_nothing(client, typed, db, phone, message):
+    response = client.post("/register/code", data={**typed, "phone": phone})
+    assert any(message in text for text in messages(response)), messages(response)
+    assert db.session.execute(select(func.count(SmsMessage.id))).scalar_one() == 0
+
+
+def test_a_wrong_code_counts_a_try_and_registers_nothing(client, form, db):
+    wrong = "000000" if form["sms_code"] != "000000" else "111111"
+    response = client.post("/register", data={**form, "sms_code": wrong})
+    assert "验证码错误，还可尝试4次" in messages(response)
+    assert enterprise_count(db) == 0
+    assert db.session.execute(select(SmsCode.attempts).where(SmsCode.purpose == "register")).scalar_one() == 1
+    assert client.post("/register", data=form).status_code == 302
+
+
+def test_without_a_code_nothing_registers(client, typed, db):
+    assert "请输入短信验证码" in " ".join(messages(client.post("/register", data=typed)))
+    fresh_browser = {**typed, "sms_code": "123456"}
+    assert "请先获取短信验证码" in " ".join(messages(client.post("/register", data=fresh_browser)))
+    assert enterprise_count(db) == 0
+
+
+def test_one_code_registers_one_enterprise(client, form, db):
+    assert client.post("/register", data=form).status_code == 302
+    other = {**form, "credit_code": "91440300708461136T", "name": "另一家企业"}
+    assert "请先获取短信验证码" in " ".join(messages(client.post("/register", data=other)))
+    assert enterprise_count(db) == 1
+
+
+def test_a_code_sent_to_one_phone_does_not_prove_another(client, form, db):
+    response = client.post("/register", data={**form, "phone": "13902219999"})
+    assert any("验证码" in m for m in messages(response)), messages(response)
+    assert enterprise_count(db) == 0
 
 
 def test_a_simultaneous_registration_of_the_same_code_meets_the_unique_constraint(client, form, make_enterprise,

@@ -89,7 +89,7 @@ def by_method(**cells_of_method):
 EXPECTED = {
     # public pages
     "portal.index": PUBLIC, "portal.healthz": PUBLIC, "portal.register_qr": PUBLIC, "static": PUBLIC,
-    "registration.register": PUBLIC, "registration.done": PUBLIC,
+    "registration.register": PUBLIC, "registration.send_code": PUBLIC, "registration.done": PUBLIC,
     "employee.form": PUBLIC, "employee.done": PUBLIC, "employee.poster": PUBLIC, "employee.qr_image": PUBLIC,
     "employee.privacy": PUBLIC,
     "auth.login": PUBLIC, "auth.change_password": LOGGED_IN,

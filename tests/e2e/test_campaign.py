@@ -23,7 +23,7 @@ from sqlalchemy import select
 from models import AuditEvent, Person, PersonEvent, SmsMessage, now
 from models.identity import credit_check_char, id_check_char
 from models.org import INDUSTRY
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, sms_code_sent_to
 
 COMPANY = "天津滨城港航物流有限公司"
 DEPARTMENT = "区交通运输局"
@@ -268,6 +268,9 @@ def test_the_whole_campaign_in_the_browser(campaign, phone, desk_context, playwr
     mobile.get_by_label("社会统一信用代码").fill(credit_code)
     mobile.get_by_label(re.compile("^密码")).fill(COMPANY_PASSWORD)
     mobile.get_by_label("二次确认密码").fill(COMPANY_PASSWORD)
+    mobile.get_by_role("button", name="获取验证码").click()
+    expect(mobile.get_by_text("验证码已发送至139****1234")).to_be_visible()
+    mobile.get_by_label("短信验证码").fill(sms_code_sent_to(db, "13902201234", kind="register"))
     mobile.get_by_role("button", name="立刻提交").click()
     expect(mobile.get_by_role("heading", name="注册成功")).to_be_visible()
     expect(mobile.get_by_role("img", name=f"{COMPANY}企业专属二维码")).to_be_visible()

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from pyzbar.pyzbar import decode
 
 from models.identity import credit_check_char, id_check_char, id_number_error
+from tests.conftest import sms_code_sent_to
 
 CREDIT_CODE = "91120116MA05JQ2X1L"
 PASSWORD = "Haitong2026"
@@ -75,7 +76,16 @@ def test_a_company_registers_on_a_phone_and_its_staff_register_through_its_qr_co
     phone.get_by_label("社会统一信用代码").fill(code.lower())
     phone.locator("#password").fill(PASSWORD)
     phone.get_by_label("二次确认密码").fill(PASSWORD)
-    phone.get_by_role("button", name="立刻提交").click()
+    # The phone is proven by a texted code; the form comes back with everything typed kept.
+    phone.get_by_role("button", name="获取验证码").click()
+    expect(phone.get_by_text("验证码已发送至139****1234，5分钟内有效")).to_be_visible()
+    expect(phone.locator("#password")).to_have_value(PASSWORD)
+    expect(phone.get_by_label("社会统一信用代码")).to_have_value(code.lower())
+    screenshot(phone, "enterprise-register-code-sent-phone")
+    assert fits_the_screen(phone)
+    # Enter in the code field registers (it does not ask for another code).
+    phone.get_by_label("短信验证码").fill(sms_code_sent_to(db, "13902201234", kind="register"))
+    phone.get_by_label("短信验证码").press("Enter")
     expect(phone.get_by_role("heading", name="注册成功")).to_be_visible()
     expect(phone.get_by_role("img", name=re.compile("企业专属二维码"))).to_be_visible()
     screenshot(phone, "enterprise-registered-phone")
