@@ -8,7 +8,7 @@ from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from admin_views.base import mask_id_number
+from admin_views.base import int_arg, mask_id_number
 from admin_views.labels import error_text
 from admin_views.station_common import StationView, answer, current_station, format_duration
 from admin_views.station_exit_lot import chosen_lot, lot_context, record_dose
@@ -45,12 +45,14 @@ class WaitStats:
         return format_duration(self.longest_seconds) if self.seen_today else "—"
 
 
-def waiting_people(station_id):
+def waiting_query(station_id):
     """People checked in at the station and not yet through the exit desk, longest waiting first."""
-    return db.session.execute(
-        select(Person).where(Person.station_id == station_id, Person.status == CHECKED_IN)
-        .order_by(Person.checked_in_at, Person.id)
-    ).scalars().all()
+    return (select(Person).where(Person.station_id == station_id, Person.status == CHECKED_IN)
+            .order_by(Person.checked_in_at, Person.id))
+
+
+def waiting_people(station_id):
+    return db.session.execute(waiting_query(station_id)).scalars().all()
 
 
 def wait_stats(station_id, at=None):
@@ -100,6 +102,20 @@ class StationQueueView(StationView):
         """The queue as an HTML fragment, for the pages' scripts to refresh."""
         return self.render("station/_queue_panel.html", compact=request.args.get("compact") == "1",
                            **queue_context(current_user.station_id))
+
+    @expose("/next")
+    def next_person(self):
+        """下一位: 出站确认 of whoever has waited longest, other than the person whose form is open (`after`)."""
+        after = int_arg("after")
+        query = waiting_query(current_user.station_id).limit(1)
+        person = db.session.execute(query.where(Person.id != after) if after else query).scalar_one_or_none()
+        if person is not None:
+            return redirect(url_for(".exit_form", person_id=person.id))
+        if after and self._waiting(after):
+            flash("候诊队列中没有其他人员", "info")
+            return redirect(url_for(".exit_form", person_id=after))
+        flash("当前没有候诊人员", "info")
+        return redirect(url_for(".index"))
 
     @expose("/<int:person_id>/")
     def exit_form(self, person_id, signature_error=None, reason_error=None, lot_error=None):
@@ -256,9 +272,13 @@ class StationQueueView(StationView):
 
     def _scoped_person(self, person_id):
         """A waiting person of this station, or 404 (other stations' people do not exist here)."""
-        person = db.session.execute(
-            select(Person).where(Person.id == person_id, person_scope(current_user), Person.status == CHECKED_IN)
-        ).scalar_one_or_none()
+        person = self._waiting(person_id)
         if person is None:
             abort(404)
         return person
+
+    def _waiting(self, person_id):
+        """The person if waiting in this station's queue, else None."""
+        return db.session.execute(
+            select(Person).where(Person.id == person_id, person_scope(current_user), Person.status == CHECKED_IN)
+        ).scalar_one_or_none()

@@ -196,3 +196,26 @@ def test_station_sets_its_default_vaccine(client, login, db, exit_desk):
     assert 'value="重组新冠病毒疫苗(CHO细胞)"' in page and 'value="2026C07"' in page
     event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "station_vaccine_defaults")).scalar_one()
     assert event.target_id == station.id and "2026C07" in event.detail
+
+
+def test_next_opens_whoever_waited_longest_and_never_another_stations_person(client, login, db, exit_desk,
+                                                                            make_station, make_persons):
+    other = make_station("塘沽街社区卫生服务中心接种点")
+    [stranger] = make_persons(exit_desk["enterprise"], 1, status="checked_in", station=other, name="孙外站",
+                              checked_in_at=now() - timedelta(hours=3))
+    db.session.commit()
+    login(exit_desk["user"])
+    first = client.get("/station/queue/next")
+    assert first.headers["Location"].endswith(f"/station/queue/{exit_desk['long']}/")
+    after = client.get(f"/station/queue/next?after={exit_desk['long']}")
+    assert after.headers["Location"].endswith(f"/station/queue/{exit_desk['short']}/")
+    alone = client.get(f"/station/queue/next?after={exit_desk['short']}")
+    assert alone.headers["Location"].endswith(f"/station/queue/{exit_desk['long']}/")
+    db.session.execute(Person.__table__.update().where(Person.id == exit_desk["long"]).values(status="vaccinated"))
+    db.session.commit()
+    last = client.get(f"/station/queue/next?after={exit_desk['short']}", follow_redirects=True).get_data(as_text=True)
+    assert "候诊队列中没有其他人员" in last and "出站确认 · 李刚到" in last
+    db.session.execute(Person.__table__.update().where(Person.id == exit_desk["short"]).values(status="vaccinated"))
+    db.session.commit()
+    empty = client.get(f"/station/queue/next?after={stranger}", follow_redirects=True).get_data(as_text=True)
+    assert "当前没有候诊人员" in empty and "候诊队列中没有其他人员" not in empty and "孙外站" not in empty

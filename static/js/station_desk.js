@@ -1,4 +1,6 @@
 // 入站登记: show each card read as it arrives, look up typed ID numbers, check people in.
+// The nurse works by keyboard and scanner: the cursor goes back to the ID field after every
+// action (where a scanner types next), and Enter there with nothing typed is 登记 of the read shown.
 (function () {
   "use strict";
   var desk = document.getElementById("station-desk");
@@ -45,9 +47,13 @@
     readPanel.insertBefore(note, readPanel.firstChild);
   }
 
+  function backToIdField() {
+    lookupInput.focus();
+  }
+
   StationLive.connect(desk.getAttribute("data-events-url"), {
     card_read: function (event) {
-      showRead(event.read);
+      showRead(event.read).then(backToIdField);
       refreshRecent();
     },
     queue: function () { refreshQueue(); }
@@ -55,16 +61,41 @@
   // The day's average and longest wait move with the clock, too.
   window.setInterval(refreshQueue, 60000);
 
+  // Enter with an empty ID field: 登记 of the read shown, if it can be checked in.
+  function checkInShownRead() {
+    var form = readPanel.querySelector("form.check-in-form");
+    var button = form && form.querySelector("button[type=submit]");
+    if (!form) {
+      lookupError.textContent = readPanel.querySelector(".read-card[data-read-id]")
+        ? "当前显示的人员无需或不能登记，请读下一张证件" : "请先读卡，或输入身份证号后按回车查询";
+      return;
+    }
+    if (!button.disabled) { form.requestSubmit(button); }
+  }
+
   lookupForm.addEventListener("submit", function (event) {
     event.preventDefault();
     lookupError.textContent = "";
+    if (!lookupInput.value.trim()) {
+      checkInShownRead();
+      backToIdField();
+      return;
+    }
     post(lookupForm.action, new FormData(lookupForm)).then(function (result) {
-      if (!result.ok) { lookupError.textContent = result.message; return; }
-      readPanel.innerHTML = result.html;
-      readPanel.setAttribute("data-shown-read", String(result.read));
-      lookupInput.value = "";
-      refreshRecent();
+      if (result.ok) {
+        readPanel.innerHTML = result.html;
+        readPanel.setAttribute("data-shown-read", String(result.read));
+        lookupInput.value = "";
+        refreshRecent();
+      } else {
+        lookupError.textContent = result.message;
+      }
+      backToIdField();
     });
+  });
+  document.addEventListener("station:queue-empty", function () {
+    lookupError.textContent = "当前没有候诊人员";
+    backToIdField();
   });
 
   // 登记 (and any other small form in the read panel) without leaving the page.
@@ -73,13 +104,13 @@
     if (!form.classList.contains("js-post")) { return; }
     event.preventDefault();
     var question = form.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) { return; }
+    if (question && !window.confirm(question)) { backToIdField(); return; }
     var button = form.querySelector("button[type=submit]");
     if (button) { button.disabled = true; }
     var readId = form.querySelector("input[name=read_id]");
     post(form.action, new FormData(form)).then(function (result) {
       var done = readId ? showRead(readId.value) : Promise.resolve();
-      done.then(function () { toast(result.message, result.ok); refreshQueue(); lookupInput.focus(); });
+      done.then(function () { toast(result.message, result.ok); refreshQueue(); backToIdField(); });
     });
   });
 
@@ -87,6 +118,6 @@
     var link = event.target.closest("a.js-show-read");
     if (!link) { return; }
     event.preventDefault();
-    showRead(link.getAttribute("data-read"));
+    showRead(link.getAttribute("data-read")).then(backToIdField);
   });
 })();
