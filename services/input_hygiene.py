@@ -9,8 +9,9 @@ when they carry what no user types and what breaks the code or the database furt
   - a number where an id, a page or an amount is expected that is not plain ASCII digits
     (int() takes "١٢" but the database and the URL builders do not), negative, or past the
     integer columns' range;
-  - a date (YYYY-MM-DD at the start of a value) whose year no record of this system can have:
-    the views' date arithmetic overflows at year 9999.
+  - a date (a whole value of YYYY-MM-DD, optionally with a time) whose year no record of this
+    system can have: the views' date arithmetic overflows at year 9999. Free text that merely
+    starts with such a date (a remark "0001-01-01 补录") is text, and passes.
 The answer is a 400 page with a Chinese message, or for the reader API (/api/...) a JSON 422
 in the API's error format; nothing is read or written by the view.
 """
@@ -33,7 +34,8 @@ INTEGER_NAMES = frozenset({
     "amount", "capacity", "packages", "doses_per_package", "dose_number", "count",
 })
 NUMERIC = re.compile(r"\s*[-+]?\d+\s*")  # \d: any script's digits, refused below unless ASCII
-ISO_DATE = re.compile(r"(\d{1,6})-(\d{1,2})-(\d{1,2})")
+ISO_DATE = re.compile(r"\s*(\d{1,6})-(\d{1,2})-(\d{1,2})"  # the year, month and day
+                      r"(?:[T ]\d{1,2}:\d{1,2}(?::\d{1,2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?\s*")
 
 CONTROL_CHARACTER, BIDI_OVERRIDE, NOT_AN_INTEGER, NEGATIVE, OUT_OF_RANGE, IMPLAUSIBLE_DATE = (
     "control_character", "bidi_override", "not_an_integer", "negative", "out_of_range", "implausible_date")
@@ -56,7 +58,7 @@ def text_problem(value, allow_whitespace):
                 return CONTROL_CHARACTER
         elif char in BIDI_CONTROLS:
             return BIDI_OVERRIDE
-    found = ISO_DATE.match(value)
+    found = ISO_DATE.fullmatch(value)
     if found and not FIRST_YEAR <= int(found.group(1)) <= LAST_YEAR:
         return IMPLAUSIBLE_DATE
     return None
