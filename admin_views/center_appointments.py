@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from admin_views.base import RoleAccessMixin, bounded_ids, int_arg, query_args
 from admin_views.center_tree import ToolButton, TreePersonListView
-from admin_views.labels import error_text
+from admin_views.labels import error_text, reservation_message
 from admin_views.notices import appointment_notice, cancellation_notice, change_notice, window_text
 from extensions import db
 from models import appointments, stats
@@ -71,7 +71,8 @@ def booking_message(outcome):
     if outcome.remaining:
         text += (f"，还有 {outcome.remaining} 人未能预约：所选日期内、其接种间隔之内的时段名额不足"
                  "（续种人员不会约在最早可接种日之前或最晚日之后）。")
-    return text
+    extra = reservation_message(outcome.reservations)
+    return f"{text.rstrip('。')}。{extra}" if extra else text
 
 
 # ---------------------------------------------------------------- helpers of the views
@@ -208,7 +209,8 @@ class CenterAppointmentView(TreePersonListView):
 
         outcome = run_and_commit(operation)
         if outcome is not None:
-            flash(booking_message(outcome), "success" if outcome.booked and not outcome.remaining else "warning")
+            fully = outcome.booked and not outcome.remaining and not outcome.reservations.unreserved
+            flash(booking_message(outcome), "success" if fully else "warning")
         return self.back()
 
     @action("cancel_appointment", "批量取消预约")

@@ -68,6 +68,7 @@ TRANSITION_LABELS = {
     "vaccinate": "确认接种",
     "mark_not_vaccinated": "未接种",
     "open_booster": "开放加强针",
+    "take_up_reservation": "按预留时段预约下一剂",
 }
 
 # WorkflowError codes (models/workflow.py) and what the user reads; {name} from the error's params.
@@ -125,3 +126,14 @@ def error_text(error):
 
 # How a person acting on their own record (我的接种) appears in the audit log.
 SELF_ACTOR_NAME = "本人"
+
+
+def reservation_message(reservations):
+    """What the dose-2 reservations of a dose-1 booking did, for the operator."""
+    if not reservations.wanted:
+        return ""
+    text = f"已为其中 {reservations.reserved} 人同时预留第2剂时段（本站、接种间隔之内）"
+    if reservations.unreserved:
+        text += (f"；另有 {reservations.unreserved} 人未能预留第2剂：本站第2剂接种间隔之内的时段名额不足。"
+                 "请增加相应日期的时段或容量；这些人员完成第1剂后将列入“待续种”，届时再预约第2剂")
+    return text + "。"

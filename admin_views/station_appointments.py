@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, select
 
 from admin_views import notices
 from admin_views.base import bounded_ids, int_arg, mask_id_number, mask_phone
-from admin_views.labels import STATUS_LABELS, error_text
+from admin_views.labels import STATUS_LABELS, error_text, reservation_message
 from admin_views.station_common import StationView, current_station
 from extensions import db
 from models import appointments
@@ -196,4 +196,6 @@ def appointed_message(slot, booking):
     note = f"；时段 {window_text(slot)} 剩余 {booking.free_after} 个名额"
     if booking.free_after == 0:
         note += "（名额不足的人员未预约）"
-    return f"已处理 {booking.changed} 人，跳过 {booking.skipped} 人（状态已变化、已在该时段或名额不足）{note}"
+    text = f"已处理 {booking.changed} 人，跳过 {booking.skipped} 人（状态已变化、已在该时段或名额不足）{note}"
+    extra = reservation_message(booking.reservations)
+    return f"{text}。{extra}" if extra else text

@@ -12,9 +12,10 @@ from admin_views.station_queue import wait_stats
 from extensions import db
 from models.base import now, today
 from models.dose_counts import KIND_LABELS, one_station_doses
+from models.doses import GIVEN, VALID, Vaccination
 from models.org import AppointmentSlot
 from models.person import Person
-from models.status import APPOINTED, CHECKED_IN, DUE_NEXT, NOT_VACCINATED, VACCINATED, reached
+from models.status import APPOINTED, CHECKED_IN, NOT_VACCINATED, reached
 from models.workflow import funnel_counts
 
 SERIES = (
@@ -45,9 +46,9 @@ def hourly_progress(station_id, day):
                               Person.status.in_(reached(APPOINTED))),
         "checked_in": _by_hour(Person.checked_in_at, mine, Person.checked_in_at >= start,
                                Person.checked_in_at < end, Person.status.in_(reached(CHECKED_IN))),
-        # a dose that is not the course's last leaves the person 待续种: it was given here all the same
-        "vaccinated": _by_hour(Person.finished_at, mine, Person.status.in_((VACCINATED, DUE_NEXT)),
-                               Person.finished_at >= start, Person.finished_at < end),
+        # Every dose given here, from its record: the person may since be 待续种 or booked for the next.
+        "vaccinated": _by_hour(Vaccination.at, Vaccination.station_id == station_id, Vaccination.outcome == GIVEN,
+                               Vaccination.state == VALID, Vaccination.at >= start, Vaccination.at < end),
         "not_vaccinated": _by_hour(Person.finished_at, mine, Person.status == NOT_VACCINATED,
                                    Person.finished_at >= start, Person.finished_at < end),
     }

@@ -18,6 +18,7 @@ from models.audit import record_event
 from models.base import now
 from models.org import AppointmentSlot
 from models.person import Person
+from models.reservations import Reservations
 from models.status import ALLOCATED, APPOINTED, DUE_NEXT, NOT_VACCINATED
 from models.user import ADMIN, CENTER
 from models.workflow import TRANSITIONS, WorkflowError, apply_transition
@@ -44,6 +45,8 @@ class BookingOutcome:
     wanted: int
     booked: int = 0
     per_slot: list = field(default_factory=list)  # [(slot, count)]
+    # Dose-1 people of a product that reserves dose 2, and how many got a dose-2 place.
+    reservations: Reservations = field(default_factory=Reservations)
 
     @property
     def remaining(self):
@@ -57,6 +60,7 @@ class SlotBooking:
     requested: int
     changed: int
     free_after: int
+    reservations: Reservations = field(default_factory=Reservations)
 
     @property
     def skipped(self):
@@ -117,8 +121,10 @@ def book_in_phases(actor, station, people, amount, first_day, last_day, *, notic
     """Book up to `amount` of `people` (a condition on Person) into the station's earliest free windows.
 
     One appoint transition per window, each limited to what is still wanted; the
-    workflow never lets a window pass its capacity. `notice(slot)` is the text each
-    booked person receives.
+    workflow never lets a window pass its capacity. For a station whose dose-1 product
+    reserves dose 2, the workflow also holds each booked person's dose-2 place at the
+    station (models/reservations.py); `outcome.reservations` counts who found none.
+    `notice(slot)` is the text each booked person receives.
     """
     if amount is None or amount < 1:
         raise BookingError("amount_required")
@@ -136,6 +142,7 @@ def book_in_phases(actor, station, people, amount, first_day, last_day, *, notic
             notify_persons_of_event(result.event_id, notice(slot), "appointment")
             outcome.per_slot.append((slot, result.changed))
             outcome.booked += result.changed
+            outcome.reservations += result.reservations
     return outcome
 
 
@@ -161,6 +168,7 @@ def book_into_slot(actor, people, slot, *, notice, change_notice):
         raise BookingError("slot_over")
     requested = _count(people)
     changed = 0
+    reservations = Reservations()
     steps = (("appoint", (ALLOCATED, NOT_VACCINATED, DUE_NEXT), notice, "appointment"),
              ("reschedule", (APPOINTED,), change_notice, "appointment_change"))
     for action, statuses, wording, kind in steps:
@@ -173,10 +181,11 @@ def book_into_slot(actor, people, slot, *, notice, change_notice):
         if result.changed:
             notify_persons_of_event(result.event_id, wording(slot), kind)
         changed += result.changed
+        reservations += result.reservations
     free = db.session.execute(
         select(AppointmentSlot.capacity - AppointmentSlot.booked).where(AppointmentSlot.id == slot.id)
     ).scalar_one()
-    return SlotBooking(requested=requested, changed=changed, free_after=free)
+    return SlotBooking(requested=requested, changed=changed, free_after=free, reservations=reservations)
 
 
 def reschedule(actor, people, slot, *, notice):

@@ -47,6 +47,9 @@ class Person(db.Model):
     station_id = db.Column(db.Integer, db.ForeignKey("station.id"))
     slot_id = db.Column(db.Integer, db.ForeignKey("appointment_slot.id"))
     previous_slot_id = db.Column(db.Integer)
+    # The dose-2 window held since dose 1 was booked (products with reserve_next_dose; see
+    # models/reservations.py); counted in that window's `booked` like an appointment.
+    reserved_slot_id = db.Column(db.Integer, db.ForeignKey("appointment_slot.id"))
 
     created_at = db.Column(db.DateTime, nullable=False, default=now)
     submitted_at, submitted_by_id = _stage_columns("submitted")
@@ -77,7 +80,8 @@ class Person(db.Model):
 
     enterprise = db.relationship("Enterprise", backref=db.backref("persons", lazy="dynamic"))
     station = db.relationship("Station")
-    slot = db.relationship("AppointmentSlot")
+    slot = db.relationship("AppointmentSlot", foreign_keys=[slot_id])
+    reserved_slot = db.relationship("AppointmentSlot", foreign_keys=[reserved_slot_id])
     product = db.relationship("VaccineProduct")
 
     __mapper_args__ = {"version_id_col": version}
@@ -92,6 +96,7 @@ class Person(db.Model):
         # without a station (approval, return) then writes three index entries fewer.
         _partial("ix_person_station_status", "station_id", "status", present="station_id"),
         _partial("ix_person_slot_status", "slot_id", "status", present="slot_id"),
+        _partial("ix_person_reserved_slot", "reserved_slot_id", present="reserved_slot_id"),
         # Today's check-ins per station (dashboards) without reading the whole table.
         _partial("ix_person_checked_in_at", "checked_in_at", "station_id", present="checked_in_at"),
         # The 待续种 tab: people whose next window opens in a date range.

@@ -20,6 +20,13 @@ from models.counters import status_totals
 from models.doses import GIVEN, NOT_GIVEN, Vaccination
 from models.org import AppointmentSlot, Enterprise, department_ids_under
 from models.person import Person
+from models.reservations import (
+    Reservations,
+    inside_next_dose_window,
+    move_after_reschedule,
+    release,
+    reserve_for_booked,
+)
 from models.status import (
     ALLOCATED,
     APPOINTED,
@@ -116,6 +123,9 @@ class TransitionResult:
     changed: int
     event_id: int | None = None
     notes: list = field(default_factory=list)
+    # Dose-2 places sought and held for the dose-1 people booked (models/reservations.py).
+    reservations: Reservations = field(default_factory=Reservations)
+    released_reservations: int = 0
 
     @property
     def skipped(self):
@@ -214,10 +224,13 @@ def apply_transition(action, actor, *, ids=None, where=None, reason=None, statio
         _release_previous_slots(event.id)
     _write_history(event.id)
     event.changed = changed
+    result = TransitionResult(action, requested, changed, event.id)
+    if changed:
+        _follow_reservations(result, actor, event, slot)
     db.session.flush()
     logger.info("workflow action=%s user=%s role=%s requested=%d changed=%d event=%s",
                 action, actor.id, actor.role, requested, changed, event.id)
-    return TransitionResult(action, requested, changed, event.id)
+    return result
 
 
 def _checked_transition(action, actor, reason, station, slot, ids, where):
@@ -394,6 +407,53 @@ def _release_previous_slots(event_id):
         .values(booked=AppointmentSlot.booked - moved)
         .execution_options(synchronize_session=False)
     )
+
+
+# ---------------------------------------------------------------- dose-2 reservations
+
+# Not in TRANSITIONS: nobody asks for it; 完成接种 of dose 1 makes it for the people it moved.
+TAKE_UP_RESERVATION = _t("take_up_reservation", {DUE_NEXT}, APPOINTED, {STATION})
+
+
+def _follow_reservations(result, actor, event, slot):
+    """Keep each dose-2 reservation with its dose-1 booking: made, moved, taken up or released, never left."""
+    moved = Person.last_event_id == event.id
+    if result.action == "appoint":
+        result.reservations = reserve_for_booked(event.id, slot)
+    elif result.action == "reschedule":
+        result.reservations, result.released_reservations = move_after_reschedule(event.id, slot)
+    elif result.action in ("cancel_appointment", "mark_not_vaccinated"):
+        result.released_reservations = release(moved)
+    elif result.action == "vaccinate":
+        _take_up_reservations(actor, event.id)
+        # Whoever is still moved by this event and holds a place: outside the real interval.
+        result.released_reservations = release(moved)
+    notes = []
+    if result.reservations.wanted:
+        notes.append(f"next_dose_reserved={result.reservations.reserved}/{result.reservations.wanted}")
+    if result.released_reservations:
+        notes.append(f"next_dose_released={result.released_reservations}")
+    if notes:
+        event.detail = " ".join(filter(None, (event.detail, *notes)))
+
+
+def _take_up_reservations(actor, event_id):
+    """Dose 1 given: a reserved window inside the real dose-2 interval becomes the dose-2 appointment."""
+    fits = and_(Person.last_event_id == event_id, Person.status == DUE_NEXT, inside_next_dose_window())
+    wanted = _count(fits)
+    if wanted == 0:
+        return 0
+    event = _open_event(TAKE_UP_RESERVATION, actor, None, wanted, None, None)
+    values = {"previous_status": Person.status, "status": APPOINTED, "last_event_id": event.id,
+              "version": Person.version + 1, "slot_id": Person.reserved_slot_id, "reserved_slot_id": None}
+    values.update(_stage_values(TAKE_UP_RESERVATION, actor, now()))
+    changed = db.session.execute(
+        update(Person).where(fits).values(values).execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire_all()
+    _write_history(event.id)
+    event.changed = changed
+    return changed
 
 
 # ---------------------------------------------------------------- funnel

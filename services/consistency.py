@@ -107,13 +107,20 @@ CHECKS = [
     Check("slot_over_capacity", "预约时段不超出容量", "no slot booked beyond its capacity",
           "SELECT id FROM appointment_slot WHERE booked > capacity OR booked < 0", "appointment_slot"),
     # A dose given in a slot keeps its place there after the person moves on to the next dose.
-    Check("slot_booked_count", "时段已约人数等于持有该时段或在该时段已接种的人数",
-          "slot.booked equals the persons holding the slot or given a dose in it",
+    Check("slot_booked_count", "时段已约人数等于持有、预留该时段或在该时段已接种的人数",
+          "slot.booked equals the persons holding or reserving the slot or given a dose in it",
           "SELECT s.id FROM appointment_slot s LEFT JOIN "
           "(SELECT slot_id, COUNT(*) AS holders FROM (SELECT id AS person_id, slot_id FROM person "
-          "WHERE slot_id IS NOT NULL UNION SELECT person_id, slot_id FROM vaccination "
+          "WHERE slot_id IS NOT NULL UNION SELECT id, reserved_slot_id FROM person WHERE reserved_slot_id IS NOT NULL "
+          "UNION SELECT person_id, slot_id FROM vaccination "
           "WHERE outcome = 'given' AND slot_id IS NOT NULL) used GROUP BY slot_id) h "
           "ON h.slot_id = s.id WHERE s.booked <> COALESCE(h.holders, 0)", "appointment_slot"),
+    # A dose-2 place is held only while dose 1 is booked (models/reservations.py), at the same station.
+    Check("reservation_without_dose_one_booking", "预留第2剂时段的人员第1剂已预约或已登记，且同一接种站",
+          "persons reserving a dose-2 window have dose 1 appointed or checked in, at the window's station",
+          f"SELECT p.id FROM person p JOIN appointment_slot s ON s.id = p.reserved_slot_id "
+          f"WHERE p.status NOT IN {_in((APPOINTED, CHECKED_IN))} OR p.doses_given <> 0 "
+          "OR p.station_id IS NULL OR p.station_id <> s.station_id", "person"),
     Check("appointed_without_slot", "已预约/已登记人员都有预约时段和接种站",
           "appointed and checked-in persons have a slot and a station",
           f"SELECT id FROM person WHERE status IN {_in((APPOINTED, CHECKED_IN))} "

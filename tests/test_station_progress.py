@@ -3,7 +3,7 @@
 import re
 from datetime import datetime, time, timedelta
 
-from models import today
+from models import Vaccination, today
 
 
 def at(hour, minute=0, day=None):
@@ -28,8 +28,13 @@ def test_progress_counts_today_by_hour_and_in_total(client, login, db, make_stat
     yesterday = make_slot(station, starts_at=at(9, day=today() - timedelta(days=1)), capacity=20)
     make_persons(enterprise, 2, status="appointed", station=station, slot=nine)
     make_persons(enterprise, 1, status="checked_in", station=station, slot=nine, checked_in_at=at(9, 20))
-    make_persons(enterprise, 3, status="vaccinated", station=station, slot=ten, checked_in_at=at(9, 50),
-                 finished_at=at(10, 30))
+    given = make_persons(enterprise, 3, status="vaccinated", station=station, slot=ten, checked_in_at=at(9, 50),
+                         finished_at=at(10, 30))
+    # One of them had dose 1 here at 10:40 and is booked for dose 2 since: still given here at 10.
+    dose_one = make_persons(enterprise, 1, status="appointed", station=station, slot=nine, dose_number=2,
+                            doses_given=1)
+    db.session.add_all(Vaccination(person_id=i, dose_number=1, station_id=station.id, outcome="given",
+                                   at=at(10, 40 if i in dose_one else 30)) for i in given + dose_one)
     make_persons(enterprise, 1, status="not_vaccinated", station=station, slot=ten, checked_in_at=at(10, 5),
                  finished_at=at(10, 15), not_vaccinated_reason="发热(体温≥37.3℃)")
     make_persons(enterprise, 4, status="vaccinated", station=station, slot=yesterday,
@@ -42,10 +47,10 @@ def test_progress_counts_today_by_hour_and_in_total(client, login, db, make_stat
     db.session.commit()
     login(user)
     page = client.get("/station/progress/").get_data(as_text=True)
-    assert figures(page) == {"appointed": 7, "checked_in": 5, "vaccinated": 3, "not_vaccinated": 1}
+    assert figures(page) == {"appointed": 8, "checked_in": 5, "vaccinated": 4, "not_vaccinated": 1}
     # columns: 预约 登记 完成接种 未接种
-    assert hour_row(page, 9) == [3, 4, 0, 0]
-    assert hour_row(page, 10) == [4, 1, 3, 1]
+    assert hour_row(page, 9) == [4, 4, 0, 0]
+    assert hour_row(page, 10) == [4, 1, 4, 1]
     assert 'data-figure="waiting">1<' in page
     assert 'data-figure="vaccinated-total">7<' in page  # every day, this station only
     assert 'data-refresh-seconds="10"' in page and "js/station_progress.js" in page
