@@ -1,4 +1,4 @@
-"""Booking dose 1 also reserves a dose-2 window at the same station (per product); the place moves or goes with dose 1."""
+"""Booking dose 1 also reserves a dose-2 window at the same station (per product); the place follows dose 1."""
 
 import threading
 from datetime import datetime, time, timedelta
