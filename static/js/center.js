@@ -115,3 +115,14 @@
     }, 0);
   });
 })();
+
+// On a phone the tree is folded behind 按…筛选 (center.css): the button opens and closes it.
+(function () {
+  "use strict";
+  document.querySelectorAll(".center-tree .tree-toggle").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var shown = button.closest(".center-tree").classList.toggle("tree-shown");
+      button.setAttribute("aria-expanded", shown ? "true" : "false");
+    });
+  });
+})();
