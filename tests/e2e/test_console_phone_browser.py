@@ -77,3 +77,22 @@ def test_the_enterprise_list_on_a_phone_is_cards_without_empty_lines(phone, dist
     expect(card.locator("td.col-name")).to_contain_text("新填员工")
     expect(card.locator("td[data-label='退回原因']")).to_be_hidden()  # nothing to say: no line
     page.wait_for_load_state()
+
+
+def test_the_review_list_on_a_phone_starts_within_the_first_screen(phone, db, make_department, make_enterprise,
+                                                                   make_persons, make_user, screenshot):
+    department = make_department("区交通运输局")
+    for number in range(15):  # a department with many enterprises: their panel sits above the list
+        make_persons(make_enterprise(f"滨海第{number + 1}运输有限公司", department=department), 1,
+                     status="submitted", name=f"司机{number + 1}")
+    make_user("review", department, username="jtj-phone")
+    db.session.commit()
+    page = phone
+    log_in(page, "review", "jtj-phone")
+    page.goto("/review/review_persons/")
+    screenshot(page, "review-list-375")
+    rows = page.locator("table.model-list tbody tr")
+    expect(rows).to_have_count(15)
+    assert rows.first.bounding_box()["y"] < PHONE["height"]
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.wait_for_load_state()
