@@ -414,6 +414,9 @@ def _release_previous_slots(event_id):
 # Not in TRANSITIONS: nobody asks for it; 完成接种 of dose 1 makes it for the people it moved.
 TAKE_UP_RESERVATION = _t("take_up_reservation", {DUE_NEXT}, APPOINTED, {STATION})
 
+# Every action the audit trail can name: the transitions users ask for and those the machine makes.
+AUDITED_ACTIONS = frozenset({*TRANSITIONS, TAKE_UP_RESERVATION.action})
+
 
 def _follow_reservations(result, actor, event, slot):
     """Keep each dose-2 reservation with its dose-1 booking: made, moved, taken up or released, never left."""

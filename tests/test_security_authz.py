@@ -161,6 +161,7 @@ EXPECTED = {
     "station_queue.index": STATION, "station_queue.panel": STATION, "station_queue.exit_form": STATION,
     "station_queue.vaccinate": STATION, "station_queue.not_vaccinated": STATION,
     "station_queue.signature": STATION, "station_queue.defaults": STATION, "station_queue.trace_code": STATION,
+    "station_queue.next_person": STATION,
     "station_stock.index": STATION, "station_stock.receive": STATION, "station_stock.waste": STATION,
     "station_stock.transfer": STATION, "station_stock.day_close": STATION,
     "station_observation.index": STATION, "station_observation.panel": STATION, "station_observation.end": STATION,
