@@ -79,6 +79,9 @@ class FakeGateway:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as senders reuse one connection
+            # TCP_NODELAY: else the answer's second segment waits for the sender's delayed ACK
+            # (Nagle), 40 ms a message, and the gateway's ceiling would be ~25 messages a second.
+            disable_nagle_algorithm = True
 
             def do_POST(self):  # noqa: N802 - the http.server API
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
