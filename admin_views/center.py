@@ -51,6 +51,7 @@ class CenterHomeView(FunnelHomeView):
             territories=territories, stations=stats.station_breakdown(),
             trend=trend, trend_chart=trend_chart(trend), updated_at=now(), aefi_alerts=open_alerts(),
             doses=dose_counts.district_doses(today()), station_doses=dose_counts.station_doses(today()),
+            department_doses=stats.department_dose_breakdown(),
             dose_kinds=DOSE_KINDS, dose_labels=dose_counts.KIND_LABELS,
         )
 
@@ -72,7 +73,7 @@ DOSE_KINDS = ("dose1", "dose2", "complete", "booster")
 
 
 def dose_values():
-    """The per-dose figures for the live JSON: district and per station, today and in total (counters only)."""
+    """The per-dose figures for the live JSON: district, per station and per top-level department (counters only)."""
     day = today()
     values = {}
     district = dose_counts.district_doses(day)
@@ -83,6 +84,11 @@ def dose_values():
         for when in ("today", "total"):
             for kind in DOSE_KINDS:
                 values[f"station:{station_id}:{kind}_{when}"] = figures[when].get(kind, 0)
+    for rows in stats.department_dose_breakdown(day).values():
+        for department, figures in rows:
+            for when in ("today", "total"):
+                for kind in DOSE_KINDS:
+                    values[f"dept:{department.id}:{kind}_{when}"] = figures[when].get(kind, 0)
     return values
 
 

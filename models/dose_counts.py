@@ -161,16 +161,17 @@ def enterprise_doses(enterprise_ids=None):
     return found
 
 
-def department_doses():
-    """{department id: {kind: n}} in total, through the enterprises' departments (a few thousand rows)."""
+def department_doses(day):
+    """{department id: {'today': {kind: n}, 'total': {kind: n}}} through the enterprises' departments."""
     table = DoseCount.__table__
-    rows = db.session.execute(
-        select(Enterprise.department_id, table.c.kind, func.sum(table.c.n))
-        .join(Enterprise, Enterprise.id == table.c.enterprise_id)
-        .group_by(Enterprise.department_id, table.c.kind)
-    ).all()
     found = {}
-    for department_id, kind, n in rows:
-        found.setdefault(department_id, {})[kind] = int(n)
+    for when, conditions in (("total", ()), ("today", (table.c.day == day,))):
+        rows = db.session.execute(
+            select(Enterprise.department_id, table.c.kind, func.sum(table.c.n))
+            .join(Enterprise, Enterprise.id == table.c.enterprise_id)
+            .where(*conditions)
+            .group_by(Enterprise.department_id, table.c.kind)
+        ).all()
+        for department_id, kind, n in rows:
+            found.setdefault(department_id, {"today": {}, "total": {}})[when][kind] = int(n)
     return found
-

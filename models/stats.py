@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, select, true
 from extensions import db
 from models.base import now, today
 from models.counters import COUNTS_TABLE, on_counters, station_status_totals, status_totals, vaccinations_by_day
+from models.dose_counts import department_doses
 from models.org import AppointmentSlot, Enterprise, ReviewDepartment, Station, Territory
 from models.person import Person
 from models.status import (
@@ -128,6 +129,23 @@ def organisation_breakdown():
             )
     territories = db.session.execute(select(Territory).order_by(Territory.sort_order, Territory.id)).scalars()
     return by_dimension, [(t, funnel_from(by_territory.get(t.id, {}))) for t in territories]
+
+
+def department_dose_breakdown(day=None):
+    """Return {dimension: [(top-level department, {'today': {kind: n}, 'total': {kind: n}})]} from the dose counters."""
+    departments, root_of = _department_roots()
+    by_root = {}
+    for dept_id, figures in department_doses(day or today()).items():
+        rolled = by_root.setdefault(root_of.get(dept_id, dept_id), {"today": {}, "total": {}})
+        for when, kinds in figures.items():
+            for kind, n in kinds.items():
+                rolled[when][kind] = rolled[when].get(kind, 0) + n
+    by_dimension = {}
+    for department in departments:
+        if department.parent_id is None:
+            by_dimension.setdefault(department.dimension, []).append(
+                (department, by_root.get(department.id, {"today": {}, "total": {}})))
+    return by_dimension
 
 
 def department_breakdown():

@@ -50,7 +50,8 @@ def test_doses_count_under_their_number_and_the_completed_course(db, world):
                                        "total": {"dose1": 4, "dose2": 2, "complete": 3}}
     assert station_doses(today())[s]["total"] == {"dose1": 4, "dose2": 2, "complete": 3}
     assert enterprise_doses([e]) == {e: {"dose1": 4, "dose2": 2, "complete": 3}}
-    assert department_doses() == {world["enterprise"].department_id: {"dose1": 4, "dose2": 2, "complete": 3}}
+    assert department_doses(today()) == {world["enterprise"].department_id: {
+        "today": {"dose1": 4, "dose2": 2, "complete": 3}, "total": {"dose1": 4, "dose2": 2, "complete": 3}}}
 
     # A correction turns a record `corrected`: it no longer counts.
     db.session.execute(update(Vaccination).where(Vaccination.person_id == second[0]).values(state="corrected"))
@@ -95,6 +96,37 @@ def test_the_dashboards_show_the_doses(client, login, db, world, make_user):
     assert '全程接种 <strong data-dose="complete">2</strong>' in board
     listing = client.get("/enterprise/enterprise_persons/?tab=due_next").get_data(as_text=True)
     assert listing.count("测试人员") >= 3
+
+
+def test_the_center_dashboard_shows_each_top_department_s_doses_with_its_units_rolled_in(
+        client, login, db, world, make_department, make_enterprise, make_persons, monkeypatch):
+    vero = world["products"][VERO]
+    top = make_department("区工信局")
+    unit = make_department("工信局下属科室", parent=top)
+    other = make_department("区商务局")
+    at_unit = make_enterprise(department=unit)
+    yesterday = datetime.combine(today() - timedelta(days=1), datetime.min.time()).replace(hour=10)
+    earlier = world["make_slot"](world["station"], capacity=10, starts_at=yesterday)
+    old = make_persons(at_unit, 2, status="checked_in", station=world["station"], slot=earlier)
+    with monkeypatch.context() as clock:  # given yesterday, as the exit desk would have written it
+        clock.setattr("models.workflow.now", lambda: yesterday)
+        apply_transition("vaccinate", world["actor"], ids=old, product=vero, extra={"vaccine_lot": "L"})
+    now_due = make_persons(at_unit, 1, status="checked_in", station=world["station"], slot=earlier,
+                           product_id=vero.id, dose_number=2, doses_given=1)
+    apply_transition("vaccinate", world["actor"], ids=now_due, product=vero, extra={"vaccine_lot": "L"})
+    db.session.commit()
+    login(world["center"])
+    page = client.get("/center/").get_data(as_text=True)
+    assert "分剂次接种 · 按审核部门" in page
+    # 2 first doses yesterday, 1 second dose (completing the course) today, all at a unit of 区工信局.
+    assert f'data-live-key="dept:{top.id}:dose1_total">2<' in page
+    assert f'data-live-key="dept:{top.id}:dose1_today">0<' in page
+    assert f'data-live-key="dept:{top.id}:dose2_today">1<' in page
+    assert f'data-live-key="dept:{top.id}:complete_total">1<' in page
+    assert f'data-live-key="dept:{other.id}:dose1_total">0<' in page
+    assert f"dept:{unit.id}:" not in page
+    live = client.get("/center/live").get_json()["values"]
+    assert (live[f"dept:{top.id}:dose1_total"], live[f"dept:{top.id}:complete_today"]) == (2, 1)
 
 
 def test_station_progress_shows_each_dose_and_counts_a_first_dose_as_given_today(client, login, db, world):
