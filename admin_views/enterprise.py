@@ -31,7 +31,7 @@ from admin_views.enterprise_import import EnterpriseImportView
 from admin_views.home import FunnelHomeView
 from admin_views.labels import ENTERPRISE_FIGURE_LABELS, STATUS_LABELS, figure_labels
 from extensions import db
-from models import dose_counts, persons
+from models import dose_counts, doses, persons
 from models.audit import record_event
 from models.base import today
 from models.counters import status_totals
@@ -52,12 +52,15 @@ from models.status import (
     VACCINATED,
 )
 from models.user import ENTERPRISE
+from models.vaccines import VaccineProduct
 from models.workflow import funnel_counts, person_scope
 from services.qr import employee_form_url, enterprise_qr_response
 from services.spreadsheets import XLSX_MIMETYPE, stream_xlsx
 
 EXPORT_HEADERS = ("姓名", "性别", "身份证号", "年龄", "手机号", "人员类别", "是否住在滨海新区", "现居住小区", "备注",
                   "状态", "退回原因", "接种站", "预约时间", "填报时间", "提交时间", "来源")
+# Each dose's group of columns after them (the column headers read 第1剂接种时间, 第1剂疫苗, …).
+DOSE_EXPORT_COLUMNS = ("接种时间", "疫苗", "批号", "接种站")
 EXPORT_TEXT_COLUMNS = (2, 4)  # ID number and phone: always text, never numbers
 SOURCE_LABELS = {"qr": "扫码填报", "import": "批量导入", "console": "企业录入"}
 VERSION_CONFLICT = "该人员信息已被他人修改或已提交，未保存您的修改。下面是最新信息，请核对后重新修改。"
@@ -80,7 +83,7 @@ def export_statement(condition):
         select(Person.name, Person.gender, Person.id_number, Person.age, Person.phone, Person.category,
                Person.lives_in_binhai, Person.community, Person.remarks, Person.status, Person.return_reason,
                Station.name, AppointmentSlot.starts_at, AppointmentSlot.ends_at, Person.created_at,
-               Person.submitted_at, Person.source)
+               Person.submitted_at, Person.source, Person.id)
         .outerjoin(Station, Person.station_id == Station.id)
         .outerjoin(AppointmentSlot, Person.slot_id == AppointmentSlot.id)
         .where(condition)
@@ -90,24 +93,42 @@ def export_statement(condition):
 
 
 def export_response(condition, enterprise, actor, label="人员清单"):
-    """Stream the persons matching `condition` (within the actor's scope) into an .xlsx download."""
+    """Stream the persons matching `condition` (within the actor's scope) into an .xlsx download.
+
+    After the person's columns, one column group per dose (第1剂, 第2剂, …, 加强): when, which
+    vaccine and lot, and where — the record the enterprise tells its staff about.
+    """
     statement = export_statement(and_(condition, person_scope(actor)))
+    slots = doses.dose_slots(db.session.execute(select(func.max(VaccineProduct.primary_doses))).scalar() or 1)
+    station_names = dict(db.session.execute(select(Station.id, Station.name)).all())
+    headers = (*EXPORT_HEADERS, *(f"{doses.dose_label(n, booster)}{column}" for n, booster in slots
+                                  for column in DOSE_EXPORT_COLUMNS))
+    lot_columns = tuple(len(EXPORT_HEADERS) + i * len(DOSE_EXPORT_COLUMNS) + 2 for i in range(len(slots)))
     written = [0]
 
+    def dose_cells(record):
+        if record is None:
+            return ("",) * len(DOSE_EXPORT_COLUMNS)
+        return (record.at, record.product_name or "", record.lot_number or "", station_names.get(record.station_id, ""))
+
     def rows():
-        for row in db.session.execute(statement):
-            written[0] += 1
-            slot = f"{row.starts_at:%Y-%m-%d %H:%M}-{row.ends_at:%H:%M}" if row.starts_at else ""
-            yield (row.name, GENDER_LABELS.get(row.gender, ""), row.id_number, row.age, row.phone, row.category,
-                   row.lives_in_binhai, row.community, row.remarks, STATUS_LABELS.get(row.status, row.status),
-                   row.return_reason, row[11], slot, row.created_at, row.submitted_at,
-                   SOURCE_LABELS.get(row.source, row.source))
+        for batch in db.session.execute(statement).partitions():
+            given = doses.given_doses([row.id for row in batch])
+            for row in batch:
+                written[0] += 1
+                slot = f"{row.starts_at:%Y-%m-%d %H:%M}-{row.ends_at:%H:%M}" if row.starts_at else ""
+                mine = given.get(row.id, {})
+                yield (row.name, GENDER_LABELS.get(row.gender, ""), row.id_number, row.age, row.phone, row.category,
+                       row.lives_in_binhai, row.community, row.remarks, STATUS_LABELS.get(row.status, row.status),
+                       row.return_reason, row[11], slot, row.created_at, row.submitted_at,
+                       SOURCE_LABELS.get(row.source, row.source),
+                       *(cell for key in slots for cell in dose_cells(mine.get(key))))
 
     def body():
         # Streamed: the download starts at once and memory stays flat for 100,000 rows; the
         # audit event is written when the last row has left (or the download was dropped).
         try:
-            yield from stream_xlsx(EXPORT_HEADERS, rows(), title=label, text_columns=EXPORT_TEXT_COLUMNS,
+            yield from stream_xlsx(headers, rows(), title=label, text_columns=EXPORT_TEXT_COLUMNS + lot_columns,
                                    widths={0: 10, 2: 22, 4: 14, 7: 20, 8: 20, 10: 20, 11: 24, 12: 20, 13: 17,
                                            14: 17})
         finally:

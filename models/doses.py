@@ -6,7 +6,7 @@ row that `supersedes_id` the old one and turns the old one `corrected`; a cancel
 record becomes `cancelled`. Certificates are derived from `given` + `valid` rows.
 """
 
-from sqlalchemy import CheckConstraint, Index
+from sqlalchemy import CheckConstraint, Index, select
 from sqlalchemy.orm import deferred
 
 from extensions import db
@@ -64,3 +64,30 @@ class Vaccination(db.Model):
 def dose_label(dose_number, is_booster=False):
     """第1剂, 第2剂, … or 加强 (Chinese labels belong to the UI, kept here beside the one place that numbers doses)."""
     return "加强" if is_booster else f"第{dose_number}剂"
+
+
+# ---------------------------------------------------------------- reading, for exports
+
+def dose_slots(primary_doses):
+    """The dose columns an export gives each person: (1, False) … (primary_doses, False), then the booster."""
+    return [*((n, False) for n in range(1, max(primary_doses, 1) + 1)), (None, True)]
+
+
+def given_doses(person_ids):
+    """{person id: {(dose number, False) or (None, True): the latest valid given record}} for a batch of people.
+
+    One indexed query per batch; a correction's superseded record is not `valid`, so it never shows.
+    """
+    if not person_ids:
+        return {}
+    records = db.session.execute(
+        select(Vaccination.person_id, Vaccination.dose_number, Vaccination.is_booster, Vaccination.at,
+               Vaccination.product_name, Vaccination.lot_number, Vaccination.station_id)
+        .where(Vaccination.person_id.in_(person_ids), Vaccination.outcome == GIVEN, Vaccination.state == VALID)
+        .order_by(Vaccination.at, Vaccination.id)
+    ).all()
+    found = {}
+    for record in records:
+        key = (None, True) if record.is_booster else (record.dose_number, False)
+        found.setdefault(record.person_id, {})[key] = record  # later records win: ordered by time
+    return found

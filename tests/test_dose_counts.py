@@ -1,8 +1,10 @@
 """Per-dose counters kept by the database: every dose transition and correction keeps them equal to the records."""
 
+import io
 from datetime import datetime, timedelta
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from models import Person, Vaccination
@@ -142,3 +144,30 @@ def test_station_progress_shows_each_dose_and_counts_a_first_dose_as_given_today
         assert f'data-dose="{kind}-today">{n}<' in page and f'data-dose="{kind}-total">{n}<' in page
     # the three dose-1 people are 待续种 now: they were vaccinated here today all the same
     assert 'data-total="vaccinated">5<' in page
+
+
+def test_the_enterprise_export_has_a_column_group_per_dose(client, login, db, world, make_user, monkeypatch):
+    vero = world["products"][VERO]
+    first_day = datetime.combine(today() - timedelta(days=28), datetime.min.time()).replace(hour=9, minute=30)
+    both = world["arrive"](1, name="两剂员工")
+    with monkeypatch.context() as clock:
+        clock.setattr("models.workflow.now", lambda: first_day)
+        apply_transition("vaccinate", world["actor"], ids=both, product=vero, extra={"vaccine_lot": "202011001"})
+    db.session.execute(update(Person).where(Person.id.in_(both)).values(status="checked_in"))
+    apply_transition("vaccinate", world["actor"], ids=both, product=vero, extra={"vaccine_lot": "202012002"})
+    world["arrive"](1, name="未种员工")
+    db.session.commit()
+    login(make_user("enterprise", world["enterprise"]))
+    response = client.get("/enterprise/enterprise_persons/export?all=1", buffered=True)
+    rows = list(load_workbook(io.BytesIO(response.data)).worksheets[0].iter_rows(values_only=True))
+    header = rows[0]
+    # 第1剂 … 第3剂 (the longest seeded course, 重组 CHO 三剂) and 加强, each 接种时间 / 疫苗 / 批号 / 接种站.
+    groups = [h for h in header if h.endswith("接种时间")]
+    assert groups == ["第1剂接种时间", "第2剂接种时间", "第3剂接种时间", "加强接种时间"]
+    people = {row[0]: dict(zip(header, row)) for row in rows[1:]}
+    two = people["两剂员工"]
+    assert two["第1剂接种时间"] == f"{first_day:%Y-%m-%d %H:%M}" and two["第1剂批号"] == "202011001"
+    assert two["第2剂批号"] == "202012002" and two["第2剂疫苗"] == VERO
+    assert two["第1剂接种站"] == two["第2剂接种站"] == world["station"].name
+    assert two["第3剂接种时间"] is None and two["加强批号"] is None
+    assert all(people["未种员工"][f"第{n}剂接种时间"] is None for n in (1, 2, 3))
