@@ -4,7 +4,7 @@
 
 from datetime import timedelta
 
-from flask import Response, flash, redirect, request, stream_with_context, url_for
+from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -15,9 +15,9 @@ from admin_views.station_stock import parse_date
 from extensions import db
 from models.audit import record_event
 from models.base import today
-from models.doses import GIVEN, VALID, Vaccination
+from models.lot_counts import doses_by_lot
 from models.lots import LotStock, StockError, VaccineLot, freeze_lot, station_close_states, unfreeze_lot
-from models.recall import queue_recall_sms, recipients_count, recipients_page, recipients_query
+from models.recall import queue_recall_sms, recall_lot, recipients_page, recipients_query
 from models.user import CENTER
 from services.spreadsheets import XLSX_MIMETYPE, stream_xlsx
 
@@ -25,13 +25,10 @@ RECIPIENT_HEADERS = ("姓名", "身份证号", "联系电话", "企业", "接种
 
 
 def lot_rows():
-    """Every lot with its doses on hand in the district and doses given (two grouped queries)."""
+    """Every lot with its doses on hand in the district (grouped over the stations' stock) and doses given."""
     on_hand = dict(db.session.execute(
         select(LotStock.lot_id, func.sum(LotStock.on_hand)).group_by(LotStock.lot_id)).all())
-    given = dict(db.session.execute(
-        select(Vaccination.lot_id, func.count()).where(Vaccination.outcome == GIVEN, Vaccination.state == VALID,
-                                                       Vaccination.lot_id.is_not(None))
-        .group_by(Vaccination.lot_id)).all())
+    given = doses_by_lot()
     lots = db.session.execute(select(VaccineLot).order_by(VaccineLot.frozen_at.is_(None), VaccineLot.expiry_date,
                                                           VaccineLot.id)).scalars().all()
     return [{"lot": lot, "on_hand": on_hand.get(lot.id, 0) or 0, "given": given.get(lot.id, 0)} for lot in lots]
@@ -68,11 +65,14 @@ class CenterLotView(RoleAccessMixin, BaseView):
     @expose("/<int:lot_id>/recipients")
     def recipients(self, lot_id):
         """The recall list: who was given this lot, 50 a page (masked; the export has the full values)."""
-        lot = db.get_or_404(VaccineLot, lot_id)
-        rows, next_after = recipients_page(current_user, lot_id, after=int_arg("after"))
-        return self.render("center/lot_recipients.html", lot=lot, rows=rows, next_after=next_after,
-                           total=recipients_count(lot_id), mask_id=mask_id_number, mask_phone=mask_phone,
-                           first_page=int_arg("after") is None)
+        found = recall_lot(lot_id)
+        if found is None:
+            abort(404)
+        lot, total = found
+        after = int_arg("after")
+        rows, next_after = recipients_page(current_user, lot_id, after=after)
+        return self.render("center/lot_recipients.html", lot=lot, rows=rows, next_after=next_after, total=total,
+                           mask_id=mask_id_number, mask_phone=mask_phone, first_page=after is None)
 
     @expose("/<int:lot_id>/recipients.xlsx")
     def export(self, lot_id):

@@ -9,6 +9,7 @@ from models.counters import PersonStatusCount
 from models.dose_counts import DoseCount
 from models.doses import Vaccination
 from models.import_file import ImportRejectFile
+from models.lot_counts import LotDoseCount
 from models.lots import LotPackage, LotStock, StockDayClose, StockMovement, VaccineLot
 from models.observation import Observation
 from models.options import OptionItem, option_labels
@@ -21,8 +22,8 @@ from models.vaccines import StationProduct, VaccineDoseRule, VaccineProduct
 
 __all__ = [
     "AefiReport", "AppointmentSlot", "AuditEvent", "CardRead", "Certificate", "CertificateDose", "DoseCount",
-    "Enterprise", "ImportRejectFile", "JobRun", "LotPackage", "LotStock", "Observation", "OptionItem", "Person",
-    "PersonEvent",
+    "Enterprise", "ImportRejectFile", "JobRun", "LotDoseCount", "LotPackage", "LotStock", "Observation", "OptionItem",
+    "Person", "PersonEvent",
     "PersonStatusCount", "ReaderToken", "ReviewDepartment", "SmsCode", "SmsMessage", "Station", "StationProduct",
     "StockDayClose", "StockMovement", "Territory", "User", "Vaccination", "VaccineDoseRule", "VaccineLot",
     "VaccineProduct",

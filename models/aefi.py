@@ -232,12 +232,10 @@ def open_alerts():
 
 def rates_by_lot():
     """Per lot: doses given, reports, 严重 reports, reports per 10,000 doses."""
+    from models.lot_counts import doses_by_lot
     from models.lots import VaccineLot
 
-    doses = dict(db.session.execute(
-        select(Vaccination.lot_id, func.count()).where(Vaccination.outcome == GIVEN, Vaccination.state == VALID,
-                                                       Vaccination.lot_id.is_not(None))
-        .group_by(Vaccination.lot_id)).all())
+    doses = {lot_id: n for lot_id, n in doses_by_lot().items() if n}
     reports = {row.lot_id: row for row in db.session.execute(
         select(AefiReport.lot_id, func.count().label("reports"),
                func.sum(db.case((AefiReport.severity == SERIOUS, 1), else_=0)).label("serious"))

@@ -2,15 +2,19 @@
 
 Freezing the lot itself is `models.lots.freeze_lot`; this module finds its recipients. The
 list pages by keyset on the vaccination id through the index (lot_id, id), so the first page
-(and every later one) costs about one indexed range read, however many records there are.
+(and every later one) costs about one indexed range read, however many records there are;
+the number of recipients comes from the lot's counter (models/lot_counts.py), not from
+counting the lot's records on every page.
 """
 
-from sqlalchemy import Index, func, insert, literal, select
+from sqlalchemy import Index, insert, literal, select
+from sqlalchemy.orm import joinedload
 
 from extensions import db
 from models.audit import record_event
 from models.base import now
 from models.doses import GIVEN, VALID, Vaccination
+from models.lot_counts import lot_doses_column
 from models.lots import StockError, VaccineLot
 from models.org import Enterprise, Station
 from models.person import Person
@@ -59,9 +63,11 @@ def recipients_page(actor, lot_id, after=None, size=PAGE_SIZE):
     return rows, (rows[-1].id if more else None)
 
 
-def recipients_count(lot_id):
+def recall_lot(lot_id):
+    """(the lot with its product, its doses given) in one query, or None when there is no such lot."""
     return db.session.execute(
-        select(func.count()).select_from(Vaccination).where(*recipients_condition(lot_id))).scalar_one()
+        select(VaccineLot, lot_doses_column(VaccineLot.id)).options(joinedload(VaccineLot.product))
+        .where(VaccineLot.id == lot_id)).first()
 
 
 def queue_recall_sms(actor, lot_id, body):

@@ -87,10 +87,10 @@ def _stamp_order_sql():
 
 
 
-def _counter_sql(table, keys, person_keys, where):
-    """Keys of counter rows that differ from the count of persons, or persons counted by no row."""
+def _counter_sql(table, keys, person_keys, where, source="person"):
+    """Keys of counter rows that differ from the count of `source` rows, or rows counted by no counter row."""
     actual = (f"SELECT {', '.join(f'{expr} AS {key}' for key, expr in zip(keys, person_keys))}, COUNT(*) AS actual "
-              f"FROM person WHERE {where} GROUP BY {', '.join(person_keys)}")
+              f"FROM {source} WHERE {where} GROUP BY {', '.join(person_keys)}")
     same_key = " AND ".join(f"p.{key} = c.{key}" for key in keys)
     counter_id = " || ':' || ".join(f"c.{key}" for key in keys)
     person_id = " || ':' || ".join(f"p.{key}" for key in keys)
@@ -160,6 +160,12 @@ CHECKS = [
           _counter_sql("vaccination_day_count", ("day", "station_id"), ("date(finished_at)", "station_id"),
                        f"status = '{VACCINATED}' AND finished_at IS NOT NULL AND station_id IS NOT NULL"),
           "vaccination_day_count", tables=("vaccination_day_count",)),
+    # models/lot_counts.py: the doses given of each lot, as the recall list and the lots list show them.
+    Check("lot_dose_counters", "各批号已接种剂次计数器等于实际接种记录数",
+          "per-lot given-dose counters equal the lot's given, valid vaccination records",
+          _counter_sql("lot_dose_count", ("lot_id",), ("lot_id",),
+                       "lot_id IS NOT NULL AND outcome = 'given' AND state = 'valid'", source="vaccination"),
+          "lot_dose_count", tables=("lot_dose_count", "vaccination")),
 ]
 
 

@@ -1,0 +1,104 @@
+"""Doses given from each vaccine lot, counted by the database (the lots list, the recall list, AEFI rates).
+
+The recall list shows how many doses of a lot were given, the center's lot list and the
+AEFI rates per 10,000 doses show it for every lot; counting the lot's share of 4,000,000
+vaccination records on every page is what this counter avoids. Triggers on `vaccination`
+keep `lot_dose_count` right in the transaction of each dose, whatever writes the record:
+the exit desk ties a record to its lot by an UPDATE of lot_id after the INSERT, a
+correction turns a record `corrected`/`cancelled`. A record counts while it has a lot and
+is `given` and `valid` (the same rows as models.recall.recipients_condition).
+
+PostgreSQL: statement triggers with transition tables (one grouped upsert per statement,
+rows locked in lot order so two batches cannot deadlock); SQLite: row triggers.
+"""
+
+from sqlalchemy import DDL, event, func, select
+
+from extensions import db
+from models.doses import Vaccination
+
+
+class LotDoseCount(db.Model):
+    """n valid doses of a lot were given (the row may hold 0 after corrections)."""
+
+    __tablename__ = "lot_dose_count"
+    lot_id = db.Column(db.Integer, primary_key=True, autoincrement=False)
+    n = db.Column(db.Integer, nullable=False, default=0)
+
+
+COUNTED = "R.lot_id IS NOT NULL AND R.outcome = 'given' AND R.state = 'valid'"
+TRIGGER_NAMES = {
+    "postgresql": ("lot_dose_counts_insert", "lot_dose_counts_update", "lot_dose_counts_delete"),
+    "sqlite": ("lot_dose_count_insert", "lot_dose_count_update", "lot_dose_count_delete"),
+}
+
+
+def _moves(rows, k):
+    return f"SELECT v.lot_id, {k} AS k FROM {rows} v WHERE {COUNTED.replace('R.', 'v.')}"
+
+
+def _upsert(moves):
+    return ("INSERT INTO lot_dose_count AS c (lot_id, n) "
+            f"SELECT lot_id, sum(k) FROM ({moves}) AS m GROUP BY lot_id HAVING sum(k) <> 0 ORDER BY lot_id "
+            "ON CONFLICT (lot_id) DO UPDATE SET n = c.n + EXCLUDED.n;")
+
+
+def postgresql_triggers():
+    function = (
+        "CREATE OR REPLACE FUNCTION lot_dose_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+        "IF TG_OP = 'INSERT' THEN\n" + _upsert(_moves("new_rows", 1)) + "\n"
+        "ELSIF TG_OP = 'DELETE' THEN\n" + _upsert(_moves("old_rows", -1)) + "\n"
+        "ELSE\n" + _upsert(_moves("old_rows", -1) + " UNION ALL " + _moves("new_rows", 1))
+        + "\nEND IF;\nRETURN NULL;\nEND\n$$"
+    )
+    insert, update, delete = TRIGGER_NAMES["postgresql"]
+    return (
+        function,
+        f"CREATE TRIGGER {insert} AFTER INSERT ON vaccination REFERENCING NEW TABLE AS new_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION lot_dose_counts_apply()",
+        f"CREATE TRIGGER {update} AFTER UPDATE ON vaccination REFERENCING OLD TABLE AS old_rows "
+        "NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lot_dose_counts_apply()",
+        f"CREATE TRIGGER {delete} AFTER DELETE ON vaccination REFERENCING OLD TABLE AS old_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION lot_dose_counts_apply()",
+    )
+
+
+def _sqlite_change(row, k):
+    # SQLite needs a WHERE in an upsert's SELECT to tell ON CONFLICT from a join constraint.
+    return (f"INSERT INTO lot_dose_count (lot_id, n) SELECT {row}lot_id, {k} WHERE {COUNTED.replace('R.', row)} "
+            f"ON CONFLICT (lot_id) DO UPDATE SET n = n + ({k});")
+
+
+def sqlite_triggers():
+    insert, update, delete = TRIGGER_NAMES["sqlite"]
+    return (
+        f"CREATE TRIGGER {insert} AFTER INSERT ON vaccination BEGIN {_sqlite_change('NEW.', 1)} END",
+        f"CREATE TRIGGER {update} AFTER UPDATE OF lot_id, state, outcome ON vaccination "
+        "WHEN NEW.lot_id IS NOT OLD.lot_id OR NEW.state IS NOT OLD.state OR NEW.outcome IS NOT OLD.outcome "
+        f"BEGIN {_sqlite_change('OLD.', -1)} {_sqlite_change('NEW.', 1)} END",
+        f"CREATE TRIGGER {delete} AFTER DELETE ON vaccination BEGIN {_sqlite_change('OLD.', -1)} END",
+    )
+
+
+def trigger_ddl(dialect_name):
+    return postgresql_triggers() if dialect_name == "postgresql" else sqlite_triggers()
+
+
+def _create_triggers(target, connection, **kw):
+    for statement in trigger_ddl(connection.dialect.name):
+        connection.execute(DDL(statement.replace("%", "%%")))
+
+
+event.listen(Vaccination.__table__, "after_create", _create_triggers)
+
+
+# ---------------------------------------------------------------- reading
+
+def doses_by_lot():
+    """{lot id: doses given} for every lot that has a counter row."""
+    return {lot_id: n for lot_id, n in db.session.execute(select(LotDoseCount.lot_id, LotDoseCount.n)).all()}
+
+
+def lot_doses_column(lot_id_column):
+    """A scalar subquery: the doses given of the lot in `lot_id_column` (0 without a counter row)."""
+    return func.coalesce(select(LotDoseCount.n).where(LotDoseCount.lot_id == lot_id_column).scalar_subquery(), 0)
