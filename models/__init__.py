@@ -6,7 +6,7 @@ from models.audit import AuditEvent, PersonEvent, record_event
 from models.base import now, today
 from models.certificates import Certificate, CertificateDose
 from models.counters import PersonStatusCount
-from models.dose_counts import DoseCount
+from models.dose_counts import DoseCount, DoseEnterpriseTotal, DoseStationTotal
 from models.doses import Vaccination
 from models.import_file import ImportRejectFile
 from models.lot_counts import LotDoseCount
@@ -22,6 +22,7 @@ from models.vaccines import StationProduct, VaccineDoseRule, VaccineProduct
 
 __all__ = [
     "AefiReport", "AppointmentSlot", "AuditEvent", "CardRead", "Certificate", "CertificateDose", "DoseCount",
+    "DoseEnterpriseTotal", "DoseStationTotal",
     "Enterprise", "ImportRejectFile", "JobRun", "LotDoseCount", "LotPackage", "LotStock", "Observation", "OptionItem",
     "Person", "PersonEvent",
     "PersonStatusCount", "ReaderToken", "ReviewDepartment", "SmsCode", "SmsMessage", "Station", "StationProduct",

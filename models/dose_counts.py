@@ -9,7 +9,12 @@ its dose (dose1, dose2, … or booster) and once more under `complete` when it c
 the primary course (its dose number reaches the product's number of doses; a record of
 an unknown product counts as completing, as migration 0008 left such people 已接种).
 
-PostgreSQL: statement triggers with transition tables (one grouped upsert per
+Three grains, one set of triggers: `dose_count` by day, station, enterprise and kind (today's
+slices read it by day), and two running totals without the day, `dose_station_total` and
+`dose_enterprise_total`, so the totals of a district with millions of records read a few
+thousand rows, not a row per enterprise, station and day.
+
+PostgreSQL: statement triggers with transition tables (one grouped upsert per table and
 statement); SQLite: row triggers.
 """
 
@@ -34,6 +39,33 @@ class DoseCount(db.Model):
     n = db.Column(db.Integer, nullable=False, default=0)
 
 
+class DoseStationTotal(db.Model):
+    """n valid doses of `kind` were given at a station in all (the dashboards' 累计 per station)."""
+
+    __tablename__ = "dose_station_total"
+    station_id = db.Column(db.Integer, primary_key=True, autoincrement=False)
+    kind = db.Column(db.String(8), primary_key=True)
+    n = db.Column(db.Integer, nullable=False, default=0)
+
+
+class DoseEnterpriseTotal(db.Model):
+    """n valid doses of `kind` were given to an enterprise's people in all (企业看板, departments' 累计)."""
+
+    __tablename__ = "dose_enterprise_total"
+    enterprise_id = db.Column(db.Integer, primary_key=True, autoincrement=False)
+    kind = db.Column(db.String(8), primary_key=True)
+    n = db.Column(db.Integer, nullable=False, default=0)
+
+
+# Each table the triggers keep, with its key columns (all of them from the moves below).
+ROLLUPS = (
+    ("dose_count", ("day", "station_id", "enterprise_id")),
+    ("dose_station_total", ("station_id",)),
+    ("dose_enterprise_total", ("enterprise_id",)),
+)
+
+# The columns a record is counted by: changing any of them moves its count (a corrected time too).
+COUNTED_COLUMNS = ("state", "outcome", "at", "station_id", "person_id", "dose_number", "is_booster", "product_id")
 COUNTED = "R.outcome = 'given' AND R.state = 'valid'"
 DOSE_KIND = "CASE WHEN R.is_booster THEN 'booster' ELSE 'dose' || CAST(R.dose_number AS VARCHAR(2)) END"
 COMPLETES = ("NOT R.is_booster AND R.dose_number >= COALESCE((SELECT p.primary_doses FROM vaccine_product p "
@@ -55,19 +87,25 @@ def _moves(rows, k):
             f"WHERE x.kind IS NOT NULL AND {row(COUNTED)}")
 
 
-def _upsert(moves):
-    return ("INSERT INTO dose_count AS c (day, station_id, enterprise_id, kind, n) "
-            f"SELECT day, station_id, enterprise_id, kind, sum(k) FROM ({moves}) AS m "
-            "GROUP BY day, station_id, enterprise_id, kind HAVING sum(k) <> 0 "
-            "ON CONFLICT (day, station_id, enterprise_id, kind) DO UPDATE SET n = c.n + EXCLUDED.n;")
+def _upsert(moves, table, keys):
+    # Rows are locked in key order, table after table: two concurrent batches cannot deadlock.
+    key = ", ".join((*keys, "kind"))
+    return (f"INSERT INTO {table} AS c ({key}, n) "
+            f"SELECT {key}, sum(k) FROM ({moves}) AS m "
+            f"GROUP BY {key} HAVING sum(k) <> 0 ORDER BY {key} "
+            f"ON CONFLICT ({key}) DO UPDATE SET n = c.n + EXCLUDED.n;")
+
+
+def _upserts(moves):
+    return "\n".join(_upsert(moves, table, keys) for table, keys in ROLLUPS)
 
 
 def postgresql_triggers():
     function = (
         "CREATE OR REPLACE FUNCTION dose_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
-        "IF TG_OP = 'INSERT' THEN\n" + _upsert(_moves("new_rows", 1)) + "\n"
-        "ELSIF TG_OP = 'DELETE' THEN\n" + _upsert(_moves("old_rows", -1)) + "\n"
-        "ELSE\n" + _upsert(_moves("old_rows", -1) + " UNION ALL " + _moves("new_rows", 1))
+        "IF TG_OP = 'INSERT' THEN\n" + _upserts(_moves("new_rows", 1)) + "\n"
+        "ELSIF TG_OP = 'DELETE' THEN\n" + _upserts(_moves("old_rows", -1)) + "\n"
+        "ELSE\n" + _upserts(_moves("old_rows", -1) + " UNION ALL " + _moves("new_rows", 1))
         + "\nEND IF;\nRETURN NULL;\nEND\n$$"
     )
     insert, update, delete = TRIGGER_NAMES["postgresql"]
@@ -83,14 +121,18 @@ def postgresql_triggers():
 
 
 def _sqlite_change(row, k):
-    key = (f"date({row}at), COALESCE({row}station_id, 0), COALESCE({ENTERPRISE.replace('R.', row)}, 0)")
+    key = {"day": f"date({row}at)", "station_id": f"COALESCE({row}station_id, 0)",
+           "enterprise_id": f"COALESCE({ENTERPRISE.replace('R.', row)}, 0)"}
     counted = COUNTED.replace("R.", row)
     statements = []
     for kind, when in ((DOSE_KIND.replace("R.", row), counted),
                        ("'complete'", f"{counted} AND {COMPLETES.replace('R.', row)}")):
-        statements.append(
-            f"INSERT INTO dose_count (day, station_id, enterprise_id, kind, n) SELECT {key}, {kind}, {k} "
-            f"WHERE {when} ON CONFLICT (day, station_id, enterprise_id, kind) DO UPDATE SET n = n + ({k});")
+        for table, keys in ROLLUPS:
+            columns = ", ".join((*keys, "kind"))
+            values = ", ".join(key[column] for column in keys)
+            statements.append(
+                f"INSERT INTO {table} ({columns}, n) SELECT {values}, {kind}, {k} "
+                f"WHERE {when} ON CONFLICT ({columns}) DO UPDATE SET n = n + ({k});")
     return " ".join(statements)
 
 
@@ -98,8 +140,8 @@ def sqlite_triggers():
     insert, update, delete = TRIGGER_NAMES["sqlite"]
     return (
         f"CREATE TRIGGER {insert} AFTER INSERT ON vaccination BEGIN {_sqlite_change('NEW.', 1)} END",
-        f"CREATE TRIGGER {update} AFTER UPDATE OF state, outcome ON vaccination "
-        f"WHEN NEW.state IS NOT OLD.state OR NEW.outcome IS NOT OLD.outcome "
+        f"CREATE TRIGGER {update} AFTER UPDATE OF {', '.join(COUNTED_COLUMNS)} ON vaccination "
+        f"WHEN {' OR '.join(f'NEW.{c} IS NOT OLD.{c}' for c in COUNTED_COLUMNS)} "
         f"BEGIN {_sqlite_change('OLD.', -1)} {_sqlite_change('NEW.', 1)} END",
         f"CREATE TRIGGER {delete} AFTER DELETE ON vaccination BEGIN {_sqlite_change('OLD.', -1)} END",
     )
@@ -119,53 +161,55 @@ event.listen(Vaccination.__table__, "after_create", _create_triggers)
 
 # ---------------------------------------------------------------- reading
 
-def _totals(*conditions, by=()):
-    table = DoseCount.__table__
+def _totals(table, *conditions, by=()):
     statement = select(*by, table.c.kind, func.sum(table.c.n)).where(*conditions).group_by(*by, table.c.kind)
     return db.session.execute(statement).all()
 
 
+# Today's figures read dose_count by its leading key column (today's rows only), the totals the
+# two running totals.
+
 def district_doses(day):
     """{'today': {kind: n}, 'total': {kind: n}} for the district."""
-    table = DoseCount.__table__
-    return {"today": {kind: int(n) for kind, n in _totals(table.c.day == day) if n},
-            "total": {kind: int(n) for kind, n in _totals() if n}}
+    daily = DoseCount.__table__
+    return {"today": {kind: int(n) for kind, n in _totals(daily, daily.c.day == day) if n},
+            "total": {kind: int(n) for kind, n in _totals(DoseStationTotal.__table__) if n}}
 
 
 def station_doses(day):
     """{station id: {'today': {kind: n}, 'total': {kind: n}}}."""
-    table = DoseCount.__table__
+    daily, totals = DoseCount.__table__, DoseStationTotal.__table__
     found = {}
-    for station_id, kind, n in _totals(by=(table.c.station_id,)):
+    for station_id, kind, n in _totals(totals, by=(totals.c.station_id,)):
         found.setdefault(station_id, {"today": {}, "total": {}})["total"][kind] = int(n)
-    for station_id, kind, n in _totals(table.c.day == day, by=(table.c.station_id,)):
+    for station_id, kind, n in _totals(daily, daily.c.day == day, by=(daily.c.station_id,)):
         found.setdefault(station_id, {"today": {}, "total": {}})["today"][kind] = int(n)
     return found
 
 
 def one_station_doses(station_id, day):
     """{'today': {kind: n}, 'total': {kind: n}} for one station (接种进度)."""
-    table = DoseCount.__table__
-    mine = table.c.station_id == station_id
-    return {"today": {kind: int(n) for kind, n in _totals(mine, table.c.day == day) if n},
-            "total": {kind: int(n) for kind, n in _totals(mine) if n}}
+    daily, totals = DoseCount.__table__, DoseStationTotal.__table__
+    today_rows = _totals(daily, daily.c.station_id == station_id, daily.c.day == day)
+    return {"today": {kind: int(n) for kind, n in today_rows if n},
+            "total": {kind: int(n) for kind, n in _totals(totals, totals.c.station_id == station_id) if n}}
 
 
 def enterprise_doses(enterprise_ids=None):
-    """{enterprise id: {kind: n}} in total (the enterprise board; the department rows add these up)."""
-    table = DoseCount.__table__
+    """{enterprise id: {kind: n}} in total (the enterprise board)."""
+    table = DoseEnterpriseTotal.__table__
     conditions = [table.c.enterprise_id.in_(enterprise_ids)] if enterprise_ids is not None else []
     found = {}
-    for enterprise_id, kind, n in _totals(*conditions, by=(table.c.enterprise_id,)):
+    for enterprise_id, kind, n in _totals(table, *conditions, by=(table.c.enterprise_id,)):
         found.setdefault(enterprise_id, {})[kind] = int(n)
     return found
 
 
 def department_doses(day):
     """{department id: {'today': {kind: n}, 'total': {kind: n}}} through the enterprises' departments."""
-    table = DoseCount.__table__
     found = {}
-    for when, conditions in (("total", ()), ("today", (table.c.day == day,))):
+    for when, table, conditions in (("total", DoseEnterpriseTotal.__table__, ()),
+                                    ("today", DoseCount.__table__, (DoseCount.__table__.c.day == day,))):
         rows = db.session.execute(
             select(Enterprise.department_id, table.c.kind, func.sum(table.c.n))
             .join(Enterprise, Enterprise.id == table.c.enterprise_id)

@@ -99,6 +99,19 @@ def _counter_sql(table, keys, person_keys, where, source="person"):
             f"UNION ALL SELECT {person_id} AS id FROM ({actual}) p "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} c WHERE {same_key})")
 
+# Each given, valid record under its dose, and once more under 'complete' when it completes the
+# course (as models/dose_counts.py counts them), with the keys of the dose counters.
+_DOSE_KEYS = ("date(v.at) AS day, COALESCE(v.station_id, 0) AS station_id, COALESCE(p.enterprise_id, 0) "
+              "AS enterprise_id")
+_GIVEN = ("FROM vaccination v LEFT JOIN person p ON p.id = v.person_id "
+          "WHERE v.outcome = 'given' AND v.state = 'valid'")
+DOSES_GIVEN = (
+    f"(SELECT {_DOSE_KEYS}, CASE WHEN v.is_booster THEN 'booster' "
+    f"ELSE 'dose' || CAST(v.dose_number AS VARCHAR(2)) END AS kind {_GIVEN} "
+    f"UNION ALL SELECT {_DOSE_KEYS}, 'complete' AS kind {_GIVEN} AND NOT v.is_booster AND v.dose_number >= "
+    "COALESCE((SELECT vp.primary_doses FROM vaccine_product vp WHERE vp.id = v.product_id), v.dose_number)) AS d"
+)
+
 HOLDS_SLOT = (APPOINTED, CHECKED_IN, VACCINATED, NOT_VACCINATED)
 BEFORE_SLOT = tuple(s for s in ALL_STATUSES if RANK[s] < RANK[APPOINTED])
 NEEDS_STATION = tuple(s for s in ALL_STATUSES if RANK[s] >= RANK[ALLOCATED])
@@ -166,6 +179,22 @@ CHECKS = [
           _counter_sql("lot_dose_count", ("lot_id",), ("lot_id",),
                        "lot_id IS NOT NULL AND outcome = 'given' AND state = 'valid'", source="vaccination"),
           "lot_dose_count", tables=("lot_dose_count", "vaccination")),
+    # models/dose_counts.py: the per-dose figures of the dashboards, at each of their three grains.
+    Check("dose_counters", "分剂次接种计数器（按日、接种站、企业）等于实际接种记录数",
+          "per-dose counters by day, station and enterprise equal the given, valid vaccination records",
+          _counter_sql("dose_count", ("day", "station_id", "enterprise_id", "kind"),
+                       ("day", "station_id", "enterprise_id", "kind"), "1 = 1", source=DOSES_GIVEN),
+          "dose_count", tables=("dose_count", "vaccination")),
+    Check("dose_station_totals", "各接种站分剂次累计接种计数器等于实际接种记录数",
+          "per-station dose totals equal the given, valid vaccination records",
+          _counter_sql("dose_station_total", ("station_id", "kind"), ("station_id", "kind"), "1 = 1",
+                       source=DOSES_GIVEN),
+          "dose_station_total", tables=("dose_station_total", "vaccination")),
+    Check("dose_enterprise_totals", "各企业分剂次累计接种计数器等于实际接种记录数",
+          "per-enterprise dose totals equal the given, valid vaccination records",
+          _counter_sql("dose_enterprise_total", ("enterprise_id", "kind"), ("enterprise_id", "kind"), "1 = 1",
+                       source=DOSES_GIVEN),
+          "dose_enterprise_total", tables=("dose_enterprise_total", "vaccination")),
 ]
 
 

@@ -215,6 +215,9 @@ def test_a_check_of_a_missing_table_is_skipped_and_can_be_added(app, demo, monke
     ("person_status_count", ("enterprise_id", "status"), "status_counters"),
     ("station_status_count", ("station_id", "status"), "station_counters"),
     ("vaccination_day_count", ("day", "station_id"), "day_counters"),
+    ("dose_count", ("day", "station_id", "enterprise_id", "kind"), "dose_counters"),
+    ("dose_station_total", ("station_id", "kind"), "dose_station_totals"),
+    ("dose_enterprise_total", ("enterprise_id", "kind"), "dose_enterprise_totals"),
 ])
 def test_finds_a_counter_that_differs_from_the_count(app, demo, table, keys, check):
     if table not in demo.metadata.tables:

@@ -171,3 +171,24 @@ def test_the_enterprise_export_has_a_column_group_per_dose(client, login, db, wo
     assert two["第1剂接种站"] == two["第2剂接种站"] == world["station"].name
     assert two["第3剂接种时间"] is None and two["加强批号"] is None
     assert all(people["未种员工"][f"第{n}剂接种时间"] is None for n in (1, 2, 3))
+
+
+def test_the_totals_follow_every_record_and_a_corrected_time_moves_its_day(db, world):
+    from models.dose_counts import DoseEnterpriseTotal, DoseStationTotal
+    from services.consistency import CHECKS, run_checks
+
+    vero = world["products"][VERO]
+    given = world["arrive"](3)
+    apply_transition("vaccinate", world["actor"], ids=given, product=vero, extra={"vaccine_lot": "L"})
+    yesterday = datetime.combine(today() - timedelta(days=1), datetime.min.time()).replace(hour=11)
+    db.session.execute(update(Vaccination).where(Vaccination.person_id == given[0]).values(at=yesterday))
+    db.session.commit()
+    s, e = world["station"].id, world["enterprise"].id
+    assert {(r.day, r.kind): r.n for r in db.session.execute(select(DoseCount)).scalars() if r.n} == {
+        (today(), "dose1"): 2, (yesterday.date(), "dose1"): 1}
+    assert {(r.station_id, r.kind): r.n for r in db.session.execute(select(DoseStationTotal)).scalars()} == {
+        (s, "dose1"): 3}
+    assert {(r.enterprise_id, r.kind): r.n for r in db.session.execute(select(DoseEnterpriseTotal)).scalars()} == {
+        (e, "dose1"): 3}
+    doses = [c for c in CHECKS if c.key.startswith("dose_")]
+    assert [f.count for f in run_checks(db.session.connection(), doses)] == [0, 0, 0]
