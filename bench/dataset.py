@@ -5,7 +5,12 @@ The district has every review department and street of Binhai (models/demo.py li
 sizes with valid credit codes and their accounts, and persons with valid, unique ID
 numbers spread over every status. A person's stamps, station, slot and last audit event
 agree with their status; slots' `booked` equals the people in them; person_event holds
-one row per move each person made, written with one INSERT ... SELECT per action.
+one row per move each person made, written with one INSERT ... SELECT per move.
+
+The campaign is in its second-dose phase: most people have had both doses of the
+two-dose inactivated vaccine (21-56 days apart), some a booster 200 days after, some wait
+for dose 2 (待续种, their window opening in the coming weeks); one 接种记录 per dose given
+(2,000,000 persons -> about 4,000,000 records) over 20 lots, counted by the dose triggers.
 """
 
 import itertools
@@ -16,7 +21,7 @@ from bisect import bisect
 from contextlib import suppress
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from extensions import db
 from models.audit import AuditEvent
@@ -35,7 +40,9 @@ from models.demo import (
     ZONES,
     make_credit_code,
 )
+from models.doses import Vaccination
 from models.identity import id_check_char
+from models.lots import VaccineLot
 from models.options import PERSON_CATEGORY, option_labels, seed_default_options
 from models.org import INDUSTRY, TERRITORY, AppointmentSlot, Enterprise, ReviewDepartment, Station, Territory
 from models.person import Person
@@ -45,6 +52,7 @@ from models.status import (
     CENTER_APPROVED,
     CHECKED_IN,
     DEPT_APPROVED,
+    DUE_NEXT,
     NOT_VACCINATED,
     REGISTERED,
     SUBMITTED,
@@ -52,12 +60,18 @@ from models.status import (
     reached,
 )
 from models.user import ADMIN, CENTER, ENTERPRISE, REVIEW, STATION, User
+from models.vaccines import seed_vaccine_products
 
-# Share of the persons in each status: a campaign in full swing.
+# Share of the persons in each status: a campaign in its second-dose phase. Each earlier status
+# still holds more than a 50,000-person batch at 2,000,000 persons.
 STATUS_SHARES = {
-    REGISTERED: 0.12, SUBMITTED: 0.10, DEPT_APPROVED: 0.15, CENTER_APPROVED: 0.13, ALLOCATED: 0.12,
-    APPOINTED: 0.08, CHECKED_IN: 0.01, VACCINATED: 0.27, NOT_VACCINATED: 0.02,
+    REGISTERED: 0.02, SUBMITTED: 0.02, DEPT_APPROVED: 0.03, CENTER_APPROVED: 0.03, ALLOCATED: 0.02,
+    APPOINTED: 0.015, CHECKED_IN: 0.005, DUE_NEXT: 0.08, VACCINATED: 0.77, NOT_VACCINATED: 0.01,
 }
+BOOSTED_SHARE = 0.45  # of the vaccinated: had a booster too (three records)
+DOSE_GAP_DAYS, BOOSTER_GAP_DAYS = 28, 200
+DOSE2_INTERVAL = (21, 56)  # the product's dose-2 window, days after dose 1 (models/vaccines.py)
+LOTS = 20
 STATUS_ORDER = list(STATUS_SHARES)
 STATUS_WEIGHTS = list(itertools.accumulate(STATUS_SHARES.values()))
 RETURNED_SHARE = 0.1  # of the registered: sent back by their department, with a reason
@@ -70,40 +84,63 @@ MAX_ENTERPRISES = 10_000
 PAST_DAYS, FUTURE_DAYS = 14, 15
 CHUNK = 50_000
 
-# The moves each status stands for, in order: (action, from, to, stage column stamped, actor kind).
+# The moves a person makes, each its own audit event: (key, action, from, to, stage stamped, actor kind).
 MOVES = (
-    ("submit", REGISTERED, SUBMITTED, "submitted", "enterprise"),
-    ("dept_approve", SUBMITTED, DEPT_APPROVED, "dept_approved", "department"),
-    ("center_approve", DEPT_APPROVED, CENTER_APPROVED, "center_approved", "center"),
-    ("allocate", CENTER_APPROVED, ALLOCATED, "allocated", "center"),
-    ("appoint", ALLOCATED, APPOINTED, "appointed", "center"),
-    ("check_in", APPOINTED, CHECKED_IN, "checked_in", "station"),
+    ("submit", "submit", REGISTERED, SUBMITTED, "submitted", "enterprise"),
+    ("dept_approve", "dept_approve", SUBMITTED, DEPT_APPROVED, "dept_approved", "department"),
+    ("center_approve", "center_approve", DEPT_APPROVED, CENTER_APPROVED, "center_approved", "center"),
+    ("allocate", "allocate", CENTER_APPROVED, ALLOCATED, "allocated", "center"),
+    ("appoint", "appoint", ALLOCATED, APPOINTED, "appointed", "center"),
+    ("check_in", "check_in", APPOINTED, CHECKED_IN, "checked_in", "station"),
 )
-FINISH_MOVES = {
-    VACCINATED: ("vaccinate", CHECKED_IN, VACCINATED, "finished", "station"),
-    NOT_VACCINATED: ("mark_not_vaccinated", CHECKED_IN, NOT_VACCINATED, "finished", "station"),
+NOT_VACCINATED_MOVE = ("mark_not_vaccinated", "mark_not_vaccinated", CHECKED_IN, NOT_VACCINATED, "finished", "station")
+RETURN_MOVE = ("dept_return", "dept_return", SUBMITTED, REGISTERED, None, "department")
+# After dose 1: the moves of each further dose (doses given -> the moves that led to it).
+DOSE_MOVES = {
+    1: (("vaccinate_1", "vaccinate", CHECKED_IN, DUE_NEXT, "finished", "station"),),
+    2: (("appoint_2", "appoint", DUE_NEXT, APPOINTED, "appointed", "center"),
+        ("check_in_2", "check_in", APPOINTED, CHECKED_IN, "checked_in", "station"),
+        ("vaccinate_2", "vaccinate", CHECKED_IN, VACCINATED, "finished", "station")),
+    3: (("open_booster", "open_booster", VACCINATED, DUE_NEXT, None, "center"),
+        ("appoint_3", "appoint", DUE_NEXT, APPOINTED, "appointed", "center"),
+        ("check_in_3", "check_in", APPOINTED, CHECKED_IN, "checked_in", "station"),
+        ("vaccinate_3", "vaccinate", CHECKED_IN, VACCINATED, "finished", "station")),
 }
-RETURN_MOVE = ("dept_return", SUBMITTED, REGISTERED, None, "department")
+ALL_MOVES = MOVES + (NOT_VACCINATED_MOVE, RETURN_MOVE) + tuple(m for ms in DOSE_MOVES.values() for m in ms)
+# Office moves between two doses: made a day or two after the dose before, not before the first window.
+LATER_OFFICE_MOVES = ("appoint_2", "open_booster", "appoint_3")
 STAGE_RANK = {status: rank for rank, status in enumerate(
     (REGISTERED, SUBMITTED, DEPT_APPROVED, CENTER_APPROVED, ALLOCATED, APPOINTED, CHECKED_IN))}
 
 PERSON_COLUMNS = (
     "enterprise_id", "name", "gender", "id_number", "age", "phone", "category", "lives_in_binhai", "community",
     "remarks", "source", "consent_at", "policy_version", "status", "previous_status", "return_reason",
-    "station_id", "slot_id", "created_at",
+    "station_id", "slot_id", "previous_slot_id", "created_at",
     "submitted_at", "submitted_by_id", "dept_approved_at", "dept_approved_by_id",
     "center_approved_at", "center_approved_by_id", "allocated_at", "allocated_by_id",
     "appointed_at", "appointed_by_id", "checked_in_at", "checked_in_by_id", "finished_at", "finished_by_id",
     "not_vaccinated_reason", "vaccine_product", "vaccine_lot", "last_event_id", "version",
+    "product_id", "dose_number", "doses_given", "next_dose_earliest", "next_dose_latest",
 )
 
 
-def moves_of(status, returned=False):
-    """The moves a person in `status` made to get there."""
+def doses_of(status, rng):
+    """Doses a person in `status` has had: 1 waiting for dose 2, 2 or 3 (booster) when vaccinated."""
+    if status == DUE_NEXT:
+        return 1
+    if status == VACCINATED:
+        return 3 if rng.random() < BOOSTED_SHARE else 2
+    return 0
+
+
+def moves_of(status, doses=0, returned=False):
+    """The moves a person in `status` with `doses` doses made to get there, in order."""
     if returned:
         return (MOVES[0], RETURN_MOVE)
-    if status in FINISH_MOVES:
-        return MOVES + (FINISH_MOVES[status],)
+    if status == NOT_VACCINATED:
+        return MOVES + (NOT_VACCINATED_MOVE,)
+    if doses:
+        return MOVES + tuple(m for dose in range(1, doses + 1) for m in DOSE_MOVES[dose])
     return MOVES[:STAGE_RANK[status]]
 
 
@@ -152,16 +189,19 @@ class Dataset:
         self.users = self._users(departments, stations, enterprise_rows)
         slots = self._slots(stations)
         events = self._events()
+        self.product, first_lot = self._vaccine()
         db.session.commit()
         self.log(f"organisations: {len(departments)} departments, {len(stations)} stations, "
                  f"{len(enterprise_rows)} enterprises, {sum(len(s) for s in slots.values())} slots")
         self._persons(enterprise_rows, stations, slots, events)
         self._history(events)
+        records = self._records(events, first_lot)
         self._book_slots()
         db.session.commit()
         self._analyze()
-        return {"departments": len(departments), "stations": len(stations), "enterprises": len(enterprise_rows),
-                "slots": sum(len(s) for s in slots.values()), "persons": self.persons}
+        return {"records": records, "departments": len(departments), "stations": len(stations),
+                "enterprises": len(enterprise_rows), "slots": sum(len(s) for s in slots.values()),
+                "persons": self.persons}
 
     # ------------------------------------------------------------ organisations
 
@@ -269,16 +309,26 @@ class Dataset:
         return slots
 
     def _events(self):
-        """One audit event per kind of move, as the campaign's history; return {action: event id}."""
-        actions = [m[0] for m in MOVES] + [m[0] for m in FINISH_MOVES.values()] + [RETURN_MOVE[0]]
+        """One audit event per move, as the campaign's history; return {move key: event id}."""
         center = self.users["center"]
         rows = [{"user_id": center, "username": "bench", "role": CENTER, "action": action,
                  "from_status": "", "to_status": "", "requested": 0, "changed": 0, "target_type": "person",
-                 "at": self.now - timedelta(days=1), "detail": "bench dataset"} for action in actions]
+                 "at": self.now - timedelta(days=1), "detail": f"bench dataset {key}"}
+                for key, action, *_ in ALL_MOVES]
         db.session.execute(insert(AuditEvent), rows)
-        return dict(db.session.execute(
-            select(AuditEvent.action, AuditEvent.id).where(AuditEvent.detail == "bench dataset")
-        ).all())
+        prefix = "bench dataset "
+        return {detail[len(prefix):]: event_id for detail, event_id in db.session.execute(
+            select(AuditEvent.detail, AuditEvent.id).where(AuditEvent.detail.like(prefix + "%")))}
+
+    def _vaccine(self):
+        """The two-dose inactivated vaccine everyone here gets, and its LOTS lots; return (product, first lot id)."""
+        product = seed_vaccine_products()[VACCINE[0]]
+        lots = [VaccineLot(product_id=product.id, manufacturer=product.manufacturer or "bench",
+                           lot_number=f"2026{i + 1:02d}A", expiry_date=self.today + timedelta(days=365),
+                           doses_per_package=1) for i in range(LOTS)]
+        db.session.add_all(lots)
+        db.session.flush()
+        return product, min(lot.id for lot in lots)
 
     # ------------------------------------------------------------ persons
 
@@ -304,19 +354,20 @@ class Dataset:
             self.log(f"persons: {start + len(batch):,} / {total:,}")
 
     def _person_row(self, serial):
-        """One person, as a tuple of PERSON_COLUMNS, consistent with their status."""
-        rng, users, events = self.rng, self.users, self.events
+        """One person, as a tuple of PERSON_COLUMNS, consistent with their status and doses."""
+        rng, users = self.rng, self.users
         number, age, gender = self.ids(serial)
         status = STATUS_ORDER[bisect(STATUS_WEIGHTS, rng.random() * STATUS_WEIGHTS[-1])]
         enterprise, department = self.enterprise_of[bisect(self.size_weights, rng.random() * self.size_weights[-1])]
         returned = status == REGISTERED and rng.random() < RETURNED_SHARE
+        doses = doses_of(status, rng)
         row = {
             "enterprise_id": enterprise, "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
             "gender": gender, "id_number": number, "age": age,
             "phone": f"1{rng.choice('3578')}{rng.randrange(10 ** 9):09d}",
             "category": rng.choice(self.categories), "lives_in_binhai": rng.random() < 0.9,
             "community": rng.choice(self.communities), "remarks": "", "source": "qr",
-            "policy_version": "2026-01", "status": status, "version": 1,
+            "policy_version": "2026-01", "status": status, "version": 1, "dose_number": 1, "doses_given": 0,
         }
         actors = {"enterprise": users["enterprise"][enterprise], "department": users["department"][department],
                   "center": users["center"]}
@@ -330,35 +381,60 @@ class Dataset:
                 if when == "past" and rng.random() < 1 / (PAST_DAYS + 1):
                     when = "today"  # today's vaccinations so far
                 row["slot_id"], starts = next(self.slot_cursor[(station, when)])
-        moves = moves_of(status, returned)
-        office = [m for m in moves if m[3] not in ("checked_in", "finished")]
-        # The office moves end a day before the window (or lately, without one), hours apart.
-        at = (starts - timedelta(days=1) if starts else self.now - timedelta(hours=rng.randint(1, 48)))
+        moves = moves_of(status, doses, returned)
+        self._stamp(row, moves, actors, starts, doses)
+        if returned:
+            row["return_reason"] = RETURN_REASON
+        if status == NOT_VACCINATED:
+            row["not_vaccinated_reason"] = NOT_VACCINATED_REASON
+        if doses:
+            self._course(row, status, doses)
+        return tuple(row.get(column) for column in PERSON_COLUMNS)
+
+    def _stamp(self, row, moves, actors, starts, doses):
+        """Stage stamps, previous status and last event of the moves, in time order.
+
+        The last window is `starts`; a dose before it was DOSE_GAP_DAYS (a booster
+        BOOSTER_GAP_DAYS) earlier; the office moves end a day before the first window.
+        """
+        rng, events = self.rng, self.events
+        gaps = {1: (), 2: (DOSE_GAP_DAYS,), 3: (BOOSTER_GAP_DAYS + DOSE_GAP_DAYS, BOOSTER_GAP_DAYS)}[max(doses, 1)]
+        windows = [starts - timedelta(days=gap) for gap in gaps] + [starts] if starts else []
+        office = [m for m in moves if m[4] not in ("checked_in", "finished") and m[0] not in LATER_OFFICE_MOVES]
+        at = windows[0] - timedelta(days=1) if windows else self.now - timedelta(hours=rng.randint(1, 48))
         office_times = []
         for _ in office:
             office_times.append(at)
             at -= timedelta(hours=rng.randint(2, 30))
         row["created_at"] = row["consent_at"] = at
-        times = iter(reversed(office_times))
-        for action, source, _target, stage, actor in moves:
+        times, window = iter(reversed(office_times)), iter(windows)
+        returned = bool(moves) and moves[-1] is RETURN_MOVE
+        for key, _action, source, _target, stage, actor in moves:
             if stage == "checked_in":  # in the window, and not later than now
-                at = min(starts + timedelta(minutes=rng.randrange(80)), self.now - timedelta(minutes=45))
+                at = min(next(window) + timedelta(minutes=rng.randrange(80)), self.now - timedelta(minutes=45))
             elif stage == "finished":
                 at += timedelta(minutes=rng.randint(20, 45))
+            elif key in LATER_OFFICE_MOVES:
+                at += timedelta(days=1 if key == "open_booster" else 2)
             else:
                 at = next(times)
             if stage and not returned:  # a return clears the stamps of the stages it undoes
                 row[f"{stage}_at"] = at
                 row[f"{stage}_by_id"] = actors[actor]
             row["previous_status"] = source
-            row["last_event_id"] = events[action]
-        if returned:
-            row["return_reason"] = RETURN_REASON
-        if status == NOT_VACCINATED:
-            row["not_vaccinated_reason"] = NOT_VACCINATED_REASON
-        if status == VACCINATED:
-            row["vaccine_product"], row["vaccine_lot"] = VACCINE
-        return tuple(row.get(column) for column in PERSON_COLUMNS)
+            row["last_event_id"] = events[key]
+
+    def _course(self, row, status, doses):
+        """The course columns after `doses` doses of the two-dose product (as the workflow leaves them)."""
+        row["product_id"] = self.product.id
+        row["doses_given"], row["dose_number"] = doses, doses + 1
+        row["vaccine_product"], row["vaccine_lot"] = VACCINE
+        row["previous_slot_id"] = row["slot_id"]
+        if status == DUE_NEXT:  # waiting for dose 2: no slot held, its window from dose 1's day
+            row["slot_id"] = None
+            day = row["finished_at"].date()
+            row["next_dose_earliest"] = day + timedelta(days=DOSE2_INTERVAL[0])
+            row["next_dose_latest"] = day + timedelta(days=DOSE2_INTERVAL[1])
 
     def _load_persons(self, rows):
         columns = ", ".join(PERSON_COLUMNS)
@@ -372,7 +448,7 @@ class Dataset:
             raw.executemany(f"INSERT INTO person ({columns}) VALUES ({marks})", rows)
 
     def _history(self, events):
-        """person_event: one row per move of each person, one INSERT ... SELECT per action."""
+        """person_event: one row per move of each person, one INSERT ... SELECT per move."""
         returned = (Person.status == REGISTERED) & Person.return_reason.is_not(None)
         conditions = {
             "submit": Person.status.in_(reached(SUBMITTED)) | returned,
@@ -382,33 +458,66 @@ class Dataset:
             "allocate": Person.status.in_(reached(ALLOCATED)),
             "appoint": Person.status.in_(reached(APPOINTED)),
             "check_in": Person.status.in_(reached(CHECKED_IN)),
-            "vaccinate": Person.status == VACCINATED,
             "mark_not_vaccinated": Person.status == NOT_VACCINATED,
         }
-        moves = {m[0]: m for m in MOVES + tuple(FINISH_MOVES.values()) + (RETURN_MOVE,)}
-        for action, condition in conditions.items():
-            _, source, target, _, _ = moves[action]
+        for doses, moves in DOSE_MOVES.items():
+            conditions.update({key: Person.doses_given >= doses for key, *_ in moves})
+        moves = {m[0]: m for m in ALL_MOVES}
+        for key, condition in conditions.items():
+            _, _, source, target, _, _ = moves[key]
             result = db.session.execute(text(
                 "INSERT INTO person_event (event_id, person_id, from_status, to_status) "
                 f"SELECT :event, id, :source, :target FROM person WHERE {_sql(condition)}"
-            ), {"event": events[action], "source": source, "target": target})
+            ), {"event": events[key], "source": source, "target": target})
             db.session.execute(
-                AuditEvent.__table__.update().where(AuditEvent.id == events[action])
+                AuditEvent.__table__.update().where(AuditEvent.id == events[key])
                 .values(requested=result.rowcount, changed=result.rowcount, from_status=source, to_status=target)
             )
         db.session.commit()
         self.log("history: person_event written")
 
-    def _book_slots(self):
-        """booked = the people in each slot; capacity = the fullest slot plus a fifth."""
-        fullest = db.session.execute(text(
-            "SELECT max(n) FROM (SELECT count(*) AS n FROM person WHERE slot_id IS NOT NULL GROUP BY slot_id) AS s"
-        )).scalar() or 0
-        capacity = max(int(fullest * 1.2) + 1, 10)
+    def _records(self, events, first_lot):
+        """接种记录: one per dose given (and one per 未接种), one INSERT ... SELECT per dose; triggers count them."""
+        gaps = {1: f"CASE p.doses_given WHEN 2 THEN {DOSE_GAP_DAYS} WHEN 3 THEN {BOOSTER_GAP_DAYS + DOSE_GAP_DAYS} "
+                   "ELSE 0 END",
+                2: f"CASE p.doses_given WHEN 3 THEN {BOOSTER_GAP_DAYS} ELSE 0 END", 3: "0"}
+        doses = ((1, False, "p.doses_given >= 1", "vaccinate_1"), (2, False, "p.doses_given >= 2", "vaccinate_2"),
+                 (3, True, "p.doses_given >= 3", "vaccinate_3"))
+        for dose, booster, condition, key in doses:
+            self._insert_records(dose, booster, condition, events[key], gaps[dose], first_lot, "'given'",
+                                 f"CASE WHEN p.doses_given = {dose} THEN p.previous_slot_id END", "NULL")
+        self._insert_records(1, False, f"p.status = '{NOT_VACCINATED}'", events["mark_not_vaccinated"], "0",
+                             first_lot, "'not_given'", "p.slot_id", "p.not_vaccinated_reason")
+        db.session.commit()
+        count = db.session.execute(select(func.count()).select_from(Vaccination)).scalar_one()
+        self.log(f"records: {count:,} 接种记录")
+        return count
+
+    def _insert_records(self, dose, booster, condition, event_id, gap, first_lot, outcome, slot, reason):
+        if self.is_postgres:
+            at = f"p.finished_at - ({gap}) * interval '1 day'"
+        else:
+            at = f"datetime(p.finished_at, '-' || ({gap}) || ' days')"
         db.session.execute(text(
-            "UPDATE appointment_slot SET capacity = :capacity, "
-            "booked = (SELECT count(*) FROM person WHERE person.slot_id = appointment_slot.id)"
-        ), {"capacity": capacity})
+            "INSERT INTO vaccination (person_id, dose_number, is_booster, product_id, product_name, lot_id, "
+            "lot_number, station_id, slot_id, outcome, reason, at, vaccinator_id, event_id, state, created_at) "
+            f"SELECT p.id, :dose, :booster, :product, :name, l.id, l.lot_number, p.station_id, {slot}, {outcome}, "
+            f"{reason}, {at}, p.finished_by_id, :event, 'valid', {at} "
+            "FROM person p JOIN vaccine_lot l ON l.id = :first + ((p.id * 3 + :dose) % :lots) "
+            f"WHERE {condition}"
+        ), {"dose": dose, "booster": booster, "product": self.product.id, "name": self.product.name,
+            "event": event_id, "first": first_lot, "lots": LOTS})
+
+    def _book_slots(self):
+        """booked = the people in each slot (a dose given stays booked); capacity = the fullest slot plus a fifth."""
+        used = (f"(SELECT count(*) FROM person WHERE person.slot_id = appointment_slot.id) + "
+                f"(SELECT count(*) FROM person WHERE person.status = '{DUE_NEXT}' "
+                "AND person.previous_slot_id = appointment_slot.id)")
+        db.session.execute(text(f"UPDATE appointment_slot SET capacity = :all, booked = {used}"),
+                           {"all": self.persons})
+        fullest = db.session.execute(text("SELECT max(booked) FROM appointment_slot")).scalar() or 0
+        capacity = max(int(fullest * 1.2) + 1, 10)
+        db.session.execute(text("UPDATE appointment_slot SET capacity = :capacity"), {"capacity": capacity})
 
     def _analyze(self):
         """Fresh statistics and visibility, as a database that autovacuum looks after has."""
@@ -418,7 +527,7 @@ class Dataset:
                 # Loading in chunks rewrote every counter row once per chunk; a running system
                 # changes them a few at a time and autovacuum keeps them compact.
                 connection.execute(text("VACUUM FULL person_status_count, station_status_count, "
-                                        "vaccination_day_count"))
+                                        "vaccination_day_count, dose_count"))
                 connection.execute(text("VACUUM ANALYZE"))
                 # The load's gigabytes of WAL are written out now, not by a checkpoint spread over
                 # the first timed minutes (needs a superuser or pg_checkpoint: else skipped).
