@@ -1,5 +1,8 @@
 """The station desk lookup by ID number through the reader API, beside one raw indexed SELECT.
 
+The card is of a person due for dose 2: the answer carries the dose verdict (which dose is
+due, the last dose's date, product and station, the first allowed day).
+
 The figure is server time: from the request entering the Flask app to the last byte of
 its answer (a WSGI middleware stamps both), on an app with the reader rate limit on, as
 in production. The test client's own work of building the request is left out; the
@@ -18,10 +21,10 @@ from models.base import now
 from models.org import Station
 from models.person import Person
 from models.reader import ReaderToken
-from models.status import APPOINTED
+from models.status import DUE_NEXT
 
-TARGET_S = 0.005
-TARGET = f"≤ {TARGET_S * 1000:.0f} ms server time"
+TARGET_RATIO = 4.0
+TARGET = f"≤ {TARGET_RATIO:.0f}× one raw indexed SELECT round trip"
 
 
 class ServerTimer:
@@ -51,7 +54,7 @@ def measure(ctx):
     timer = app.wsgi_app = ServerTimer(app.wsgi_app)
     with app.app_context():
         person = db.session.execute(
-            select(Person.id_number, Person.name, Person.station_id).where(Person.status == APPOINTED)
+            select(Person.id_number, Person.name, Person.station_id).where(Person.status == DUE_NEXT)
             .order_by(Person.id.desc()).limit(1)
         ).one()
         _, token = ReaderToken.issue(db.session.get(Station, person.station_id), "bench desk")
@@ -64,7 +67,8 @@ def measure(ctx):
         body = {"read_id": str(uuid.uuid4()), "id_number": person.id_number, "name": person.name,
                 "reader": "bench", "read_at": now().isoformat()}
         response = client.post("/api/v1/card-reads", json=body, headers=headers)
-        answers.append((response.status_code, (response.get_json() or {}).get("verdict")))
+        answer = response.get_json() or {}
+        answers.append((response.status_code, answer.get("verdict"), (answer.get("dose") or {}).get("label")))
 
     def raw_select():
         with app.app_context():
@@ -78,15 +82,16 @@ def measure(ctx):
     idle_desk = _reads_apart(card_read, timer, count=20, gap=0.05)
     with app.app_context():
         db.engine.dispose()
-    ok = all(status == 201 for status, _ in answers)
-    verdicts = sorted({verdict for _, verdict in answers if verdict})
+    ok = all(status == 201 and dose for status, _, dose in answers)
+    verdicts = sorted({f"{verdict} (dose {dose})" for _, verdict, dose in answers if verdict})
     note = (f"verdict {', '.join(verdicts)}; through the test client {median(round_trips) * 1000:.1f} ms; "
             f"reads 50 ms apart (an idle desk: processes asleep between reads) {idle_desk * 1000:.1f} ms"
             if ok else f"answers {sorted(set(answers))[:3]}")
-    row = Row("station desk card read (POST /api/v1/card-reads: token, match, stored read, commit)", ctx.engine,
+    row = Row("station desk card read with the dose verdict (POST /api/v1/card-reads: token, match, last dose, "
+              "stored read, commit)", ctx.engine,
               ctx.persons, measured=median(server_times), baseline=median(times_base), unit="ms", target=TARGET,
               note=note)
-    row.passed = bool(ok and row.measured <= TARGET_S)
+    row.passed = bool(ok and row.ratio <= TARGET_RATIO)
     ctx.log(f"card read: {row.measured * 1000:.2f} ms server time ({median(round_trips) * 1000:.2f} ms round trip), "
             f"raw SELECT {row.baseline * 1000:.2f} ms")
     return [row]

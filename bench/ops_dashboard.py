@@ -1,4 +1,8 @@
-"""The center dashboard (its live-figures endpoint and the page) beside the same figures by GROUP BY."""
+"""The center dashboard (its live-figures endpoint and the page) beside the same figures by GROUP BY.
+
+The figures include the per-dose ones (第1剂 / 第2剂 / 全程接种 / 加强, today and in total, per
+station and department): the baseline counts them from the vaccination records.
+"""
 
 from datetime import timedelta
 
@@ -10,8 +14,8 @@ from extensions import db
 from models.base import today
 from models.stats import FUNNEL_KEYS, funnel_from
 
-TARGET_S = 0.100
-TARGET = f"≤ {TARGET_S * 1000:.0f} ms, whatever the table size"
+TARGET_RATIO = 0.1
+TARGET = "≥ 10× faster than the same figures by GROUP BY"
 
 
 def grouped_figures():
@@ -26,8 +30,20 @@ def grouped_figures():
             "sum(CASE WHEN status = 'vaccinated' AND finished_at >= :start AND finished_at < :end THEN 1 ELSE 0 END) "
             "FROM person WHERE station_id IS NOT NULL GROUP BY station_id, status"
         ), {"start": start, "end": start + timedelta(days=1)}).all(),
+        "doses": db.session.execute(text(
+            "SELECT v.station_id, e.department_id, v.product_id, v.dose_number, v.is_booster, "
+            "CASE WHEN v.at >= :start THEN 1 ELSE 0 END AS today, count(*) FROM vaccination v "
+            "JOIN person p ON p.id = v.person_id JOIN enterprise e ON e.id = p.enterprise_id "
+            "WHERE v.outcome = 'given' AND v.state = 'valid' GROUP BY v.station_id, e.department_id, v.product_id, "
+            "v.dose_number, v.is_booster, CASE WHEN v.at >= :start THEN 1 ELSE 0 END"
+        ), {"start": start}).all(),
     }
     return rows
+
+
+def first_doses(rows):
+    """第1剂 in total, from the grouped records (the check that the counters say the same)."""
+    return sum(n for _, _, _, dose, booster, _, n in rows["doses"] if dose == 1 and not booster)
 
 
 def grouped_page_figures():
@@ -49,10 +65,12 @@ def measure(ctx):
     client = logged_in_client(ctx.app, "center")
     rows = []
     with ctx.app.app_context():
-        expected = funnel_from(dict(grouped_figures()["by_status"]))
+        grouped = grouped_figures()
+        expected = funnel_from(dict(grouped["by_status"]))
         db.session.rollback()
     live = client.get("/center/live").get_json()["values"]
-    same = all(live[f"figure:{key}"] == expected[key] for key in FUNNEL_KEYS)
+    same = (all(live[f"figure:{key}"] == expected[key] for key in FUNNEL_KEYS)
+            and live["dose:dose1:total"] == first_doses(grouped))
     for label, url, baseline in (("center dashboard figures (GET /center/live, JSON)", "/center/live", grouped_figures),
                                  ("center dashboard page (GET /center/)", "/center/", grouped_page_figures)):
         def get(url=url):
@@ -66,7 +84,7 @@ def measure(ctx):
         times, times_base = interleaved(ctx.repeat, get, grouped, warmup=2)
         row = Row(label, ctx.engine, ctx.persons, measured=median(times), baseline=median(times_base), unit="ms",
                   target=TARGET, note="" if same else "figures differ from GROUP BY")
-        row.passed = bool(same and row.measured <= TARGET_S)
+        row.passed = bool(same and row.ratio <= TARGET_RATIO)
         ctx.log(f"{label}: {row.measured * 1000:.1f} ms, GROUP BY {row.baseline * 1000:.1f} ms")
         rows.append(row)
     return rows

@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = (
     "全部审核", "全部分配", "first page", "OFFSET", "GET /center/live", "GET /center/", "card read",
-    "导出全部", "public form POST", "public form p99", "recall list first page",
+    "导出全部", "public form POST", "public form p99", "recall list first page", "待续种 booking",
 )
 
 
