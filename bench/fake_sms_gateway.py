@@ -30,7 +30,7 @@ class FakeGateway:
         self.lock = threading.Lock()
         self.accepted = {}  # client_msg_id -> (gateway message id, phone, text)
         self.repeats = Counter()  # client_msg_id -> repeats dropped
-        self.posts = self.refused = self.hung_up = 0
+        self.posts = self.refused = self.hung_up = self.connections = 0
         self.in_flight = Counter()  # User-Agent of requests being held after acceptance
         # A test that kills a sender mid-send names it here: its first accepted request is held
         # (answer not yet sent) and `holding` is set, so the kill lands in flight for certain.
@@ -82,6 +82,11 @@ class FakeGateway:
             # TCP_NODELAY: else the answer's second segment waits for the sender's delayed ACK
             # (Nagle), 40 ms a message, and the gateway's ceiling would be ~25 messages a second.
             disable_nagle_algorithm = True
+
+            def setup(self):
+                super().setup()
+                with gateway.lock:
+                    gateway.connections += 1
 
             def do_POST(self):  # noqa: N802 - the http.server API
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")

@@ -83,11 +83,17 @@ def deliver_pending(wake_key=None):
     if wake_key:
         huey.get(wake_key)  # this booked look is being taken: a later one may be booked again
     with app_context() as app:
-        batch = app.config.get("SMS_BATCH_SIZE", 100)
+        batch = app.config.get("SMS_BATCH_SIZE", 500)
         sms.release_stale_claims()
         total = 0
-        while claimed := sms.deliver_batch(batch):
-            total += claimed
+        # One set of gateway connections for the whole backlog, kept alive from batch to batch.
+        backends = sms.configured_backends()
+        try:
+            while claimed := sms.deliver_batch(batch, backends):
+                total += claimed
+        finally:
+            for backend in backends:
+                backend.close()
         wake = sms.next_due_at()
     if wake is not None:
         _book_look(wake)

@@ -38,6 +38,21 @@ def make_due(db):
     db.session.commit()
 
 
+def test_the_worker_sends_a_backlog_of_several_batches_over_one_kept_alive_connection(app, db, gateways,
+                                                                                    monkeypatch):
+    from services import tasks
+
+    monkeypatch.setitem(app.config, "SMS_BATCH_SIZE", 2)
+    with FakeGateway() as gateway:
+        gateways(gateway)
+        for number in range(5):
+            send_sms(f"1380000111{number}", "您好，测试短信")
+        db.session.commit()
+        assert tasks.deliver_pending.call_local() == 5
+        assert (gateway.stats()["posts"], gateway.connections) == (5, 1)
+    assert db.session.execute(select(SmsMessage.status).distinct()).scalars().all() == ["sent"]
+
+
 def test_queueing_sends_nothing_until_the_worker_delivers(db, gateways):
     with FakeGateway() as gateway:
         gateways(gateway)
