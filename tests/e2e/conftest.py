@@ -13,7 +13,8 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from extensions import db
-from tests.conftest import watch_commits_per_request
+from tests.conftest import TEST_PASSWORD, watch_commits_per_request
+from tests.e2e.pages import log_in
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
@@ -94,12 +95,9 @@ def phone_context(browser, playwright, base_url):
 
 @pytest.fixture
 def browser_login(base_url):
-    """Log in through the login page of a role, as a user would."""
-    def do_login(page, role, username, password):
-        page.goto(f"{base_url}/login/{role}")
-        page.get_by_label("账号").fill(username)
-        page.get_by_label("密码").fill(password)
-        page.get_by_role("button", name="登录").click()
+    """Log in through the login page of a role, as a user would (tests/e2e/pages.log_in on the served app)."""
+    def do_login(page, role, username, password=TEST_PASSWORD, landed=False):
+        log_in(page, role, username, password, base_url=base_url, landed=landed)
     return do_login
 
 

@@ -24,6 +24,7 @@ from models import AuditEvent, Person, PersonEvent, SmsMessage, now
 from models.identity import credit_check_char, id_check_char
 from models.org import INDUSTRY
 from tests.conftest import TEST_PASSWORD, sms_code_sent_to
+from tests.e2e.pages import log_in
 
 COMPANY = "天津滨城港航物流有限公司"
 DEPARTMENT = "区交通运输局"
@@ -143,16 +144,9 @@ def phone(browser, base_url):
     context.close()
 
 
-def log_in(page, role, username, password):
-    page.goto(f"/login/{role}")
-    page.get_by_label("账号").fill(username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-
-
 def first_login(page, role, username, initial_password):
     """Log in with the one-time password and set a new one, as the console requires."""
-    log_in(page, role, username, initial_password)
+    log_in(page, role, username, initial_password, landed=False)
     expect(page.get_by_text("首次登录请先修改初始密码。")).to_be_visible()
     page.get_by_label("当前密码").fill(initial_password)
     page.get_by_label("新密码", exact=True).fill(NEW_PASSWORD)
@@ -222,7 +216,7 @@ def test_the_whole_campaign_in_the_browser(campaign, phone, desk_context, playwr
 
     # ---- 0. 系统管理 makes the accounts of the review department and the station, and the desk's reader token.
     admin = desk_context()
-    log_in(admin, "admin", "sysadmin-e2e", TEST_PASSWORD)
+    log_in(admin, "admin", "sysadmin-e2e", TEST_PASSWORD, landed=False)
     expect(admin.get_by_role("link", name="账号管理")).to_be_visible()
     settle(admin)
     review_password = new_account(admin, "jtj-review", "审核部门端", "审核部门", DEPARTMENT)
@@ -313,7 +307,7 @@ def test_the_whole_campaign_in_the_browser(campaign, phone, desk_context, playwr
 
     # ---- 3. 企业端: check the list, edit one, delete one, 全部提交, 导出全部, 企业看板.
     company = desk_context()
-    log_in(company, "enterprise", credit_code, COMPANY_PASSWORD)
+    log_in(company, "enterprise", credit_code, COMPANY_PASSWORD, landed=False)
     expect_figures(company, {"申报总人数": 3, "已提交审核人数": 0, "已分配人数": 0, "已完成接种人数": 0})
     settle(company)
     company.get_by_role("link", name="人员清单").first.click()
@@ -420,7 +414,7 @@ def test_the_whole_campaign_in_the_browser(campaign, phone, desk_context, playwr
 
     # ---- 5. 防控中心端: the tree, 全部审核 (confirmed), 全部分配 to a station, a window, booking, figures.
     center = desk_context()
-    log_in(center, "center", "center-e2e", TEST_PASSWORD)
+    log_in(center, "center", "center-e2e", TEST_PASSWORD, landed=False)
     expect_figures(center, {"企业数": 1, "申报人数": 2, "提交审核": 2, "分配人数": 0})
     settle(center)
     center.get_by_role("link", name="人员审核").click()

@@ -1,11 +1,10 @@
 """The consoles on a 375-pixel phone: the list comes first, the tree folds away, each row is a card."""
 
-import re
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import TEST_PASSWORD
+from tests.e2e.pages import log_in
 
 PHONE = {"width": 375, "height": 812}
 
@@ -29,15 +28,6 @@ def phone(browser, base_url):
     context.set_default_timeout(10000)
     yield context.new_page()
     context.close()
-
-
-def log_in(page, role, username):
-    page.goto(f"/login/{role}")
-    page.get_by_label("账号").fill(username)
-    page.get_by_label("密码").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(re.compile(rf"/{role}/"))
-    page.wait_for_load_state()
 
 
 def test_center_review_on_a_phone_shows_the_people_first_as_cards(phone, district, screenshot):

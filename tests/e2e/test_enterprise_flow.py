@@ -12,6 +12,7 @@ from pyzbar.pyzbar import decode
 
 from models.identity import credit_check_char, id_check_char, id_number_error
 from tests.conftest import sms_code_sent_to
+from tests.e2e.pages import log_in
 
 CREDIT_CODE = "91120116MA05JQ2X1L"
 PASSWORD = "Haitong2026"
@@ -151,10 +152,7 @@ def test_a_company_registers_on_a_phone_and_its_staff_register_through_its_qr_co
 
     # The enterprise logs in (desktop), fixes a phone number, submits everyone, exports and watches the figures.
     console = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
-    console.goto(f"{base_url}/login/enterprise")
-    console.get_by_label("账号").fill(code)
-    console.get_by_label("密码").fill(PASSWORD)
-    console.get_by_role("button", name="登录").click()
+    log_in(console, "enterprise", code, PASSWORD, base_url=base_url)
     expect(console.locator('[data-figure="declared"]')).to_have_text("3")
     expect(console.locator('[data-figure="submitted"]')).to_have_text("0")
     screenshot(console, "enterprise-dashboard-before")

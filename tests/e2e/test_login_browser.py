@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import TEST_PASSWORD
+from tests.e2e.pages import log_in
 
 WRONG = "账号或密码错误"
 LOCKED = "账号已锁定，请15分钟后再试，或联系管理员解锁"
@@ -21,11 +22,7 @@ def accounts(db, make_department, make_user):
 
 
 def attempt(page, role, username, password):
-    page.goto(f"/login/{role}")
-    page.get_by_label("账号").fill(username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
+    log_in(page, role, username, password, landed=False)
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
 """审核部门 人员审核 on a 1366-pixel office screen: every column fits, the row's buttons stay on one line."""
 
-import re
 
 import pytest
 from playwright.sync_api import expect
 
 from models import Person
-from tests.conftest import TEST_PASSWORD
+from tests.e2e.pages import log_in
 
 
 @pytest.fixture
@@ -24,11 +23,7 @@ def department_desk(make_territory, make_department, make_enterprise, make_perso
 
 def test_the_review_list_fits_a_1366_screen(page, department_desk, screenshot):
     page.set_viewport_size({"width": 1366, "height": 768})
-    page.goto("/login/review")
-    page.get_by_label("账号").fill("port-review")
-    page.get_by_label("密码").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(re.compile(r"/review/"))
+    log_in(page, "review", "port-review")
     for tab, shown in (("pending", "欧阳思思"), ("returned", "司马长风")):
         page.goto(f"/review/review_persons/?tab={tab}")
         page.wait_for_load_state()

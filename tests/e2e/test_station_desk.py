@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from models import Person, ReaderToken, now
 from tests.conftest import TEST_PASSWORD
+from tests.e2e.pages import log_in
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -148,12 +149,7 @@ def test_not_vaccinated_with_other_reason_in_the_browser(page, base_url, browser
 
 def test_signature_pad_works_with_a_finger_on_a_phone_sized_screen(phone_context, base_url, station_day, db):
     page = phone_context.new_page()
-    page.goto(f"{base_url}/login/station")
-    page.get_by_label("账号").fill("xinhe-e2e")
-    page.get_by_label("密码").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{base_url}/station/")
-    page.wait_for_load_state()
+    log_in(page, "station", "xinhe-e2e", base_url=base_url)
     page.goto(f"{base_url}/station/queue/{station_day['zhao']}/")
     pad = page.locator("#signature-pad")
     pad.scroll_into_view_if_needed()

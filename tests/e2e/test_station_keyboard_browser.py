@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from models import Person, now
 from tests.conftest import TEST_PASSWORD
+from tests.e2e.pages import log_in
 
 TABLET = {"width": 800, "height": 1280}
 FINGER = 44  # pixels: the smallest target a finger hits reliably (WCAG 2.5.5, Apple's guidelines)
@@ -143,12 +144,7 @@ def test_the_queue_and_the_exit_page_on_a_tablet(browser, base_url, desk_day, sc
                                   locale="zh-CN", base_url=base_url)
     context.set_default_timeout(10000)
     page = context.new_page()
-    page.goto("/login/station")
-    page.get_by_label("账号").fill("xinhe-keys")
-    page.get_by_label("密码").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(re.compile(r"/station/$"))
-    page.wait_for_load_state()
+    log_in(page, "station", "xinhe-keys")
 
     page.goto("/station/queue/")
     rows = page.locator(".queue-table tbody tr")

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from models import Person, ReaderToken, Vaccination, now
 from models.vaccines import seed_vaccine_products, set_station_products
-from tests.conftest import TEST_PASSWORD
+from tests.e2e.pages import log_in
 
 VERO = "新冠病毒灭活疫苗(Vero细胞)"
 STATION = "新北街接种点"
@@ -45,11 +45,7 @@ def open_page(browser, base_url, role, username):
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", base_url=base_url)
     context.set_default_timeout(10000)
     page = context.new_page()
-    page.goto(f"/login/{role}")
-    page.get_by_label("账号").fill(username)
-    page.get_by_label("密码").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state()
+    log_in(page, role, username)
     return page
 
 
