@@ -24,6 +24,13 @@ from services.spreadsheets import XLSX_MIMETYPE, stream_xlsx
 RECIPIENT_HEADERS = ("姓名", "身份证号", "联系电话", "企业", "接种日期", "剂次", "接种点")
 
 
+def recipient_cells(row, masked=True):
+    """One recipient as the list (ID and phone masked) or the export (full values) shows it."""
+    id_number, phone = (mask_id_number(row.id_number), mask_phone(row.phone)) if masked else (row.id_number, row.phone)
+    return (row.name, id_number, phone, row.enterprise, row.at.strftime("%Y-%m-%d %H:%M"), f"第{row.dose_number}剂",
+            row.station or "")
+
+
 def lot_rows():
     """Every lot with its doses on hand in the district (grouped over the stations' stock) and doses given."""
     on_hand = dict(db.session.execute(
@@ -65,14 +72,14 @@ class CenterLotView(RoleAccessMixin, BaseView):
     @expose("/<int:lot_id>/recipients")
     def recipients(self, lot_id):
         """The recall list: who was given this lot, 50 a page (masked; the export has the full values)."""
-        found = recall_lot(lot_id)
-        if found is None:
+        lot = recall_lot(lot_id)
+        if lot is None:
             abort(404)
-        lot, total = found
         after = int_arg("after")
         rows, next_after = recipients_page(current_user, lot_id, after=after)
-        return self.render("center/lot_recipients.html", lot=lot, rows=rows, next_after=next_after, total=total,
-                           mask_id=mask_id_number, mask_phone=mask_phone, first_page=after is None)
+        # Cells formatted here, not by template calls: 50 rows of them are most of the page's rendering.
+        return self.render("center/lot_recipients.html", lot=lot, rows=[recipient_cells(row) for row in rows],
+                           next_after=next_after, first_page=after is None)
 
     @expose("/<int:lot_id>/recipients.xlsx")
     def export(self, lot_id):
@@ -84,8 +91,7 @@ class CenterLotView(RoleAccessMixin, BaseView):
         def rows():
             for row in db.session.execute(statement):
                 written[0] += 1
-                yield (row.name, row.id_number, row.phone, row.enterprise, row.at.strftime("%Y-%m-%d %H:%M"),
-                       f"第{row.dose_number}剂", row.station or "")
+                yield recipient_cells(row, masked=False)
 
         def body():
             try:

@@ -8,7 +8,6 @@ counting the lot's records on every page.
 """
 
 from sqlalchemy import Index, insert, literal, select
-from sqlalchemy.orm import joinedload
 
 from extensions import db
 from models.audit import record_event
@@ -20,6 +19,7 @@ from models.org import Enterprise, Station
 from models.person import Person
 from models.sms import SmsMessage
 from models.user import ADMIN, CENTER
+from models.vaccines import VaccineProduct
 from services import sms as sms_service
 
 PAGE_SIZE = 50
@@ -34,20 +34,26 @@ def _center_only(actor):
         raise StockError("只有防控中心可以查看召回名单")
 
 
+# The list and its lot are read as plain table rows: ORM entities would cost more than the
+# indexed read itself (the benchmark holds the page to 3× the raw query).
+RECORDS, PERSONS, ENTERPRISES, STATIONS = (model.__table__ for model in (Vaccination, Person, Enterprise, Station))
+LOTS, PRODUCTS = VaccineLot.__table__, VaccineProduct.__table__
+
+
 def recipients_condition(lot_id):
-    return (Vaccination.lot_id == lot_id, Vaccination.outcome == GIVEN, Vaccination.state == VALID)
+    return (RECORDS.c.lot_id == lot_id, RECORDS.c.outcome == GIVEN, RECORDS.c.state == VALID)
 
 
 def recipients_query(lot_id):
     """The recipients of a lot, as rows of the list and the export, in the order of the doses."""
     return (
-        select(Vaccination.id, Vaccination.at, Vaccination.dose_number, Person.name, Person.id_number,
-               Person.phone, Enterprise.name.label("enterprise"), Station.name.label("station"))
-        .join(Person, Person.id == Vaccination.person_id)
-        .join(Enterprise, Enterprise.id == Person.enterprise_id)
-        .outerjoin(Station, Station.id == Vaccination.station_id)
+        select(RECORDS.c.id, RECORDS.c.at, RECORDS.c.dose_number, PERSONS.c.name, PERSONS.c.id_number,
+               PERSONS.c.phone, ENTERPRISES.c.name.label("enterprise"), STATIONS.c.name.label("station"))
+        .join(PERSONS, PERSONS.c.id == RECORDS.c.person_id)
+        .join(ENTERPRISES, ENTERPRISES.c.id == PERSONS.c.enterprise_id)
+        .outerjoin(STATIONS, STATIONS.c.id == RECORDS.c.station_id)
         .where(*recipients_condition(lot_id))
-        .order_by(Vaccination.id)
+        .order_by(RECORDS.c.id)
     )
 
 
@@ -56,7 +62,7 @@ def recipients_page(actor, lot_id, after=None, size=PAGE_SIZE):
     _center_only(actor)
     query = recipients_query(lot_id)
     if after is not None:
-        query = query.where(Vaccination.id > after)
+        query = query.where(RECORDS.c.id > after)
     rows = db.session.execute(query.limit(size + 1)).all()
     more = len(rows) > size
     rows = rows[:size]
@@ -64,10 +70,11 @@ def recipients_page(actor, lot_id, after=None, size=PAGE_SIZE):
 
 
 def recall_lot(lot_id):
-    """(the lot with its product, its doses given) in one query, or None when there is no such lot."""
+    """The lot's heading (id, lot_number, product, frozen_at, frozen_reason, doses given), or None."""
     return db.session.execute(
-        select(VaccineLot, lot_doses_column(VaccineLot.id)).options(joinedload(VaccineLot.product))
-        .where(VaccineLot.id == lot_id)).first()
+        select(LOTS.c.id, LOTS.c.lot_number, PRODUCTS.c.name.label("product"), LOTS.c.frozen_at,
+               LOTS.c.frozen_reason, lot_doses_column(LOTS.c.id).label("given"))
+        .join(PRODUCTS, PRODUCTS.c.id == LOTS.c.product_id).where(LOTS.c.id == lot_id)).first()
 
 
 def queue_recall_sms(actor, lot_id, body):
