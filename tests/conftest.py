@@ -33,6 +33,9 @@ from models.identity import age_on, id_check_char
 from models.options import seed_default_options
 from models.org import INDUSTRY
 
+# The security tests' district (`world`, `clients`); a module with a `world` of its own overrides it.
+pytest_plugins = ("tests.security_world",)
+
 TEST_PASSWORD = "Passw0rd2026"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"

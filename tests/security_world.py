@@ -10,6 +10,7 @@ page that leaks them to a foreign user is caught by a plain substring search.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import pytest
 from flask import g
 from sqlalchemy import insert, select
 
@@ -219,3 +220,19 @@ def snapshot(db, world=None):
         state[table.name] = sorted(map(repr, db.session.execute(statement).all()))
     db.session.rollback()
     return state
+
+
+# ---------------------------------------------------------------- fixtures (registered by tests/conftest.py)
+
+@pytest.fixture
+def world(db, make_department, make_enterprise, make_station, make_slot, make_user):
+    return build_world(db, make_department, make_enterprise, make_station, make_slot, make_user)
+
+
+@pytest.fixture
+def clients(app, world, login):
+    """A logged-in test client per kind of user of the world, and one anonymous."""
+    made = {ANON: app.test_client()}
+    for kind, user in world.users.items():
+        made[kind] = login(user, test_client=app.test_client())
+    return made

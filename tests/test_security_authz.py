@@ -39,7 +39,6 @@ from tests.security_world import (
     STATION_S,
     STATION_T,
     USER_KINDS,
-    build_world,
     snapshot,
 )
 
@@ -379,19 +378,6 @@ def matches(expected, got):
 
 
 # ---------------------------------------------------------------- the tests
-
-@pytest.fixture
-def world(db, make_department, make_enterprise, make_station, make_slot, make_user):
-    return build_world(db, make_department, make_enterprise, make_station, make_slot, make_user)
-
-
-@pytest.fixture
-def clients(app, world, login):
-    made = {ANON: app.test_client()}
-    for kind, user in world.users.items():
-        made[kind] = login(user, test_client=app.test_client())
-    return made
-
 
 def expected_cells(endpoint, method):
     cells = EXPECTED.get(endpoint, {})

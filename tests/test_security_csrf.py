@@ -9,7 +9,7 @@ import pytest
 from app import create_app
 from extensions import db as _db
 from tests.conftest import TEST_PASSWORD
-from tests.security_world import ANON, build_world, id_number, snapshot
+from tests.security_world import ANON, id_number, snapshot
 from tests.test_security_authz import OWNERS, console_of, hostile_form, url_values
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
@@ -39,11 +39,6 @@ def logged_in(csrf_app, user):
                                                        "password": TEST_PASSWORD})
     assert response.status_code == 302, "login with the page's token must work"
     return client, token
-
-
-@pytest.fixture
-def world(db, make_department, make_enterprise, make_station, make_slot, make_user):
-    return build_world(db, make_department, make_enterprise, make_station, make_slot, make_user)
 
 
 def post_rules(application):

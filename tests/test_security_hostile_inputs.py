@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import pytest
 from werkzeug.exceptions import HTTPException
 
-from tests.security_world import ANON, build_world, snapshot
+from tests.security_world import ANON, snapshot
 from tests.test_security_authz import OWNERS, console_of, url_values
 
 BAD_VALUES = {
@@ -57,19 +57,6 @@ FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S | re.I)
 FIELD = re.compile(r"<(?:input|select|textarea|button)\b[^>]*\bname=\"([^\"]+)\"", re.I)
 ATTR = re.compile(r"\b(action|method)=\"([^\"]*)\"", re.I)
 LINK = re.compile(r"href=\"([^\"]*\?[^\"]*)\"")
-
-
-@pytest.fixture
-def world(db, make_department, make_enterprise, make_station, make_slot, make_user):
-    return build_world(db, make_department, make_enterprise, make_station, make_slot, make_user)
-
-
-@pytest.fixture
-def clients(app, world, login):
-    made = {ANON: app.test_client()}
-    for kind, user in world.users.items():
-        made[kind] = login(user, test_client=app.test_client())
-    return made
 
 
 def prober_of(rule):

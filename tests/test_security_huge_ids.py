@@ -9,7 +9,7 @@ the page without that filter) and leave the database unchanged.
 
 import pytest
 
-from tests.security_world import ADMIN, CENTER, DEPT_X, ENT_A, STATION_S, build_world, snapshot
+from tests.security_world import ADMIN, CENTER, DEPT_X, ENT_A, STATION_S, snapshot
 
 HUGE = "99999999999999999999"
 
@@ -73,11 +73,6 @@ PROBES = [
 
 def _fill(value, world, number):
     return value.format(n=number, station_s=world.ids["station_s"], spare_slot_s=world.ids["spare_slot_s"])
-
-
-@pytest.fixture
-def world(db, make_department, make_enterprise, make_station, make_slot, make_user):
-    return build_world(db, make_department, make_enterprise, make_station, make_slot, make_user)
 
 
 @pytest.mark.parametrize("who,method,url,data", PROBES, ids=[f"{p[1]} {p[2]} {p[3] or ''}" for p in PROBES])
