@@ -54,12 +54,16 @@ def _reminder_select(kind, slot_condition, at):
 
 
 def insert_ignoring_repeats(selection):
-    """INSERT … SELECT into the outbox, skipping rows whose dedupe key is there already."""
+    """INSERT … SELECT into the outbox, skipping rows whose dedupe key is there already; return how many."""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(SmsMessage.__table__).from_select(REMINDER_COLUMNS, selection)
-    # RETURNING counts what was queued: psycopg reports no rowcount for this statement.
-    statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(SmsMessage.__table__.c.id)
-    return len(db.session.execute(statement).all())
+    statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    if dialect is sqlite:
+        return db.session.execute(statement).rowcount
+    # psycopg reports no rowcount for this statement; the rows are counted in the database, as
+    # fetching 100,000 returned ids into Python took half as long as the insert itself.
+    inserted = statement.returning(literal(1)).cte("inserted")
+    return db.session.execute(select(func.count()).select_from(inserted)).scalar_one()
 
 
 def queue_due_reminders(at=None):
