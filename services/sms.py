@@ -347,13 +347,13 @@ def _pin_after(row, used, answer):
     return row.pinned_backend
 
 
-def _record(token, outcomes):
-    if not outcomes:
-        return
-    table = SmsMessage.__table__
-    statement = update(table).where(table.c.id == bindparam("b_id"), table.c.claimed_by == bindparam("b_token"))
-    db.session.execute(statement, [{**values, "b_token": token} for values in outcomes])
-    db.session.commit()
+def _record(token, outcomes, commit=True):
+    if outcomes:
+        table = SmsMessage.__table__
+        statement = update(table).where(table.c.id == bindparam("b_id"), table.c.claimed_by == bindparam("b_token"))
+        db.session.execute(statement, [{**values, "b_token": token} for values in outcomes])
+    if commit:
+        db.session.commit()
 
 
 def _extend_claim(token, ids, at):
@@ -364,34 +364,49 @@ def _extend_claim(token, ids, at):
     db.session.commit()
 
 
-def deliver_batch(batch_size=100, backends=None):
-    """Claim one batch of due messages, send them, record each answer; return how many were claimed."""
+def deliver_batch(batch_size=100, backends=None, *, leave_record_open=False):
+    """Claim one batch of due messages, send them, record each answer; return how many were claimed.
+
+    With `leave_record_open` the answers are written but not committed when all went well:
+    the caller's next claim (which always commits) commits them with it, one commit a batch
+    instead of two. A worker dying in between leaves the claim to expire: resent with the same key.
+    """
     token, rows = claim_due(batch_size)
     if not rows:
         return 0
     own_backends = backends is None
     backends = backends or configured_backends()
-    _, _, lease = _settings()
-    claimed_at, outcomes = clock(), []
+    outcomes = []
     try:
-        for index, row in enumerate(rows):
-            at = clock()
-            if at - claimed_at > timedelta(seconds=lease / 3):
-                # A slow gateway: record what is done and keep the rest claimed, so nobody takes it over.
-                _record(token, outcomes)
-                outcomes = []
-                claimed_at = at
-                _extend_claim(token, [r.id for r in rows[index:]], at)
-            used, answer = send_through_backends(row, backends, token)
-            if not answer.accepted:
-                log.warning("sms %s attempt %s via %s refused: %s", row.id, row.attempts, used, answer.detail)
-            outcomes.append(_outcome(row, used, answer, now()))
-    finally:
+        _send_claimed(token, rows, backends, outcomes)
+    except BaseException:
         _record(token, outcomes)
+        raise
+    else:
+        _record(token, outcomes, commit=not leave_record_open)
+    finally:
         if own_backends:
             for chosen in backends:
                 chosen.close()
     return len(rows)
+
+
+def _send_claimed(token, rows, backends, outcomes):
+    """Send each claimed row, adding its outcome to `outcomes` (those not yet recorded are left there)."""
+    _, _, lease = _settings()
+    claimed_at = clock()
+    for index, row in enumerate(rows):
+        at = clock()
+        if at - claimed_at > timedelta(seconds=lease / 3):
+            # A slow gateway: record what is done and keep the rest claimed, so nobody takes it over.
+            _record(token, outcomes)
+            outcomes.clear()
+            claimed_at = at
+            _extend_claim(token, [r.id for r in rows[index:]], at)
+        used, answer = send_through_backends(row, backends, token)
+        if not answer.accepted:
+            log.warning("sms %s attempt %s via %s refused: %s", row.id, row.attempts, used, answer.detail)
+        outcomes.append(_outcome(row, used, answer, now()))
 
 
 def next_due_at():

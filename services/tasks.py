@@ -86,10 +86,11 @@ def deliver_pending(wake_key=None):
         batch = app.config.get("SMS_BATCH_SIZE", 500)
         sms.release_stale_claims()
         total = 0
-        # One set of gateway connections for the whole backlog, kept alive from batch to batch.
+        # One set of gateway connections for the whole backlog, kept alive from batch to batch;
+        # each batch's answers are committed with the next claim (the last claim finds none).
         backends = sms.configured_backends()
         try:
-            while claimed := sms.deliver_batch(batch, backends):
+            while claimed := sms.deliver_batch(batch, backends, leave_record_open=True):
                 total += claimed
         finally:
             for backend in backends:
