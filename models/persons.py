@@ -41,6 +41,7 @@ MAX_LENGTHS = {"name": 50, "community": 100, "remarks": 200}
 MAX_AGE = 120  # the oldest living people are under this; an older birth date is a typing error
 
 DUPLICATE_ID_MESSAGE = "该身份证号已登记，请勿重复填报；如需修改信息，请联系本单位管理员"
+TAKEN_HERE, TAKEN_ELSEWHERE = "here", "elsewhere"
 LOST_DIGITS_MESSAGE = "被 Excel 存成了数字，末几位已丢失；请把该列设为“文本”格式后重新填写"
 REJECTS_KEEP = timedelta(days=1)
 
@@ -262,18 +263,32 @@ def enterprise_accepts_staff(enterprise_id=Enterprise.id):
 # ---------------------------------------------------------------- creating
 
 def add_from_qr_form(qr_token, values, consent_at, policy_version):
-    """Insert one person from the QR form; return (person id, duplicate).
+    """Insert one person from the QR form; return (person id, where the ID number is taken).
 
-    (None, False) when nothing was inserted because the token names no enterprise, the
-    enterprise's account is deactivated, or the category is not an active option: the
-    caller looks up which, as for a GET.
+    The second value is TAKEN_HERE when the ID number is already registered with the
+    enterprise of the token (the same person submitting again), TAKEN_ELSEWHERE when
+    another enterprise holds it, and None otherwise. (None, None) when nothing was
+    inserted because the token names no enterprise, the enterprise's account is
+    deactivated, or the category is not an active option: the caller looks up which,
+    as for a GET.
     """
     row = person_row(None, values, "qr", consent_at, policy_version)
     del row["enterprise_id"]  # the statement takes it from the enterprise of the token
     person_id = db.session.execute(_qr_form_insert(), {**row, "qr_token": qr_token}).scalar_one_or_none()
-    if person_id is None and id_number_taken(values["id_number"]):
-        return None, True
-    return person_id, False
+    if person_id is None:
+        return None, where_id_number_is_taken(values["id_number"], qr_token)
+    return person_id, None
+
+
+def where_id_number_is_taken(id_number, qr_token):
+    """TAKEN_HERE, TAKEN_ELSEWHERE (relative to the enterprise of `qr_token`) or None when the number is free."""
+    of_token = select(Enterprise.id).where(Enterprise.qr_token == qr_token).scalar_subquery()
+    found = db.session.execute(select(Person.enterprise_id, of_token).where(Person.id_number == id_number)
+                               .limit(1)).first()
+    if found is None:
+        return None
+    holder, enterprise_id = found
+    return TAKEN_HERE if holder is not None and holder == enterprise_id else TAKEN_ELSEWHERE
 
 
 def insert_people(rows):

@@ -187,26 +187,49 @@ def test_an_id_number_registered_anywhere_is_refused_without_saying_where(client
                                                                            "13700000000")
 
 
-def test_a_second_submission_from_the_same_phone_is_refused_too(client, enterprise, db):
+def test_a_second_submission_of_the_same_person_says_it_is_already_submitted(client, enterprise, db):
     assert client.post(f"/e/{enterprise.qr_token}", data=answer()).status_code == 302
     again = client.post(f"/e/{enterprise.qr_token}", data=answer(id_number="11010519491231002x", name="李娜娜"))
-    assert person_records.DUPLICATE_ID_MESSAGE in messages(again)
+    assert again.status_code == 302 and again.headers["Location"] == f"/e/{enterprise.qr_token}/done?already=1"
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "您的信息已提交" in page and "已在 <strong>天津港轮驳有限公司</strong> 登记过，无需重复填报" in page
+    assert "提交成功" not in page
     assert [p.name for p in persons(db)] == ["李娜"]
 
 
-def test_simultaneous_submissions_of_one_id_number_meet_the_unique_constraint(client, enterprise, make_persons,
-                                                                             db, monkeypatch):
-    make_persons(enterprise, 1, name="先到者", id_number="11010519491231002X")
+def test_the_form_pages_are_not_stored_so_back_asks_again(client, enterprise):
+    # Back after a success would otherwise show a refused submission's messages again.
+    for response in (client.get(f"/e/{enterprise.qr_token}"),
+                     client.post(f"/e/{enterprise.qr_token}", data=answer(phone="123"))):
+        assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+
+
+def test_after_a_success_the_form_says_this_browser_has_submitted(client, enterprise, make_enterprise, db):
+    other = make_enterprise("别的单位有限公司")
+    db.session.commit()
+    note = "本机已成功提交过信息，无需重复填报"
+    assert note not in client.get(f"/e/{enterprise.qr_token}").get_data(as_text=True)
+    client.post(f"/e/{enterprise.qr_token}", data=answer())
+    assert note in client.get(f"/e/{enterprise.qr_token}").get_data(as_text=True)
+    assert note not in client.get(f"/e/{other.qr_token}").get_data(as_text=True)
+    # A colleague's refused try on the same phone shows only what to correct.
+    refused = client.post(f"/e/{enterprise.qr_token}", data=answer(id_number="", name="王强"))
+    assert "请填写身份证号" in messages(refused) and note not in refused.get_data(as_text=True)
+
+
+def test_simultaneous_submissions_of_one_id_number_meet_the_unique_constraint(client, enterprise, make_enterprise,
+                                                                             make_persons, db, monkeypatch):
+    make_persons(make_enterprise("别的单位有限公司"), 1, name="先到者", id_number="11010519491231002X")
     db.session.commit()
     # Nothing is looked up before the insert: the constraint refuses the second one, and
     # only then is the number looked up, to tell a duplicate from another failure.
-    real_check, calls = person_records.id_number_taken, []
+    real_check, calls = person_records.where_id_number_is_taken, []
 
-    def counted_check(number, exclude_person_id=None):
+    def counted_check(number, qr_token):
         calls.append(number)
-        return real_check(number, exclude_person_id)
+        return real_check(number, qr_token)
 
-    monkeypatch.setattr(person_records, "id_number_taken", counted_check)
+    monkeypatch.setattr(person_records, "where_id_number_is_taken", counted_check)
     response = client.post(f"/e/{enterprise.qr_token}", data=answer(name="后到者"))
     assert len(calls) == 1
     assert response.status_code == 200

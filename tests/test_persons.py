@@ -8,7 +8,15 @@ from sqlalchemy import func, select
 
 from models import AuditEvent, ImportRejectFile, Person
 from models import persons as person_records
-from models.persons import DUPLICATE_ID_MESSAGE, add_from_qr_form, delete_registered, edit_person, insert_people
+from models.persons import (
+    DUPLICATE_ID_MESSAGE,
+    TAKEN_ELSEWHERE,
+    TAKEN_HERE,
+    add_from_qr_form,
+    delete_registered,
+    edit_person,
+    insert_people,
+)
 from tests.conftest import make_id_number
 
 BAD_ROW = ["坏行", "", "123", "", "1", "企业职工", "是", "小区", ""]
@@ -87,17 +95,22 @@ def test_a_number_registered_between_check_and_insert_is_refused_and_the_rest_ke
     assert count(db, Person) == 2  # the transaction goes on: nothing else had to be given up
 
 
-def test_the_qr_form_tells_a_duplicate_without_aborting_the_transaction(db, make_enterprise, make_persons):
-    enterprise = make_enterprise()
+def test_the_qr_form_tells_where_a_number_is_taken_without_aborting_the_transaction(db, make_enterprise,
+                                                                                    make_persons):
+    enterprise, other = make_enterprise(), make_enterprise("别的单位有限公司")
     [taken_id] = make_persons(enterprise, 1)
+    [taken_elsewhere_id] = make_persons(other, 1)
     taken = db.session.get(Person, taken_id).id_number
     values = {"name": "后到者", "gender": "M", "id_number": taken, "age": 30, "phone": "13900000000",
               "category": "企业职工", "lives_in_binhai": True, "community": "小区", "remarks": ""}
-    assert add_from_qr_form(enterprise.qr_token, values, None, "v1") == (None, True)
+    assert add_from_qr_form(enterprise.qr_token, values, None, "v1") == (None, TAKEN_HERE)
+    elsewhere = {**values, "id_number": db.session.get(Person, taken_elsewhere_id).id_number}
+    assert add_from_qr_form(enterprise.qr_token, elsewhere, None, "v1") == (None, TAKEN_ELSEWHERE)
+    assert add_from_qr_form("no-such-token", values, None, "v1") == (None, TAKEN_ELSEWHERE)
     fresh = {**values, "id_number": make_id_number()}
-    person_id, duplicate = add_from_qr_form(enterprise.qr_token, fresh, None, "v1")
-    assert person_id is not None and not duplicate
-    assert add_from_qr_form("no-such-token", {**values, "id_number": make_id_number()}, None, "v1") == (None, False)
+    person_id, taken_where = add_from_qr_form(enterprise.qr_token, fresh, None, "v1")
+    assert person_id is not None and taken_where is None
+    assert add_from_qr_form("no-such-token", {**values, "id_number": make_id_number()}, None, "v1") == (None, None)
 
 
 def test_an_edit_lands_only_on_the_version_it_was_made_from(db, make_enterprise, make_persons, make_user):

@@ -1,7 +1,16 @@
-// Employee form: fill gender and age from a complete ID number (the server checks them again).
+// Employee form: fill gender and age from a complete ID number (the server checks them again);
+// after a submission, Back loads the form afresh instead of showing what the server said before.
 (function () {
   var form = document.getElementById("employee-form");
   if (!form) { return; }
+  // A refused submission's page answers a POST; replacing its history entry makes it a plain
+  // GET of the form, which Back after a later success loads anew (the page is not stored).
+  if (window.history.replaceState) { window.history.replaceState(null, "", window.location.href); }
+  // The back-forward cache would bring back old messages or the disabled 提交中… button.
+  window.addEventListener("pageshow", function (event) {
+    var answered = form.querySelector(".is-invalid") || form.getAttribute("data-sent") === "1";
+    if (event.persisted && answered) { window.location.reload(); }
+  });
   var idInput = form.querySelector("[name=id_number]");
   var ageInput = form.querySelector("[name=age]");
   var weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
@@ -46,6 +55,7 @@
   idInput.addEventListener("change", fill);
   idInput.addEventListener("input", function () { if (normalise(idInput.value).length === 18) { fill(); } });
   form.addEventListener("submit", function () {
+    form.setAttribute("data-sent", "1");
     var button = form.querySelector("button[type=submit]");
     if (button) { window.setTimeout(function () { button.disabled = true; button.textContent = "提交中…"; }, 0); }
   });

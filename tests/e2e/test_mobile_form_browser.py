@@ -97,10 +97,12 @@ def test_wrong_values_are_explained_and_what_was_typed_is_kept(phone, company, d
     assert (person.name, person.phone, person.gender, person.lives_in_binhai) == ("赵海涛", "13912345678", "M", False)
 
 
-def test_a_second_registration_with_the_same_id_number_is_refused(phone, company, db):
-    for attempt in range(2):
+def test_a_registration_with_a_number_another_enterprise_holds_is_refused(phone, company, make_enterprise, db):
+    other = make_enterprise("天津滨港物流有限公司")
+    db.session.commit()
+    for attempt, enterprise in enumerate((company, other)):
         page = phone.new_page()
-        page.goto(f"/e/{company.qr_token}")
+        page.goto(f"/e/{enterprise.qr_token}")
         page.get_by_label("姓名").fill("钱立新")
         page.get_by_label("身份证号").fill(NUMBER)
         page.get_by_label("手机号").fill("13912345679")
