@@ -509,15 +509,24 @@ class Dataset:
             "event": event_id, "first": first_lot, "lots": LOTS})
 
     def _book_slots(self):
-        """booked = the people in each slot (a dose given stays booked); capacity = the fullest slot plus a fifth."""
-        used = (f"(SELECT count(*) FROM person WHERE person.slot_id = appointment_slot.id) + "
-                f"(SELECT count(*) FROM person WHERE person.status = '{DUE_NEXT}' "
-                "AND person.previous_slot_id = appointment_slot.id)")
-        db.session.execute(text(f"UPDATE appointment_slot SET capacity = :all, booked = {used}"),
-                           {"all": self.persons})
-        fullest = db.session.execute(text("SELECT max(booked) FROM appointment_slot")).scalar() or 0
+        """booked = the people in each slot (a dose given stays booked); capacity = the fullest slot plus a fifth.
+
+        The uses are counted once, grouped, into a keyed table: a count per slot over the
+        persons would scan them once per slot (no index on previous_slot_id).
+        """
+        db.session.execute(text("DROP TABLE IF EXISTS bench_slot_use"))
+        db.session.execute(text("CREATE TABLE bench_slot_use (slot_id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"))
+        db.session.execute(text(
+            "INSERT INTO bench_slot_use (slot_id, n) SELECT slot, count(*) FROM ("
+            "SELECT slot_id AS slot FROM person WHERE slot_id IS NOT NULL UNION ALL "
+            f"SELECT previous_slot_id FROM person WHERE status = '{DUE_NEXT}' AND previous_slot_id IS NOT NULL"
+            ") AS uses GROUP BY slot"))
+        fullest = db.session.execute(text("SELECT max(n) FROM bench_slot_use")).scalar() or 0
         capacity = max(int(fullest * 1.2) + 1, 10)
-        db.session.execute(text("UPDATE appointment_slot SET capacity = :capacity"), {"capacity": capacity})
+        db.session.execute(text(
+            "UPDATE appointment_slot SET capacity = :capacity, booked = COALESCE("
+            "(SELECT u.n FROM bench_slot_use u WHERE u.slot_id = appointment_slot.id), 0)"), {"capacity": capacity})
+        db.session.execute(text("DROP TABLE bench_slot_use"))
 
     def _analyze(self):
         """Fresh statistics and visibility, as a database that autovacuum looks after has."""
