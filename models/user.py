@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from flask_login import UserMixin
-from sqlalchemy import case, or_, update
+from sqlalchemy import case, null, or_, update
 
 from extensions import db
 from models.base import now
@@ -37,6 +37,8 @@ class User(UserMixin, db.Model):
     station_id = db.Column(db.Integer, db.ForeignKey("station.id"), index=True)
     active = db.Column(db.Boolean, nullable=False, default=True)
     failed_logins = db.Column(db.Integer, nullable=False, default=0)
+    # The first of the failures counted: those older than the lock window no longer count.
+    failures_since = db.Column(db.DateTime)
     locked_until = db.Column(db.DateTime)
     must_change_password = db.Column(db.Boolean, nullable=False, default=False)
     # A station's supervisor (接种站主管) may approve a dose earlier than its interval allows.
@@ -78,27 +80,36 @@ class User(UserMixin, db.Model):
         self._update_returning(session_version=User.session_version + 1)
 
     def record_failed_login(self, max_failures, lock_minutes):
-        """Count one failure, locking at `max_failures`, in one statement; return whether it is locked.
+        """Count one failure in one statement, locking at `max_failures`; return the tries left (0: locked).
 
         A read-modify-write in Python loses counts when wrong passwords arrive in parallel;
-        the database adds one to the stored value, so every failure counts.
+        the database adds one to the stored value, so every failure counts. Only the failures
+        of the last `lock_minutes` count, as for a name without an account (public_forms/auth.py),
+        so a countdown never comes from mistakes of last month.
         """
-        reaches = User.failed_logins + 1 >= max_failures
-        locked_until = self._update_returning(
-            failed_logins=case((reaches, 0), else_=User.failed_logins + 1),
-            locked_until=case((reaches, now() + timedelta(minutes=lock_minutes)), else_=User.locked_until),
-        ).locked_until
-        return locked_until is not None and locked_until > now()
+        at = now()
+        window = timedelta(minutes=lock_minutes)
+        fresh = or_(User.failures_since.is_(None), User.failures_since <= at - window)
+        count = case((fresh, 1), else_=User.failed_logins + 1)
+        reaches = count >= max_failures
+        row = self._update_returning(
+            failed_logins=case((reaches, 0), else_=count),
+            failures_since=case((reaches, null()), (fresh, at), else_=User.failures_since),
+            locked_until=case((reaches, at + window), else_=User.locked_until),
+        )
+        if row.locked_until is not None and row.locked_until > at:
+            return 0
+        return max_failures - row.failed_logins
 
     def record_login(self):
         """Clear the failures unless a lock landed meanwhile; return whether the login may go on."""
         at = now()
         row = db.session.execute(
             update(User).where(User.id == self.id, or_(User.locked_until.is_(None), User.locked_until <= at))
-            .values(failed_logins=0, locked_until=None, last_login_at=at).returning(User.id)
+            .values(failed_logins=0, failures_since=None, locked_until=None, last_login_at=at).returning(User.id)
             .execution_options(synchronize_session=False)
         ).first()
-        db.session.expire(self, ["failed_logins", "locked_until", "last_login_at"])
+        db.session.expire(self, ["failed_logins", "failures_since", "locked_until", "last_login_at"])
         return row is not None
 
     def _update_returning(self, **values):
@@ -113,6 +124,7 @@ class User(UserMixin, db.Model):
 
     def unlock(self):
         self.failed_logins = 0
+        self.failures_since = None
         self.locked_until = None
 
     @property

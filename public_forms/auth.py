@@ -1,14 +1,15 @@
 """Login per role, logout, and the forced password change."""
 
 import secrets
+from dataclasses import dataclass
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from limits import parse as parse_limit
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -56,17 +57,27 @@ def console_url(role):
     return url_for(f"{role}.index")
 
 
+def _login_name_matches(login_name):
+    """Accounts `login_name` logs into: any by username; an enterprise's also by credit code or phone."""
+    upper = login_name.upper()
+    return or_(User.username == login_name, and_(User.role == ENTERPRISE, or_(
+        User.username == upper, Enterprise.credit_code == upper, User.phone == login_name)))
+
+
+def _accounts_named(login_name):
+    return select(User).outerjoin(Enterprise, User.enterprise_id == Enterprise.id).where(
+        _login_name_matches(login_name.strip()))
+
+
 def find_account(role, login_name):
     """Find the account of `role` by username, or an enterprise's by credit code or phone."""
-    login_name = login_name.strip()
-    statement = select(User).where(User.role == role)
-    if role == ENTERPRISE:
-        statement = statement.outerjoin(Enterprise, User.enterprise_id == Enterprise.id).where(
-            or_(User.username == login_name.upper(), User.username == login_name,
-                Enterprise.credit_code == login_name.upper(), User.phone == login_name)
-        )
-    else:
-        statement = statement.where(User.username == login_name)
+    statement = _accounts_named(login_name).where(User.role == role)
+    return db.session.execute(statement.limit(1)).scalar_one_or_none()
+
+
+def find_account_elsewhere(role, login_name):
+    """The active account of another role that `login_name` logs into (usernames are unique: one)."""
+    statement = _accounts_named(login_name).where(User.role != role, User.active).order_by(User.id)
     return db.session.execute(statement.limit(1)).scalar_one_or_none()
 
 
@@ -78,6 +89,17 @@ def dummy_password_hash():
     if not _dummy_hash:
         _dummy_hash.append(generate_password_hash(secrets.token_hex(16)))
     return _dummy_hash[0]
+
+
+@dataclass(frozen=True)
+class WrongEntry:
+    """The right password for an account of another console: the login page points to its entry."""
+
+    role: str
+
+    @property
+    def label(self):
+        return ROLE_LABELS[self.role]
 
 
 @bp.route("/login/<role>", methods=("GET", "POST"))
@@ -93,37 +115,56 @@ def login(role):
             if current_user.must_change_password:
                 return redirect(url_for("auth.change_password"))
             return redirect(safe_next(request.args.get("next"), console_url(role), prefix=f"/{role}/"))
+        if isinstance(error, WrongEntry):
+            # The account's own page opens with the name filled in; the password is typed again.
+            session["login_name"] = {"role": error.role, "name": form.username.data.strip()}
     elif request.method == "POST":
         error = "请输入账号和密码"
+    elif session.get("login_name", {}).get("role") == role:
+        form.username.data = session.pop("login_name")["name"]
+    wrong_entry = error if isinstance(error, WrongEntry) else None
     return render_template("login.html", form=form, role=role, role_label=ROLE_LABELS[role],
-                           hint=LOGIN_HINTS.get(role, "账号"), error=error)
+                           hint=LOGIN_HINTS.get(role, "账号"), error=None if wrong_entry else error,
+                           wrong_entry=wrong_entry)
 
 
 def locked_message():
     return f"账号已锁定，请{current_app.config['LOGIN_LOCK_MINUTES']}分钟后再试，或联系管理员解锁"
 
 
-def attempt_login(role, login_name, password):
-    """Log the user in, or return the message to show. Counts failures and locks.
+# The countdown shows for the last tries only: earlier it is noise, and it must come before the lock.
+WARN_TRIES_LEFT = 2
 
-    A name without an (active) account locks after as many failures as an account does,
-    with the same message, so the answers never tell whether an account exists.
+
+def failure_message(tries_left):
+    """What a wrong password says, given the tries left before the lock (None: not known)."""
+    if tries_left == 0:
+        return locked_message()
+    if tries_left is not None and tries_left <= WARN_TRIES_LEFT:
+        return f"账号或密码错误，还可尝试{tries_left}次"
+    return "账号或密码错误"
+
+
+def attempt_login(role, login_name, password):
+    """Log the user in, or return what to show: a message, or the WrongEntry of the account.
+
+    Counts failures and locks. Every failure also counts for the name itself, whether an
+    account has it or not (see count_name_failure): a name without an account at this entry
+    gets its countdown and its lock from that count, so the answers, countdown included,
+    never tell whether an account exists.
     """
     config = current_app.config
     user = find_account(role, login_name)
-    if user is not None and not user.active:
-        user = None
-    if (user.is_locked() if user is not None else nameless_failures_exhausted(role, login_name)):
+    if user is None or not user.active:
+        return attempt_at_wrong_entry(role, login_name, password)
+    if user.is_locked():
         return locked_message()
-    if user is None:
-        # Cost an unknown account the same hash check as a known one: no telling them apart by time.
-        check_password_hash(dummy_password_hash(), password)
-        return locked_message() if count_nameless_failure(role, login_name) else "账号或密码错误"
     if not user.check_password(password):
-        locked = user.record_failed_login(config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"])
+        tries_left = user.record_failed_login(config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"])
+        count_name_failure(login_name)  # keeps the name's count what it would be without an account
         record_event(user, "login_failed", target_type="user", target_id=user.id)
         db.session.commit()
-        return locked_message() if locked else "账号或密码错误"
+        return failure_message(tries_left)
     if not user.record_login():  # parallel wrong passwords locked it after our check
         db.session.rollback()
         return locked_message()
@@ -131,6 +172,29 @@ def attempt_login(role, login_name, password):
     db.session.commit()
     login_user(user)
     return None
+
+
+def attempt_at_wrong_entry(role, login_name, password):
+    """A name with no active account at this entry: point to the account's entry, or refuse.
+
+    Only the right password of an unlocked account learns where it belongs. Any other try
+    answers as for a name nobody has, from the name's count; a wrong password still counts
+    against the account, as at its own entry, so trying at every entry gives no more guesses.
+    """
+    config = current_app.config
+    if name_failures_exhausted(login_name):
+        return locked_message()
+    other = find_account_elsewhere(role, login_name)
+    if other is None:
+        # Cost an unknown account the same hash check as a known one: no telling them apart by time.
+        check_password_hash(dummy_password_hash(), password)
+    elif other.check_password(password) and not other.is_locked():
+        return WrongEntry(other.role)
+    elif not other.is_locked():
+        other.record_failed_login(config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"])
+        record_event(other, "login_failed", target_type="user", target_id=other.id)
+        db.session.commit()
+    return failure_message(count_name_failure(login_name))
 
 
 def _failure_counter():
@@ -142,30 +206,32 @@ def _failure_counter():
     return counter
 
 
-def _nameless_limit():
+def _name_limit():
     config = current_app.config
     return parse_limit(f"{config['LOGIN_MAX_FAILURES']} per {config['LOGIN_LOCK_MINUTES']} minutes")
 
 
-def _nameless_key(role, login_name):
-    return ("login-failures", role, login_name.strip().lower()[:64])
+def _name_key(login_name):
+    # One count per name at every entry, as an account counts its failures at every entry.
+    return ("login-failures", login_name.strip().lower()[:64])
 
 
-def nameless_failures_exhausted(role, login_name):
-    """Whether a name without an account has used up its failures (kept in the rate-limit storage)."""
+def name_failures_exhausted(login_name):
+    """Whether a name has used up its failures (kept in the rate-limit storage)."""
     try:
-        return not _failure_counter().test(_nameless_limit(), *_nameless_key(role, login_name))
+        return not _failure_counter().test(_name_limit(), *_name_key(login_name))
     except Exception:  # noqa: BLE001 - the storage is down: no lock rather than no login page
         return False
 
 
-def count_nameless_failure(role, login_name):
-    """Count one failure of a name without an account; return whether that locks it."""
+def count_name_failure(login_name):
+    """Count one failure of a name; return the tries it has left (None when the storage is down)."""
     try:
-        _failure_counter().hit(_nameless_limit(), *_nameless_key(role, login_name))
-    except Exception:  # noqa: BLE001 - as above
-        return False
-    return nameless_failures_exhausted(role, login_name)
+        counter = _failure_counter()
+        counter.hit(_name_limit(), *_name_key(login_name))
+        return counter.get_window_stats(_name_limit(), *_name_key(login_name)).remaining
+    except Exception:  # noqa: BLE001 - as above: no countdown, no lock
+        return None
 
 
 @bp.route("/logout", methods=("POST",))

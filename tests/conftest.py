@@ -157,6 +157,15 @@ def limiter_follows_the_test_app(app):
     limiter.enabled = app.config["RATELIMIT_ENABLED"]
 
 
+@pytest.fixture(autouse=True)
+def no_login_failures_of_other_tests(app):
+    """Names count their login failures in the app's rate-limit storage, which outlives a test: empty it."""
+    yield
+    counter = app.extensions.get("login_failure_counter")
+    if counter is not None:
+        counter.storage.reset()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -1,13 +1,22 @@
 """Logging in per role: wrong passwords, unknown users, lockout, forced change, role pages."""
 
+import re
 from datetime import timedelta
 
 import pytest
 
-from models import User, now
+from models import AuditEvent, User, now
 from tests.conftest import TEST_PASSWORD
 
 CONSOLES = ("enterprise", "review", "center", "station", "admin")
+WRONG = "账号或密码错误"
+LOCKED = "账号已锁定，请15分钟后再试，或联系管理员解锁"
+
+
+def alert(response):
+    """The text of the login page's error message."""
+    found = re.search(r'class="alert alert-danger" role="alert">([^<]*)<', response.get_data(as_text=True))
+    return found.group(1) if found else None
 
 
 @pytest.fixture
@@ -43,8 +52,8 @@ def test_wrong_password_and_unknown_user_get_the_same_message(client, center_use
 
 def test_account_of_another_role_cannot_log_in_here(client, center_user, db):
     db.session.commit()
-    response = client.post("/login/station", data={"username": "center01", "password": TEST_PASSWORD})
-    assert "账号或密码错误" in response.get_data(as_text=True)
+    client.post("/login/station", data={"username": "center01", "password": TEST_PASSWORD})
+    assert client.get("/center/").status_code == 302 and client.get("/station/").status_code == 302
 
 
 def test_five_failures_lock_the_account_for_fifteen_minutes(client, center_user, db):
@@ -70,22 +79,107 @@ def test_the_fifth_failure_itself_says_the_account_is_locked(client, center_user
 
 @pytest.mark.parametrize("username", ["center01", "nobody-here", "retired01"])
 def test_an_unknown_or_disabled_name_answers_exactly_like_an_account(client, center_user, make_user, db, username):
-    """Same message at every try and the same lock: the login page never tells whether an account exists."""
+    """Same words at every try, countdown and lock included: the login page never tells whether an account exists."""
     make_user("center", username="retired01", active=False)
     db.session.commit()
-    answers = []
-    for _ in range(6):
-        page = client.post("/login/center", data={"username": username, "password": "wrong-pass1"})
-        answers.append("locked" if "账号已锁定" in page.get_data(as_text=True) else
-                       "wrong" if "账号或密码错误" in page.get_data(as_text=True) else "other")
-    assert answers == ["wrong"] * 4 + ["locked"] * 2
+    answers = [alert(client.post("/login/center", data={"username": username, "password": "wrong-pass1"}))
+               for _ in range(6)]
+    assert answers == [WRONG] * 2 + [f"{WRONG}，还可尝试2次", f"{WRONG}，还可尝试1次"] + [LOCKED] * 2
 
 
-
+def test_disabled_account_cannot_log_in(client, make_user, db):
     make_user("center", username="old", active=False)
     db.session.commit()
     response = client.post("/login/center", data={"username": "old", "password": TEST_PASSWORD})
-    assert "账号或密码错误" in response.get_data(as_text=True)
+    assert alert(response) == WRONG
+
+
+def test_failures_of_long_ago_do_not_shorten_the_countdown(client, center_user, db):
+    center_user.failed_logins, center_user.failures_since = 4, now() - timedelta(minutes=16)
+    db.session.commit()
+    assert alert(client.post("/login/center", data={"username": "center01", "password": "wrong-pass1"})) == WRONG
+    assert db.session.get(User, center_user.id).failed_logins == 1
+
+
+# ---------------------------------------------------------------- an account at another console's entry
+
+@pytest.fixture
+def accounts_of_each_console(make_user, make_enterprise, make_department, make_station, db):
+    enterprise = make_enterprise()
+    accounts = {
+        "enterprise": make_user("enterprise", enterprise, username=enterprise.credit_code, phone="13700002222"),
+        "review": make_user("review", make_department(), username="review-entry"),
+        "center": make_user("center", username="center-entry"),
+        "station": make_user("station", make_station(), username="station-entry"),
+        "admin": make_user("admin", username="admin-entry"),
+    }
+    db.session.commit()
+    return accounts
+
+
+@pytest.mark.parametrize(("tile", "owner", "label"), [
+    ("enterprise", "review", "审核部门端"), ("station", "center", "防控中心端"),
+    ("review", "enterprise", "企业端"), ("center", "admin", "系统管理"), ("enterprise", "station", "接种站端"),
+])
+def test_the_right_password_at_another_entry_names_the_accounts_entry(client, accounts_of_each_console, db,
+                                                                      tile, owner, label):
+    account = accounts_of_each_console[owner]
+    for _ in range(6):  # not a failure: never locks
+        page = client.post(f"/login/{tile}", data={"username": account.username, "password": TEST_PASSWORD})
+        assert page.status_code == 200
+        text = page.get_data(as_text=True)
+        assert f"该账号属于{label}，请从「{label}」入口登录" in text
+        assert f'href="/login/{owner}">前往{label}登录</a>' in text
+    assert db.session.get(User, account.id).failed_logins == 0
+    assert not db.session.execute(db.select(AuditEvent).filter_by(action="login_failed")).first()
+    assert client.get(f"/{owner}/").status_code == 302  # pointed to, not logged in
+    own_page = client.get(f"/login/{owner}").get_data(as_text=True)
+    assert f'value="{account.username}"' in own_page  # the name is filled in at the account's entry
+    assert client.post(f"/login/{owner}", data={"username": account.username, "password": TEST_PASSWORD}
+                       ).headers["Location"] == f"/{owner}/"
+
+
+def test_an_enterprise_typing_its_phone_at_the_review_entry_is_pointed_to_its_own(client, accounts_of_each_console):
+    page = client.post("/login/review", data={"username": "13700002222", "password": TEST_PASSWORD})
+    assert "该账号属于企业端，请从「企业端」入口登录" in page.get_data(as_text=True)
+
+
+def test_a_wrong_password_at_another_entry_answers_like_a_name_nobody_has(client, accounts_of_each_console, db):
+    def answers(username):
+        return [alert(client.post("/login/enterprise", data={"username": username, "password": "wrong-pass1"}))
+                for _ in range(6)]
+
+    assert answers("review-entry") == answers("nobody-entry")
+    assert db.session.get(User, accounts_of_each_console["review"].id).is_locked()
+
+
+def test_guesses_at_every_entry_count_for_the_account_and_the_name_alike(client, accounts_of_each_console, db):
+    """Three wrong at the account's own entry, then at another one: the same words as for a name nobody has."""
+    def answers(username):
+        tiles = ("review", "review", "review", "enterprise", "center", "station")
+        return [alert(client.post(f"/login/{tile}", data={"username": username, "password": "wrong-pass1"}))
+                for tile in tiles]
+
+    assert answers("review-entry") == answers("nobody-entry") == [
+        WRONG, WRONG, f"{WRONG}，还可尝试2次", f"{WRONG}，还可尝试1次", LOCKED, LOCKED]
+    review = db.session.get(User, accounts_of_each_console["review"].id)
+    assert review.is_locked()
+    db.session.commit()
+    page = client.post("/login/review", data={"username": "review-entry", "password": TEST_PASSWORD})
+    assert alert(page) == LOCKED
+
+
+@pytest.mark.parametrize("state", ["locked", "disabled"])
+def test_a_locked_or_disabled_account_of_another_entry_is_not_pointed_to(client, accounts_of_each_console, db, state):
+    """The right password of a locked account is not confirmed anywhere: no guessing past the lock."""
+    review = accounts_of_each_console["review"]
+    if state == "locked":
+        review.locked_until = now() + timedelta(minutes=10)
+    else:
+        review.active = False
+    db.session.commit()
+    page = client.post("/login/enterprise", data={"username": "review-entry", "password": TEST_PASSWORD})
+    assert alert(page) == WRONG
 
 
 def test_issued_password_must_be_changed_first(client, make_user, db):

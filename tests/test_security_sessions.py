@@ -66,12 +66,24 @@ def test_a_right_password_after_a_lock_landed_is_refused(client, center_account,
 
 
 def test_failures_are_counted_by_the_database(center_account, db):
+    """Each failure returns the tries left before the lock; the fifth locks (0 left)."""
     user = db.session.get(User, center_account.id)
     for expected in (1, 2, 3, 4):
-        assert user.record_failed_login(5, 15) is False
-        assert user.failed_logins == expected
-    assert user.record_failed_login(5, 15) is True
-    assert user.failed_logins == 0 and user.is_locked()
+        assert user.record_failed_login(5, 15) == 5 - expected
+        assert user.failed_logins == expected and not user.is_locked()
+    assert user.record_failed_login(5, 15) == 0
+    assert user.failed_logins == 0 and user.failures_since is None and user.is_locked()
+
+
+def test_only_the_failures_of_the_lock_window_count(center_account, db):
+    user = db.session.get(User, center_account.id)
+    for _ in range(4):
+        user.record_failed_login(5, 15)
+    db.session.execute(update(User).where(User.id == user.id).values(failures_since=now() - timedelta(minutes=15)))
+    assert user.record_failed_login(5, 15) == 4  # a fresh window: the four of before are forgotten
+    assert user.failures_since >= now() - timedelta(seconds=5) and not user.is_locked()
+    db.session.execute(update(User).where(User.id == user.id).values(failures_since=now() - timedelta(minutes=14)))
+    assert user.record_failed_login(5, 15) == 3  # still inside it
 
 
 # ---------------------------------------------------------------- sessions that end everywhere
