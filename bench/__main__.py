@@ -11,7 +11,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OPERATIONS = ("workflow", "lists", "dashboard", "cardread", "export", "forms", "recall")
+OPERATIONS = ("workflow", "lists", "dashboard", "cardread", "export", "forms", "recall", "queue")
+# The task-queue lines' sizes: (quick mode, below 200,000 persons; the district).
+QUEUE_SIZES = {"booking": (5_000, 50_000), "reminders": (10_000, 100_000), "deliveries": (2_000, 10_000)}
 
 
 def parse_args(argv=None):
@@ -27,6 +29,12 @@ def parse_args(argv=None):
     parser.add_argument("--batch", type=int, default=50_000, help="people moved by one 全部… batch")
     parser.add_argument("--load-seconds", type=float, default=None,
                         help="length of each public-form load run (default 2 s below 200,000 persons, else 8 s)")
+    parser.add_argument("--booking", type=int, default=None,
+                        help="people booked by the queue line's 分期分量预约 (default 5,000; 50,000 from 200,000)")
+    parser.add_argument("--reminders", type=int, default=None,
+                        help="reminders queued by the scheduler line (default 10,000; 100,000 from 200,000)")
+    parser.add_argument("--deliveries", type=int, default=None,
+                        help="messages the worker delivers to the fake gateway (default 2,000; 10,000 from 200,000)")
     parser.add_argument("--only", default=",".join(OPERATIONS),
                         help=f"comma-separated subset of {','.join(OPERATIONS)}")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
@@ -36,6 +44,9 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.load_seconds is None:
         args.load_seconds = 2.0 if args.persons < 200_000 else 8.0
+    for name, (quick, district) in QUEUE_SIZES.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.persons < 200_000 else district)
     unknown = set(args.only.split(",")) - set(OPERATIONS)
     if unknown:
         parser.error(f"unknown operations: {', '.join(sorted(unknown))}")

@@ -20,6 +20,10 @@ class BenchContext:
     batch: int
     load_seconds: float
     out_dir: object = None
+    # The task-queue lines (bench/ops_queue.py): people booked, reminders queued, messages delivered.
+    booking: int = 5_000
+    reminders: int = 10_000
+    deliveries: int = 2_000
     log: object = print
     notes: dict = field(default_factory=dict)
 

@@ -86,8 +86,8 @@ def _figure(value, unit):
         return f"{value * 1000:.1f} ms" if value < 10 else f"{value:.1f} s"
     if unit == "s":
         return f"{value:.2f} s"
-    if unit == "req/s":
-        return f"{value:.0f} req/s"
+    if unit.endswith("/s"):  # req/s, msg/s
+        return f"{value:.0f} {unit}"
     if unit == "MB":
         return f"{value:.0f} MB"
     return f"{value:g} {unit}"

@@ -3,7 +3,7 @@
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from bench import ops_cardread, ops_dashboard, ops_export, ops_forms, ops_lists, ops_recall, ops_workflow
+from bench import ops_cardread, ops_dashboard, ops_export, ops_forms, ops_lists, ops_queue, ops_recall, ops_workflow
 from bench.context import BenchContext
 from bench.database import BenchDatabase, bench_app
 from bench.dataset import Dataset
@@ -32,7 +32,8 @@ def run(args, log):
                 Dataset(args.persons, log=log).run()
             persons = db.session.execute(select(func.count()).select_from(Person)).scalar_one()
         ctx = BenchContext(app=app, url=database.url, engine=args.db, persons=persons, repeat=args.repeat,
-                           batch=args.batch, load_seconds=args.load_seconds, out_dir=out_dir, log=log)
+                           batch=args.batch, load_seconds=args.load_seconds, out_dir=out_dir, log=log,
+                           booking=args.booking, reminders=args.reminders, deliveries=args.deliveries)
         only = set(args.only.split(","))
         rows = []
         if "workflow" in only:
@@ -49,6 +50,8 @@ def run(args, log):
             rows += ops_forms.measure(ctx)
         if "recall" in only:
             rows += ops_recall.measure(ctx)
+        if "queue" in only:
+            rows += ops_queue.measure(ctx)
         settings = {"persons": persons, "engine": args.db, "repeat": args.repeat, "batch": args.batch,
                     "database": database.name}
         return write_report(rows, settings, machine_info(database.version()), out_dir)
