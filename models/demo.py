@@ -1,26 +1,33 @@
 """Realistic demo data for Binhai: real 街镇 and units, invented people, real workflow history.
 
-People are moved through the funnel by the state machine itself, so the demo data has
-the same audit trail, slot bookings and timestamps as data made by users.
+People are moved through the funnel by the state machine itself, each step at its own
+moment of a campaign that ends now (models/demo_timeline.py), so the demo data has the
+same audit trail, slot bookings and timestamps as data made by users, and today's
+windows, desk queue and figures hold something whenever the demo is loaded.
 """
 
 import random
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert
 
 from extensions import db
-from models.base import now
-from models.doses import Vaccination
+from models.base import clock_at, now
+from models.demo_timeline import (
+    FIRST_DAY,
+    FIRST_WINDOW_DAY,
+    LAST_WINDOW_DAY,
+    day_at,
+    enterprise_phases,
+    registration_moment,
+    run_campaign,
+)
 from models.identity import CREDIT_ALPHABET, age_on, credit_check_char, id_check_char
 from models.options import PERSON_CATEGORY, option_labels, seed_default_options
 from models.org import INDUSTRY, TERRITORY, AppointmentSlot, Enterprise, ReviewDepartment, Station, Territory
 from models.person import Person
-from models.status import CHECKED_IN, DUE_NEXT, VACCINATED
 from models.user import ADMIN, CENTER, ENTERPRISE, REVIEW, STATION, User
 from models.vaccines import StationProduct, seed_vaccine_products
-from models.workflow import apply_transition
-from services.sms import notify_persons_of_event
 
 DEMO_PASSWORD = "Binhai2026"
 
@@ -74,17 +81,22 @@ def make_id_number(rng, serial, on):
 def seed(enterprise_count=300, person_count=3000, seed_value=2026):
     """Create the demo district and return [(role, username, unit)] of the demo accounts."""
     rng = random.Random(seed_value)
+    current = now()
     seed_default_options()
     password_hash = _demo_password_hash()
-    territories = _territories()
-    departments = _departments(territories)
-    stations = _stations(territories)
-    _slots(stations)
-    enterprises = _enterprises(rng, enterprise_count, departments, territories)
-    accounts = _accounts(password_hash, departments, stations, enterprises)
-    db.session.flush()
-    _persons(rng, person_count, enterprises)
-    _advance_through_funnel(rng, stations)
+    with clock_at(day_at(current, FIRST_DAY, 9)):  # the district and its accounts predate the campaign
+        territories = _territories()
+        departments = _departments(territories)
+        stations = _stations(territories)
+        enterprises = _enterprises(rng, enterprise_count, departments, territories)
+        accounts, users = _accounts(password_hash, departments, stations, enterprises)
+        db.session.flush()
+    _slots(stations, current)
+    _persons(rng, person_count, enterprises, current)
+    # Every transition expires the whole session; a thousand demo objects in it cost more than the
+    # SQL. The steps only read these rows (ids, scopes), so they go on detached.
+    db.session.expunge_all()
+    run_campaign(rng, current, stations, _actors(users))
     return accounts
 
 
@@ -139,16 +151,15 @@ def _stations(territories):
     return rows
 
 
-def _slots(stations, capacity=60):
-    db.session.flush()
-    start = date.today() - timedelta(days=3)
+def _slots(stations, current, capacity=60):
+    """Four windows a day at every station, from the campaign's first day to the coming week."""
     values = []
     for station in stations:
-        for day in range(10):
-            current = start + timedelta(days=day)
+        for day in range(FIRST_WINDOW_DAY, LAST_WINDOW_DAY + 1):
+            on = current.date() + timedelta(days=day)
             for begins, ends in WINDOWS:
-                values.append({"station_id": station.id, "starts_at": datetime.combine(current, begins),
-                               "ends_at": datetime.combine(current, ends), "capacity": capacity, "booked": 0})
+                values.append({"station_id": station.id, "starts_at": datetime.combine(on, begins),
+                               "ends_at": datetime.combine(on, ends), "capacity": capacity, "booked": 0})
     db.session.execute(insert(AppointmentSlot), values)
 
 
@@ -184,8 +195,12 @@ DEMO_PHONES = {"admin": "13902230000", "center": "13902230001", "review": "13902
 
 
 def _accounts(password_hash, departments, stations, enterprises):
+    """Add an account for every unit; return the printed demo accounts and every User row."""
+    users = []
+
     def user(username, role, display, **unit):
-        db.session.add(User(username=username, role=role, display_name=display, password_hash=password_hash, **unit))
+        users.append(User(username=username, role=role, display_name=display, password_hash=password_hash, **unit))
+        db.session.add(users[-1])
 
     # Every demo account has a phone of its own, so 忘记密码 can be tried with any of them.
     user("admin", ADMIN, "系统管理员", phone=DEMO_PHONES["admin"])
@@ -205,23 +220,40 @@ def _accounts(password_hash, departments, stations, enterprises):
         user(enterprise.credit_code, ENTERPRISE, enterprise.name, enterprise=enterprise, phone=enterprise.phone)
         if index in (0, 1):
             accounts.append(("enterprise", enterprise.credit_code, enterprise.name))
-    return accounts
+    return accounts, users
 
 
-def _persons(rng, count, enterprises):
-    today = date.today()
+def _actors(users):
+    """The accounts that act in the campaign: the center, and every enterprise, department and station by unit."""
+    by_unit = {ENTERPRISE: ("enterprise", "enterprise_id"), REVIEW: ("review", "department_id"),
+               STATION: ("station", "station_id")}
+    actors = {"enterprise": {}, "review": {}, "station": {}}
+    for user in users:
+        if user.role == CENTER:
+            actors["center"] = user
+        elif user.role in by_unit:
+            kind, unit = by_unit[user.role]
+            actors[kind][getattr(user, unit)] = user
+    return actors
+
+
+def _persons(rng, count, enterprises, current):
+    today = current.date()
     categories = option_labels(PERSON_CATEGORY) or ["企业职工"]
     weights = [len(enterprises) - i for i in range(len(enterprises))]
-    values, seen = [], set()
+    values, seen, phases = [], set(), {}
     serial = 0
-    created = now() - timedelta(days=6)
     while len(values) < count:
         serial += 1
         number, born, gender = make_id_number(rng, serial, today)
         if number in seen:
             continue
         seen.add(number)
-        enterprise = rng.choices(enterprises, weights)[0]
+        rank = rng.choices(range(len(enterprises)), weights)[0]
+        enterprise = enterprises[rank]
+        if rank not in phases:
+            phases[rank] = enterprise_phases(rng, rank)
+        created = registration_moment(rng, current, phases[rank])
         values.append({
             "enterprise_id": enterprise.id, "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
             "gender": gender, "id_number": number, "age": age_on(born, today),
@@ -229,165 +261,6 @@ def _persons(rng, count, enterprises):
             "category": rng.choice(categories), "lives_in_binhai": rng.random() < 0.9,
             "community": rng.choice(STREETS) + rng.choice(["花园", "家园", "新村", "小区"]),
             "remarks": "", "source": "qr", "consent_at": created, "policy_version": "2026-01",
-            "status": "registered", "created_at": created + timedelta(minutes=rng.randint(0, 3000)), "version": 1,
+            "status": "registered", "created_at": created, "version": 1,
         })
     db.session.execute(insert(Person), values)
-
-
-def _users_by(role, key):
-    rows = db.session.execute(select(User).where(User.role == role)).scalars()
-    return {getattr(u, key): u for u in rows}
-
-
-def _ids(condition):
-    return list(db.session.execute(select(Person.id).where(condition).order_by(Person.id)).scalars())
-
-
-def _sample(rng, ids, share):
-    return rng.sample(ids, int(len(ids) * share))
-
-
-def _advance_through_funnel(rng, stations):
-    """Move the demo people through the funnel with the real state machine."""
-    enterprise_users = _users_by(ENTERPRISE, "enterprise_id")
-    for enterprise_id, actor in enterprise_users.items():
-        ids = _ids((Person.enterprise_id == enterprise_id) & (Person.status == "registered"))
-        apply_transition("submit", actor, ids=_sample(rng, ids, 0.85))
-    for actor in _users_by(REVIEW, "department_id").values():
-        pending = _ids((Person.status == "submitted") & Person.enterprise.has(department_id=actor.department_id))
-        returned = _sample(rng, pending, 0.04)
-        if returned:
-            apply_transition("dept_return", actor, ids=returned, reason="身份证号与姓名不符，请核对后重新提交")
-        rest = sorted(set(pending) - set(returned))
-        apply_transition("dept_approve", actor, ids=_sample(rng, rest, 0.85))
-    center = db.session.execute(select(User).where(User.username == "center")).scalar_one()
-    apply_transition("center_approve", center, ids=_sample(rng, _ids(Person.status == "dept_approved"), 0.85))
-    approved = _ids(Person.status == "center_approved")
-    for index, share_of_approved in enumerate(_chunks(_sample(rng, approved, 0.8), len(stations))):
-        apply_transition("allocate", center, ids=share_of_approved, station=stations[index % len(stations)])
-    _book_and_vaccinate(rng, stations, center)
-
-
-def _chunks(items, parts):
-    size = max(len(items) // parts, 1)
-    return [items[i:i + size] for i in range(0, len(items), size)]
-
-
-def _book_and_vaccinate(rng, stations, center):
-    station_users = _users_by(STATION, "station_id")
-    current = now()
-    for station in stations:
-        allocated = _ids((Person.station_id == station.id) & (Person.status == "allocated"))
-        to_book = _sample(rng, allocated, 0.75)
-        slots = db.session.execute(
-            select(AppointmentSlot).where(AppointmentSlot.station_id == station.id).order_by(AppointmentSlot.starts_at)
-        ).scalars().all()
-        for slot in slots:
-            if not to_book:
-                break
-            result = apply_transition("appoint", center, ids=to_book, slot=slot)
-            # The demo's 短信记录: the booking notices, delivered by the worker `make run` starts.
-            notify_persons_of_event(result.event_id, _booking_notice(station, slot), "appointment")
-            booked = set(_ids(Person.last_event_id == result.event_id))
-            to_book = [i for i in to_book if i not in booked]
-        actor = station_users[station.id]
-        past = _ids((Person.station_id == station.id) & (Person.status == "appointed")
-                    & Person.slot.has(AppointmentSlot.ends_at < current))
-        arrived = _sample(rng, past, 0.9)
-        if arrived:
-            apply_transition("check_in", actor, ids=arrived)
-            no_shot = _sample(rng, arrived, 0.05)
-            if not no_shot and len(arrived) >= 4:
-                no_shot = arrived[:1]  # small demos still show someone 未接种
-            if no_shot:
-                apply_transition("mark_not_vaccinated", actor, ids=no_shot, reason="发热(体温≥37.3℃)")
-            apply_transition("vaccinate", actor, ids=sorted(set(arrived) - set(no_shot)),
-                             extra={"vaccine_product": station.default_vaccine_product,
-                                    "vaccine_lot": station.default_vaccine_lot})
-    _backdate_to_slots()
-    _second_doses(rng, stations, center, station_users)
-
-
-def _second_doses(rng, stations, center, station_users):
-    """Some of those who had dose 1 had it four weeks ago: dose 2 is due, booked, and for a few given today."""
-    current = now()
-    for station in stations:
-        due = _ids((Person.station_id == station.id) & (Person.status == DUE_NEXT))
-        earlier = _sample(rng, due, 0.4)
-        if not earlier:
-            continue
-        _move_dose_one_back(earlier, days=28)
-        slots = db.session.execute(
-            select(AppointmentSlot).where(AppointmentSlot.station_id == station.id,
-                                          AppointmentSlot.starts_at >= current.replace(hour=0, minute=0, second=0))
-            .order_by(AppointmentSlot.starts_at)
-        ).scalars().all()
-        to_book = _sample(rng, earlier, 0.7)
-        for slot in slots:
-            if not to_book:
-                break
-            result = apply_transition("appoint", center, ids=to_book, slot=slot)
-            booked = set(_ids(Person.last_event_id == result.event_id))
-            to_book = [i for i in to_book if i not in booked]
-        today_slot = slots[0].id if slots else None
-        arrived = _ids((Person.station_id == station.id) & (Person.status == "appointed")
-                       & (Person.slot_id == today_slot) & (Person.dose_number == 2))[:8]
-        if arrived:
-            actor = station_users[station.id]
-            apply_transition("check_in", actor, ids=arrived)
-            apply_transition("vaccinate", actor, ids=arrived[: max(len(arrived) - 2, 1)],
-                             extra={"vaccine_product": VERO, "vaccine_lot": "202611B"})
-
-
-def _move_dose_one_back(ids, days):
-    """Dose 1 of `ids` (demo history) given `days` earlier; their dose-2 window moves with it."""
-    shift = timedelta(days=days)
-    stamps = ("submitted_at", "dept_approved_at", "center_approved_at", "allocated_at", "appointed_at",
-              "checked_in_at", "finished_at", "next_dose_earliest", "next_dose_latest")
-    for person_id in ids:
-        person = db.session.get(Person, person_id)
-        dose_one = db.session.execute(select(Vaccination).where(Vaccination.person_id == person_id)).scalar_one()
-        dose_one.at -= shift
-        for stamp in stamps:
-            if getattr(person, stamp) is not None:
-                setattr(person, stamp, getattr(person, stamp) - shift)
-    db.session.flush()
-
-
-def _booking_notice(station, slot):
-    return (f"【滨海新区疫苗接种】您已预约{slot.starts_at:%m月%d日 %H:%M}-{slot.ends_at:%H:%M}"
-            f"在{station.name}接种，请携带身份证按时前往。")
-
-
-def _backdate_to_slots():
-    """Put the check-in and exit times of past appointments inside their windows."""
-    # Someone 待续种 holds no slot: their dose-1 window is the one they left (previous_slot_id).
-    slot_id = func.coalesce(Person.slot_id, Person.previous_slot_id)
-    window_start = select(AppointmentSlot.starts_at).where(AppointmentSlot.id == slot_id).scalar_subquery()
-    rows = db.session.execute(
-        select(Person.id, Person.status, window_start)
-        .where(Person.status.in_((CHECKED_IN, VACCINATED, "not_vaccinated", DUE_NEXT)))
-    ).all()
-    for chunk_start in range(0, len(rows), 500):
-        for person_id, status, starts in rows[chunk_start:chunk_start + 500]:
-            offset = timedelta(minutes=(person_id * 7) % 80)
-            finished = starts + offset + timedelta(minutes=35)
-            window = {}
-            if status == DUE_NEXT:  # the inactivated vaccine's dose-2 window, from the real day of dose 1
-                window = {"next_dose_earliest": finished.date() + timedelta(days=21),
-                          "next_dose_latest": finished.date() + timedelta(days=56)}
-            db.session.execute(
-                update(Person).where(Person.id == person_id)
-                .values(checked_in_at=starts + offset, finished_at=finished, **window, **_stages_before(starts))
-                .execution_options(synchronize_session=False)
-            )
-            db.session.execute(
-                update(Vaccination).where(Vaccination.person_id == person_id).values(at=finished)
-                .execution_options(synchronize_session=False)
-            )
-
-
-def _stages_before(starts):
-    """Stamp the earlier stages of a past appointment before its window, in funnel order (check-data)."""
-    stamps = ("submitted_at", "dept_approved_at", "center_approved_at", "allocated_at", "appointed_at")
-    return {stamp: starts - timedelta(hours=6 * (len(stamps) - index)) for index, stamp in enumerate(stamps)}
