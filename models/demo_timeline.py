@@ -55,7 +55,7 @@ LATE_REGISTRATIONS = 0.08  # registered since, not yet submitted
 FIRST_DAY = ROUNDS[0].day - 4  # the district and its accounts exist from this day
 FIRST_WINDOW_DAY = ROUNDS[0].days[0]
 LAST_WINDOW_DAY = 6
-TODAY_WEIGHT = 3  # today's windows hold three times a usual day's bookings
+TODAY_WEIGHT = 4  # today's windows hold four times a usual day's bookings
 NO_SHOW = 0.05
 RESERVED = "reserved"  # for _windows_with_people: a dose-2 place held, not a status
 RETURN_REASONS = ("身份证号与姓名不符，请核对后重新提交", "人员类别填写有误，请修改后重新提交",
@@ -239,17 +239,20 @@ class Campaign:
     # ------------------------------------------------------------ booking
 
     def book(self, station, day):
-        """预约 of the day's people: into every window today (the one open now first), one window another day."""
+        """预约 of the day's people: today half into the window open now, the others over the rest; one window
+        another day."""
         ids = self.bookings.pop((station.id, day))
         windows = self.slots[(station.id, day)]
         if day == 0:
             active = self._active_window(windows)
-            windows = [windows[active]] + [w for i, w in enumerate(windows) if i != active]
+            others = [w for i, w in enumerate(windows) if i != active]
+            half = (len(ids) + 1) // 2
+            plan = [(windows[active], ids[:half]), *zip(others, _split(ids[half:], len(others)))]
         else:
             # With the window where second doses are already booked, if any: one desk to open that day.
             busy = self._windows_with_people(windows, (APPOINTED, RESERVED))
-            windows = [next((w for w in windows if w.id in busy), None) or self.rng.choice(windows)]
-        for slot, part in zip(windows, _split(ids, len(windows))):
+            plan = [(next((w for w in windows if w.id in busy), None) or self.rng.choice(windows), ids)]
+        for slot, part in plan:
             if part:
                 result = apply_transition("appoint", self.center, ids=part, slot=slot)
                 # The demo's 短信记录: the booking notices, delivered by the worker `make run` starts.
@@ -290,7 +293,8 @@ class Campaign:
         return set(db.session.execute(held).scalars())
 
     def _schedule_window_being_served(self, station, slot, arrive):
-        """Those who came to the window open now: checked in a while ago, half of them through, the rest waiting.
+        """The window open now: half its people came a while ago (half of those through, the rest waiting), half
+        are still to come, for the desk to check in.
 
         A demo loaded before the window opens (or just after midnight) still has them, a little earlier.
         """
@@ -301,7 +305,10 @@ class Campaign:
 
     def check_in(self, station, slot, served_after, leave_a_queue=False):
         appointed = _ids((Person.slot_id == slot.id) & (Person.status == APPOINTED))
-        came = appointed if leave_a_queue else [i for i in appointed if self.rng.random() >= NO_SHOW]
+        if leave_a_queue:
+            came = appointed[:len(appointed) - len(appointed) // 2]
+        else:
+            came = [i for i in appointed if self.rng.random() >= NO_SHOW]
         if not came:
             return
         apply_transition("check_in", self.station_users[station.id], ids=came)

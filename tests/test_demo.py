@@ -14,7 +14,7 @@ from models.base import clock_at
 from models.demo import seed
 from models.demo_timeline import _apportion, _split
 from models.dose_counts import district_doses
-from models.stats import daily_vaccinations, station_breakdown
+from models.stats import daily_vaccinations, day_bounds, station_breakdown
 from models.status import APPOINTED, CHECKED_IN, DUE_NEXT, STAGE_STAMP
 from services.consistency import run_checks
 
@@ -24,7 +24,7 @@ def demo(app):
     """The demo district, seeded once for these read-only tests: the moment seeding began."""
     with app.app_context():
         started = now()
-        seed(enterprise_count=20, person_count=300)
+        seed(enterprise_count=40, person_count=800)
         _db.session.commit()
         yield started
         _db.session.remove()
@@ -40,6 +40,11 @@ def db(demo):
 
 def _day(column):
     return func.date(column)
+
+
+def _on(column, day):
+    start, end = day_bounds(day)
+    return (column >= start) & (column < end)
 
 
 def test_every_station_has_windows_today_and_in_each_of_the_coming_days(db, demo):
@@ -82,7 +87,7 @@ def test_people_are_booked_for_today_and_some_are_waiting_at_the_demo_desks(db, 
     today = demo.date()
     booked_today = db.session.execute(
         select(func.count()).select_from(Person).join(AppointmentSlot, Person.slot_id == AppointmentSlot.id)
-        .where(_day(AppointmentSlot.starts_at) == str(today), Person.status.in_((APPOINTED, CHECKED_IN)))
+        .where(_on(AppointmentSlot.starts_at, today), Person.status.in_((APPOINTED, CHECKED_IN)))
     ).scalar_one()
     assert booked_today > 0
     for username in ("station01", "station02"):  # the station accounts the README lists
@@ -90,6 +95,11 @@ def test_people_are_booked_for_today_and_some_are_waiting_at_the_demo_desks(db, 
         queue = queue_context(station_id)["queue_rows"]
         assert queue, f"{username} has nobody waiting"
         assert all(row["person"].checked_in_at.date() == today and row["wait_seconds"] >= 0 for row in queue)
+        to_come = db.session.execute(
+            select(func.count()).select_from(Person).join(AppointmentSlot, Person.slot_id == AppointmentSlot.id)
+            .where(Person.station_id == station_id, Person.status == APPOINTED,
+                   _on(AppointmentSlot.starts_at, today))).scalar_one()
+        assert to_come, f"nobody left for {username}'s desk to check in today"
     rows = station_breakdown(today)
     assert sum(r["appointed_today"] for r in rows) > 0 and sum(r["checked_in_today"] for r in rows) > 0
 
