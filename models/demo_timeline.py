@@ -72,11 +72,11 @@ PHASE_SHARES = [r.people for r in ROUNDS] + [LATE_REGISTRATIONS]  # the rounds, 
 
 
 def enterprise_phases(rng, size_rank):
-    """The rounds an enterprise registers people for: the ten largest every one, the next ninety two, others one.
+    """The rounds an enterprise registers people for: the five largest every one, the next forty-five two, others one.
 
     Fewer rounds per enterprise is fewer submissions to replay (each is a statement or ten).
     """
-    count = len(PHASE_SHARES) if size_rank < 10 else 2 if size_rank < 100 else 1
+    count = len(PHASE_SHARES) if size_rank < 5 else 2 if size_rank < 50 else 1
     chosen = set()
     while len(chosen) < count:
         chosen.add(rng.choices(range(len(PHASE_SHARES)), PHASE_SHARES)[0])
@@ -193,8 +193,8 @@ class Campaign:
 
     def review(self, department_id, ids, approve_share):
         actor = self.review_users[department_id]
-        # About one department in four sends someone back (3% of all), in one 退回 with its reason.
-        returned = set(self.rng.sample(ids, max(1, len(ids) // 8))) if self.rng.random() < 0.25 else set()
+        # About one department in eight sends some back (3% of all), in one 退回 with its reason.
+        returned = set(self.rng.sample(ids, max(1, len(ids) // 4))) if self.rng.random() < 0.12 else set()
         if returned:
             apply_transition("dept_return", actor, ids=returned, reason=self.rng.choice(RETURN_REASONS))
         rest = [i for i in ids if i not in returned]
