@@ -10,6 +10,7 @@ from admin_views import init_consoles
 from admin_views.base import BoundedIntConverter
 from config import Config, instance_dir
 from extensions import babel, csrf, db, limiter, login_manager, migrate
+from public_forms.expired_session import expired_form_page
 from services.input_hygiene import init_input_hygiene
 from services.request_log import init_request_log
 from services.security_headers import init_security_headers
@@ -80,7 +81,7 @@ def init_error_pages(app):
     app.register_error_handler(404, lambda e: page(404, "页面不存在", "您访问的页面不存在或已失效。"))
     app.register_error_handler(413, lambda e: page(413, "文件过大", "上传的文件过大。"))
     app.register_error_handler(429, lambda e: page(429, "操作过于频繁", "操作过于频繁，请稍后再试。"))
-    app.register_error_handler(CSRFError, lambda e: page(400, "页面已过期", "页面已过期，请刷新后重试。"))
+    app.register_error_handler(CSRFError, expired_form_page)
     app.register_error_handler(500, lambda e: page(500, "系统繁忙", "系统繁忙，请稍后再试。"))
 
 

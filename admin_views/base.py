@@ -25,6 +25,7 @@ from models.identity import normalise_id_number, normalise_phone
 from models.org import Enterprise
 from models.person import Person
 from models.workflow import WorkflowError, apply_transition, person_scope
+from public_forms.expired_session import login_again
 
 # The largest value of an integer column (PostgreSQL's integer; SQLite's is larger). An id or a
 # number read from a request outside 1..MAX_ID would make the database refuse the statement
@@ -239,6 +240,8 @@ class RoleAccessMixin:
 
     def inaccessible_callback(self, name, **kwargs):
         if not current_user.is_authenticated:
+            if request.method == "POST":  # a form left open after the session ended: back to its page
+                return login_again(self.role)
             return redirect(url_for("auth.login", role=self.role, next=request.full_path))
         if current_user.must_change_password:
             return redirect(url_for("auth.change_password"))
