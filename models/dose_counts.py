@@ -18,10 +18,10 @@ PostgreSQL: statement triggers with transition tables (one grouped upsert per ta
 statement); SQLite: row triggers.
 """
 
-from sqlalchemy import DDL, event, func, select
+from sqlalchemy import func, select
 
 from extensions import db
-from models.doses import Vaccination
+from models import record_triggers
 from models.org import Enterprise
 
 KINDS = ("dose1", "dose2", "dose3", "complete", "booster")
@@ -101,24 +101,7 @@ def _upserts(moves):
 
 
 def postgresql_triggers():
-    function = (
-        "CREATE OR REPLACE FUNCTION dose_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
-        "IF TG_OP = 'INSERT' THEN\n" + _upserts(_moves("new_rows", 1)) + "\n"
-        "ELSIF TG_OP = 'DELETE' THEN\n" + _upserts(_moves("old_rows", -1)) + "\n"
-        "ELSE\n" + _upserts(_moves("old_rows", -1) + " UNION ALL " + _moves("new_rows", 1))
-        + "\nEND IF;\nRETURN NULL;\nEND\n$$"
-    )
-    insert, update, delete = TRIGGER_NAMES["postgresql"]
-    return (
-        function,
-        f"CREATE TRIGGER {insert} AFTER INSERT ON vaccination REFERENCING NEW TABLE AS new_rows "
-        "FOR EACH STATEMENT EXECUTE FUNCTION dose_counts_apply()",
-        f"CREATE TRIGGER {update} AFTER UPDATE ON vaccination REFERENCING OLD TABLE AS old_rows "
-        "NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION dose_counts_apply()",
-        f"CREATE TRIGGER {delete} AFTER DELETE ON vaccination REFERENCING OLD TABLE AS old_rows "
-        "FOR EACH STATEMENT EXECUTE FUNCTION dose_counts_apply()",
-    )
-
+    return record_triggers.postgresql_triggers("dose_counts_apply", TRIGGER_NAMES["postgresql"], _upserts, _moves)
 
 def _sqlite_change(row, k):
     key = {"day": f"date({row}at)", "station_id": f"COALESCE({row}station_id, 0)",
@@ -137,26 +120,14 @@ def _sqlite_change(row, k):
 
 
 def sqlite_triggers():
-    insert, update, delete = TRIGGER_NAMES["sqlite"]
-    return (
-        f"CREATE TRIGGER {insert} AFTER INSERT ON vaccination BEGIN {_sqlite_change('NEW.', 1)} END",
-        f"CREATE TRIGGER {update} AFTER UPDATE OF {', '.join(COUNTED_COLUMNS)} ON vaccination "
-        f"WHEN {' OR '.join(f'NEW.{c} IS NOT OLD.{c}' for c in COUNTED_COLUMNS)} "
-        f"BEGIN {_sqlite_change('OLD.', -1)} {_sqlite_change('NEW.', 1)} END",
-        f"CREATE TRIGGER {delete} AFTER DELETE ON vaccination BEGIN {_sqlite_change('OLD.', -1)} END",
-    )
+    return record_triggers.sqlite_triggers(TRIGGER_NAMES["sqlite"], _sqlite_change, COUNTED_COLUMNS)
 
 
 def trigger_ddl(dialect_name):
     return postgresql_triggers() if dialect_name == "postgresql" else sqlite_triggers()
 
 
-def _create_triggers(target, connection, **kw):
-    for statement in trigger_ddl(connection.dialect.name):
-        connection.execute(DDL(statement.replace("%", "%%")))
-
-
-event.listen(Vaccination.__table__, "after_create", _create_triggers)
+record_triggers.create_with_vaccination(trigger_ddl)
 
 
 # ---------------------------------------------------------------- reading

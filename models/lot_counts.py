@@ -12,10 +12,10 @@ PostgreSQL: statement triggers with transition tables (one grouped upsert per st
 rows locked in lot order so two batches cannot deadlock); SQLite: row triggers.
 """
 
-from sqlalchemy import DDL, event, func, select
+from sqlalchemy import func, select
 
 from extensions import db
-from models.doses import Vaccination
+from models import record_triggers
 
 
 class LotDoseCount(db.Model):
@@ -44,24 +44,7 @@ def _upsert(moves):
 
 
 def postgresql_triggers():
-    function = (
-        "CREATE OR REPLACE FUNCTION lot_dose_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
-        "IF TG_OP = 'INSERT' THEN\n" + _upsert(_moves("new_rows", 1)) + "\n"
-        "ELSIF TG_OP = 'DELETE' THEN\n" + _upsert(_moves("old_rows", -1)) + "\n"
-        "ELSE\n" + _upsert(_moves("old_rows", -1) + " UNION ALL " + _moves("new_rows", 1))
-        + "\nEND IF;\nRETURN NULL;\nEND\n$$"
-    )
-    insert, update, delete = TRIGGER_NAMES["postgresql"]
-    return (
-        function,
-        f"CREATE TRIGGER {insert} AFTER INSERT ON vaccination REFERENCING NEW TABLE AS new_rows "
-        "FOR EACH STATEMENT EXECUTE FUNCTION lot_dose_counts_apply()",
-        f"CREATE TRIGGER {update} AFTER UPDATE ON vaccination REFERENCING OLD TABLE AS old_rows "
-        "NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION lot_dose_counts_apply()",
-        f"CREATE TRIGGER {delete} AFTER DELETE ON vaccination REFERENCING OLD TABLE AS old_rows "
-        "FOR EACH STATEMENT EXECUTE FUNCTION lot_dose_counts_apply()",
-    )
-
+    return record_triggers.postgresql_triggers("lot_dose_counts_apply", TRIGGER_NAMES["postgresql"], _upsert, _moves)
 
 def _sqlite_change(row, k):
     # SQLite needs a WHERE in an upsert's SELECT to tell ON CONFLICT from a join constraint.
@@ -70,26 +53,14 @@ def _sqlite_change(row, k):
 
 
 def sqlite_triggers():
-    insert, update, delete = TRIGGER_NAMES["sqlite"]
-    return (
-        f"CREATE TRIGGER {insert} AFTER INSERT ON vaccination BEGIN {_sqlite_change('NEW.', 1)} END",
-        f"CREATE TRIGGER {update} AFTER UPDATE OF lot_id, state, outcome ON vaccination "
-        "WHEN NEW.lot_id IS NOT OLD.lot_id OR NEW.state IS NOT OLD.state OR NEW.outcome IS NOT OLD.outcome "
-        f"BEGIN {_sqlite_change('OLD.', -1)} {_sqlite_change('NEW.', 1)} END",
-        f"CREATE TRIGGER {delete} AFTER DELETE ON vaccination BEGIN {_sqlite_change('OLD.', -1)} END",
-    )
+    return record_triggers.sqlite_triggers(TRIGGER_NAMES["sqlite"], _sqlite_change, ("lot_id", "state", "outcome"))
 
 
 def trigger_ddl(dialect_name):
     return postgresql_triggers() if dialect_name == "postgresql" else sqlite_triggers()
 
 
-def _create_triggers(target, connection, **kw):
-    for statement in trigger_ddl(connection.dialect.name):
-        connection.execute(DDL(statement.replace("%", "%%")))
-
-
-event.listen(Vaccination.__table__, "after_create", _create_triggers)
+record_triggers.create_with_vaccination(trigger_ddl)
 
 
 # ---------------------------------------------------------------- reading
