@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import TEST_PASSWORD
+
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 SCREENS = ({"width": 1366, "height": 900}, {"width": 375, "height": 812})
 HARMFUL = ("serious", "critical")
@@ -77,3 +79,24 @@ def test_the_employee_form_empty_and_refused_has_no_serious_accessibility_violat
     axe_page.get_by_role("button", name="立刻提交").click()
     expect(axe_page.get_by_role("alert")).to_contain_text("提交未成功")
     check_at_both_widths(axe_page, "employee-form-errors", screenshot)
+
+
+def test_the_wrong_entry_notice_and_the_last_tries_warning_have_no_serious_accessibility_violation(
+        axe_page, db, make_department, make_user, screenshot):
+    make_user("review", make_department("区应急管理局"), username="yjj-axe")
+    db.session.commit()
+    axe_page.goto("/login/enterprise")
+    axe_page.get_by_label("账号").fill("yjj-axe")
+    axe_page.get_by_label("密码").fill(TEST_PASSWORD)
+    axe_page.get_by_role("button", name="登录").click()
+    expect(axe_page.get_by_role("alert")).to_contain_text("请从「审核部门端」入口登录")
+    check_at_both_widths(axe_page, "login-wrong-entry", screenshot)
+
+    axe_page.goto("/login/review")
+    for _ in range(3):
+        axe_page.get_by_label("账号").fill("yjj-axe")
+        axe_page.get_by_label("密码").fill("not-the-password")
+        axe_page.get_by_role("button", name="登录").click()
+        axe_page.wait_for_load_state()
+    expect(axe_page.get_by_role("alert")).to_contain_text("还可尝试")
+    check_at_both_widths(axe_page, "login-last-tries", screenshot)
