@@ -6,6 +6,7 @@ the same run on the same data, so the ratio holds on a busy or a quiet machine a
 
 import argparse
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -57,8 +58,19 @@ def log(message):
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def unwind_on_term():
+    """A TERM (timeout, kill, CI) unwinds like Ctrl-C, so the fake gateway and gunicorn children
+    are stopped by their context managers instead of being left running."""
+    signal.signal(signal.SIGTERM, _exit_on_term)
+
+
+def _exit_on_term(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    unwind_on_term()
     os.chdir(ROOT)  # migrations/ and the app's templates are found from the project root
     sys.path.insert(0, str(ROOT))
     from bench.run import run
