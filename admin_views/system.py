@@ -8,7 +8,7 @@ import base64
 import re
 from datetime import datetime, time
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -267,7 +267,7 @@ class UserView(AdminModelView):
 
     @action("unlock", "解锁", "确认解锁选中的账号？")
     def action_unlock(self, ids):
-        self._set_many(ids, "account_unlocked", "已解锁", locked_until=None, failed_logins=0)
+        self._set_many(ids, "account_unlocked", "已解锁", locked_until=None, failed_logins=0, failures_since=None)
 
     @action("disable", "停用", "确认停用选中的账号？")
     def action_disable(self, ids):
@@ -337,7 +337,8 @@ class UserView(AdminModelView):
     def manage_view(self, user_id):
         user = self._account_or_404(user_id)
         return self.render("system/user_manage.html", account=user, role_labels=ROLE_LABELS,
-                           locked=user.is_locked(), is_self=user.id == current_user.id)
+                           locked=user.is_locked(), is_self=user.id == current_user.id,
+                           failures=user.failures_counted(current_app.config["LOGIN_LOCK_MINUTES"]))
 
     @expose("/manage/<int:user_id>/reset-password/", methods=("POST",))
     def reset_password_view(self, user_id):

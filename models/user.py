@@ -79,6 +79,13 @@ class User(UserMixin, db.Model):
         """End every session of this account, on every device (logout, new password, deactivation)."""
         self._update_returning(session_version=User.session_version + 1)
 
+    def failures_counted(self, lock_minutes, at=None):
+        """The failures that still count toward the lock: none once the first is `lock_minutes` old."""
+        at = at or now()
+        if self.failures_since is None or self.failures_since <= at - timedelta(minutes=lock_minutes):
+            return 0
+        return self.failed_logins
+
     def record_failed_login(self, max_failures, lock_minutes):
         """Count one failure in one statement, locking at `max_failures`; return the tries left (0: locked).
 

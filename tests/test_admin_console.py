@@ -1,7 +1,7 @@
 """系统管理 through HTTP: admins only, accounts (create, reset, unlock, disable), units, option lists, logs."""
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -126,6 +126,25 @@ def test_locked_account_is_unlocked_by_the_admin(admin_client, app, make_user, d
     response = admin_client.post(f"/admin/admin_users/manage/{user.id}/unlock/", follow_redirects=True)
     assert "账号 clumsy 已解锁" in response.get_data(as_text=True)
     assert login_status(app, "center", "clumsy", TEST_PASSWORD) == "/center/"
+
+
+def failures_shown(admin_client, user):
+    page = admin_client.get(f"/admin/admin_users/manage/{user.id}/").get_data(as_text=True)
+    return re.search(r'<td class="failures">(\d+) 次</td>', page).group(1), "解锁</button>" in page
+
+
+def test_the_account_page_counts_only_the_failures_that_still_count(admin_client, app, make_user, db):
+    user = make_user("center", username="forgetful")
+    db.session.commit()
+    for _ in range(2):
+        login_status(app, "center", "forgetful", "wrong-pass1")
+    assert failures_shown(admin_client, user) == ("2", True)
+    # an hour later those two no longer count toward the lock (the login page's countdown starts afresh)
+    user.failures_since = now() - timedelta(hours=1)
+    db.session.commit()
+    assert failures_shown(admin_client, user) == ("0", False)
+    login_status(app, "center", "forgetful", "wrong-pass1")
+    assert failures_shown(admin_client, user) == ("1", True)
 
 
 def test_batch_unlock_and_disable(admin_client, app, admin, make_user, db):
