@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from admin_views.base import RoleAccessMixin, int_arg, mask_id_number, mask_phone
 from admin_views.enterprise import download_names
+from admin_views.labels import error_text
 from admin_views.station_stock import parse_date
 from extensions import db
 from models.audit import record_event
@@ -63,7 +64,7 @@ class CenterLotView(RoleAccessMixin, BaseView):
             operation()
         except StockError as error:
             db.session.rollback()
-            flash(str(error), "error")
+            flash(error_text(error), "error")
             return redirect(url_for(".index"))
         db.session.commit()
         flash(message, "success")
@@ -115,7 +116,7 @@ class CenterLotView(RoleAccessMixin, BaseView):
             queued = queue_recall_sms(current_user, lot_id, request.form.get("body"))
         except StockError as error:
             db.session.rollback()
-            flash(str(error), "error")
+            flash(error_text(error), "error")
             return redirect(url_for(".recipients", lot_id=lot_id))
         db.session.commit()
         flash(f"已加入短信发送队列：{queued} 人", "success")

@@ -5,7 +5,9 @@ these tables, in the manual's words. A new status, figure or action is one line 
 (tests/test_labels.py fails while one is missing).
 """
 
+from models import lots
 from models import status as s
+from models.errors import DomainError, FieldError, plain_text, use_wording
 from models.stats import FUNNEL_KEYS
 
 STATUS_LABELS = {
@@ -44,6 +46,12 @@ ENTERPRISE_FIGURE_LABELS = {
 }
 
 FUNNEL = FUNNEL_KEYS
+
+# Stock ledger movements (models/lots.py MOVEMENT_KINDS).
+MOVEMENT_LABELS = {
+    lots.RECEIVE: "入库", lots.GIVE: "接种", lots.WASTE: "报损", lots.TRANSFER_OUT: "调出",
+    lots.TRANSFER_IN: "调入", lots.ADJUST: "盘点调整",
+}
 
 
 def figure_labels(keys, labels=None):
@@ -98,6 +106,59 @@ ERROR_MESSAGES = {
     "capacity_out_of_range": "容量须在 0 至 {most} 之间",
     "capacity_below_booked": "容量不能小于已预约人数（该时段已预约 {booked} 人）。如需减少，请先取消部分预约。",
     "slot_has_bookings": "该时段已有预约，不能删除。请先取消本时段预约。",
+    # StockError codes (models/lots.py, models/recall.py): stock, trace codes, freezing, 日结.
+    "stock_not_allowed": "无权操作该接种点的库存",
+    "trace_code_length": "追溯码应为{length}位数字（收到{got}位）",
+    "listed_trace_code_length": "追溯码 {code}：追溯码应为{length}位数字（收到{got}位）",
+    "trace_code_unknown": "追溯码 {code} 未入库登记，请核对疫苗包装",
+    "trace_codes_repeated": "追溯码清单中有重复的码",
+    "package_count_range": "包装数量应为 1 到 {most}",
+    "trace_code_run_too_long": "追溯码连号超出{length}位",
+    "lot_not_found": "该批号不存在",
+    "lot_frozen": "批号 {lot} 已冻结（{reason}），不能使用",
+    "lot_recalled": "批号 {lot} 已冻结（召回），不能使用",
+    "lot_expired": "批号 {lot} 已于 {expiry:%Y-%m-%d} 过期，不能使用",
+    "stock_short": "批号 {lot} 本站库存不足（现有 {on_hand} 剂，需要 {count} 剂）",
+    "count_not_positive": "数量应为正整数",
+    "waste_count_not_positive": "报损数量应为正整数",
+    "transfer_count_not_positive": "调拨数量应为正整数",
+    "doses_per_package_not_positive": "每包装剂次数应为正整数",
+    "package_count_not_positive": "包装数量应为正整数",
+    "vaccination_record_missing": "未找到本次接种记录，未扣减库存",
+    "lot_other_product": "批号 {lot} 是{product}，与本次接种的疫苗品种不一致",
+    "waste_reason_required": "请选择报损原因：{reasons}",
+    "waste_note_too_long": "报损说明最多{most}字",
+    "transfer_same_station": "调出和调入接种点不能相同",
+    "transfer_target_inactive": "调入接种点不存在或已停用",
+    "temperature_required": "请填写到货温度（℃），例如 5.2",
+    "temperature_implausible": "到货温度不在合理范围内，请核对",
+    "lot_number_required": "请填写批号（{most}字以内）",
+    "manufacturer_required": "请填写生产企业（{most}字以内）",
+    "expiry_required": "请填写有效期至（日期）",
+    "receive_expired": "该批号已于 {expiry:%Y-%m-%d} 过期，不能入库",
+    "too_many_packages": "一次入库最多 {most} 个包装",
+    "cold_chain_broken": "到货温度 {temperature}℃ 超出冷链范围（{low}–{high}℃），应拒收并报告",
+    "trace_code_count_mismatch": "追溯码数量（{codes}）与包装数量（{packages}）不一致",
+    "product_required": "请选择疫苗品种",
+    "lot_differs": "批号 {lot} 已登记，有效期至 {expiry:%Y-%m-%d}、每包装 {doses} 剂，与本次填写不一致，请核对",
+    "receive_frozen": "批号 {lot} 已冻结，不能入库",
+    "trace_codes_taken": "追溯码已登记过，不能重复入库：{codes}",
+    "freeze_center_only": "只有防控中心可以冻结批号",
+    "freeze_reason_required": "请填写冻结原因（{most}字以内）",
+    "lot_missing_or_frozen": "该批号不存在或已冻结",
+    "unfreeze_center_only": "只有防控中心可以解除冻结",
+    "unfreeze_reason_required": "请填写解除冻结的原因（{most}字以内）",
+    "lot_missing_or_not_frozen": "该批号不存在或未冻结",
+    "close_own_station_only": "日结须由本接种点账号签认",
+    "close_future_day": "不能日结未来的日期",
+    "close_nothing": "该日没有库存和出入库记录，无需日结",
+    "close_done": "该日已日结",
+    "count_required": "请填写批号 {lot} 的实盘数量（剂）",
+    "variance_unexplained": "批号 {lot} 实盘 {counted} 剂与账面 {book} 剂不符，请填写差异说明",
+    "explanation_too_long": "差异说明最多{most}字",
+    "count_below_later_issues": "实盘数量少于已发生的后续出库，请先核对后续记录",
+    "recall_center_only": "只有防控中心可以查看召回名单",
+    "sms_body_required": "请填写短信内容（{most}字以内）",
 }
 
 
@@ -117,12 +178,30 @@ def verdict_detail(match):
     return match.detail
 
 
+def _worded(value):
+    """A param as the message shows it: a list or set of values one after another, with 、."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "、".join(str(item) for item in value)
+    return value
+
+
 def error_text(error):
-    """The Chinese message of a domain error: worded from its code, else its own (already Chinese) text."""
+    """The Chinese message of a domain refusal (DomainError, FieldError): worded from its code and params.
+
+    A refusal raised with its own (already Chinese) words as the code - the views' own
+    StockError("请选择批号") - is shown as it is.
+    """
     code = getattr(error, "code", None)
     if code in ERROR_MESSAGES:
-        return ERROR_MESSAGES[code].format(**getattr(error, "params", {}))
+        params = {key: _worded(value) for key, value in getattr(error, "params", {}).items()}
+        return ERROR_MESSAGES[code].format(**params)
+    if isinstance(error, (DomainError, FieldError)):
+        return plain_text(error)
     return str(error)
+
+
+use_wording(error_text)
+
 
 # How a person acting on their own record (我的接种) appears in the audit log.
 SELF_ACTOR_NAME = "本人"

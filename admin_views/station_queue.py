@@ -146,11 +146,11 @@ class StationQueueView(StationView):
         """Which lot a scanned 追溯码 belongs to, and whether this desk may give it now (JSON for the exit form)."""
         code = normalise_trace_code(request.args.get("code", "")[:64])
         if trace_code_error(code):
-            return {"ok": False, "message": trace_code_error(code)}, 422
+            return {"ok": False, "message": error_text(trace_code_error(code))}, 422
         try:
             lot = resolve_trace_code(code)
         except StockError as error:
-            return {"ok": False, "message": str(error)}, 404
+            return {"ok": False, "message": error_text(error)}, 404
         usable = {row[0].id for row in lot_context(current_user.station_id)["lots"]}
         if lot.id not in usable:
             return {"ok": False, "lot_id": lot.id,
@@ -170,7 +170,7 @@ class StationQueueView(StationView):
             # the lot must be of the product given: the one chosen, else the course's
             choice = chosen_lot(request.form, person.station_id, chosen.id if chosen else person.product_id)
         except StockError as error:
-            return self._invalid(person_id, lot_error=str(error))
+            return self._invalid(person_id, lot_error=error_text(error))
         product = (chosen.name if chosen else choice.lot.product.name if choice.lot
                    else request.form.get("vaccine_product", "").strip())
         lot = choice.lot_number
@@ -235,7 +235,7 @@ class StationQueueView(StationView):
                 after(result)  # the dose leaves the stock in this same transaction, or nothing happens
             except StockError as error:
                 db.session.rollback()
-                return self._invalid(person_id, lot_error=str(error))
+                return self._invalid(person_id, lot_error=error_text(error))
         db.session.commit()
         publish_queue_changed(station_id)
         if action == "vaccinate":

@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from admin_views.base import int_arg
+from admin_views.labels import MOVEMENT_LABELS, error_text
 from admin_views.station_common import StationView, current_station
 from extensions import db
 from models.base import today
@@ -87,7 +88,7 @@ class StationStockView(StationView):
         ).scalars().all()
         return self.render("station/stock.html", rows=station_stock_rows(station.id), movements=movements,
                            products=receivable_products(station.id), others=others, waste_reasons=WASTE_REASONS,
-                           today=today(), form=request.form)
+                           movement_labels=MOVEMENT_LABELS, today=today(), form=request.form)
 
     @expose("/receive", methods=("POST",))
     def receive(self):
@@ -161,7 +162,7 @@ class StationStockView(StationView):
             closed, variances = close_day(current_user, station.id, day, counts, explanations)
         except StockError as error:
             db.session.rollback()
-            flash(str(error), "error")
+            flash(error_text(error), "error")
             return None
         db.session.commit()
         note = f"，其中 {variances} 个批号有差异，已按实盘调整并签认" if variances else "，账实相符"
@@ -176,7 +177,7 @@ class StationStockView(StationView):
 
     def _refused(self, error):
         db.session.rollback()
-        flash(str(error), "error")
+        flash(error_text(error), "error")
         return self.index(), 422
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from extensions import db
 from models.audit import record_event
 from models.base import now, today
+from models.errors import DomainError
 from models.user import ADMIN, CENTER, STATION
 from models.vaccines import VaccineProduct
 
@@ -34,13 +35,13 @@ COLD_CHAIN_MAX = Decimal("8")
 
 RECEIVE, GIVE, WASTE, TRANSFER_OUT, TRANSFER_IN, ADJUST = (
     "receive", "give", "waste", "transfer_out", "transfer_in", "adjust")
-MOVEMENT_LABELS = {RECEIVE: "入库", GIVE: "接种", WASTE: "报损", TRANSFER_OUT: "调出", TRANSFER_IN: "调入",
-                   ADJUST: "盘点调整"}
+MOVEMENT_KINDS = (RECEIVE, GIVE, WASTE, TRANSFER_OUT, TRANSFER_IN, ADJUST)  # worded in admin_views/labels.py
+# 报损 reasons as they are stored (the movement's reason and the audit row's): data the ledger keeps.
 WASTE_REASONS = ("破损", "过期", "开启未用完")
 
 
-class StockError(Exception):
-    """A stock operation that cannot be done as asked; the message is for the user."""
+class StockError(DomainError):
+    """A stock operation that cannot be done as asked; its code is worded by admin_views/labels.py."""
 
 
 class VaccineLot(db.Model):
@@ -125,14 +126,10 @@ class StockMovement(db.Model):
     actor = db.relationship("User")
 
     __table_args__ = (
-        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in MOVEMENT_LABELS) + ")", name="kind_known"),
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in MOVEMENT_KINDS) + ")", name="kind_known"),
         CheckConstraint("delta <> 0", name="delta_not_zero"),
         Index("ix_stock_movement_station_at", "station_id", "at"),
     )
-
-    @property
-    def kind_label(self):
-        return MOVEMENT_LABELS.get(self.kind, self.kind)
 
 
 # ---------------------------------------------------------------- scope and look-ups
@@ -144,7 +141,7 @@ def check_station_scope(actor, station_id):
         return
     if role == STATION and actor.station_id is not None and actor.station_id == station_id:
         return
-    raise StockError("无权操作该接种点的库存")
+    raise StockError("stock_not_allowed")
 
 
 def pickable_lots_query(station_id, product_id=None, on=None):
@@ -171,8 +168,9 @@ def normalise_trace_code(raw):
 
 
 def trace_code_error(code):
+    """A StockError for a code of the wrong length (not raised), or None."""
     if len(code) != TRACE_CODE_LENGTH:
-        return f"追溯码应为{TRACE_CODE_LENGTH}位数字（收到{len(code)}位）"
+        return StockError("trace_code_length", length=TRACE_CODE_LENGTH, got=len(code))
     return None
 
 
@@ -181,12 +179,12 @@ def resolve_trace_code(raw):
     code = normalise_trace_code(raw)
     error = trace_code_error(code)
     if error:
-        raise StockError(error)
+        raise error
     lot = db.session.execute(
         select(VaccineLot).join(LotPackage, LotPackage.lot_id == VaccineLot.id).where(LotPackage.code == code)
     ).scalar_one_or_none()
     if lot is None:
-        raise StockError(f"追溯码 {code} 未入库登记，请核对疫苗包装")
+        raise StockError("trace_code_unknown", code=code)
     return lot
 
 
@@ -195,11 +193,10 @@ def parse_trace_codes(text):
     raw = (text or "").replace(",", "\n").replace("，", "\n").split()
     codes = [normalise_trace_code(item) for item in raw if normalise_trace_code(item)]
     for code in codes:
-        error = trace_code_error(code)
-        if error:
-            raise StockError(f"追溯码 {code}：{error}")
+        if trace_code_error(code):
+            raise StockError("listed_trace_code_length", code=code, length=TRACE_CODE_LENGTH, got=len(code))
     if len(set(codes)) != len(codes):
-        raise StockError("追溯码清单中有重复的码")
+        raise StockError("trace_codes_repeated")
     return codes
 
 
@@ -208,12 +205,12 @@ def trace_code_run(first, count):
     first = normalise_trace_code(first)
     error = trace_code_error(first)
     if error:
-        raise StockError(error)
+        raise error
     if not 1 <= count <= MAX_PACKAGES_PER_RECEIPT:
-        raise StockError(f"包装数量应为 1 到 {MAX_PACKAGES_PER_RECEIPT}")
+        raise StockError("package_count_range", most=MAX_PACKAGES_PER_RECEIPT)
     start = int(first)
     if len(str(start + count - 1)) > TRACE_CODE_LENGTH:
-        raise StockError("追溯码连号超出20位")
+        raise StockError("trace_code_run_too_long", length=TRACE_CODE_LENGTH)
     return [str(start + i).zfill(TRACE_CODE_LENGTH) for i in range(count)]
 
 
@@ -247,18 +244,20 @@ def _take(station_id, lot_id, count, *, allow_frozen=False, on=None):
 
 
 def _why_not_taken(station_id, lot_id, count, *, allow_frozen=False):
-    """Explain a refused decrement (read after the fact: only for the message)."""
+    """The StockError of a refused decrement (read after the fact: only to say why)."""
     lot = db.session.get(VaccineLot, lot_id)
     if lot is None:
-        return "该批号不存在"
+        return StockError("lot_not_found")
     if not allow_frozen and lot.frozen:
-        return f"批号 {lot.lot_number} 已冻结（{lot.frozen_reason or '召回'}），不能使用"
+        if lot.frozen_reason:
+            return StockError("lot_frozen", lot=lot.lot_number, reason=lot.frozen_reason)
+        return StockError("lot_recalled", lot=lot.lot_number)
     if not allow_frozen and lot.expired():
-        return f"批号 {lot.lot_number} 已于 {lot.expiry_date:%Y-%m-%d} 过期，不能使用"
+        return StockError("lot_expired", lot=lot.lot_number, expiry=lot.expiry_date)
     on_hand = db.session.execute(
         select(LotStock.on_hand).where(LotStock.station_id == station_id, LotStock.lot_id == lot_id)
     ).scalar_one_or_none() or 0
-    return f"批号 {lot.lot_number} 本站库存不足（现有 {on_hand} 剂，需要 {count} 剂）"
+    return StockError("stock_short", lot=lot.lot_number, on_hand=on_hand, count=count)
 
 
 def _movement(actor, station_id, lot_id, kind, delta, event, **values):
@@ -268,9 +267,9 @@ def _movement(actor, station_id, lot_id, kind, delta, event, **values):
     return row
 
 
-def _positive_count(count, what="数量"):
+def _positive_count(count, what="count"):
     if not isinstance(count, int) or isinstance(count, bool) or count < 1 or count > 1_000_000:
-        raise StockError(f"{what}应为正整数")
+        raise StockError(f"{what}_not_positive")
     return count
 
 
@@ -279,7 +278,7 @@ def take_from_stock(actor, station_id, lot_id, count=1, *, reason=None):
     check_station_scope(actor, station_id)
     _positive_count(count)
     if _take(station_id, lot_id, count) != 1:
-        raise StockError(_why_not_taken(station_id, lot_id, count))
+        raise _why_not_taken(station_id, lot_id, count)
     event = record_event(actor, "stock_give", target_type="vaccine_lot", target_id=lot_id,
                          changed=count, requested=count, detail=f"station={station_id}")
     db.session.flush()
@@ -303,10 +302,10 @@ def give_dose_from_lot(actor, station_id, lot_id, event_id):
             Vaccination.event_id == event_id, Vaccination.station_id == station_id, Vaccination.outcome == GIVEN)
     ).all()
     if len(record) != 1:
-        raise StockError("未找到本次接种记录，未扣减库存")
+        raise StockError("vaccination_record_missing")
     vaccination_id, product_id = record[0]
     if product_id is not None and product_id != lot.product_id:
-        raise StockError(f"批号 {lot.lot_number} 是{lot.product.name}，与本次接种的疫苗品种不一致")
+        raise StockError("lot_other_product", lot=lot.lot_number, product=lot.product.name)
     db.session.execute(update(Vaccination).where(Vaccination.id == vaccination_id)
                        .values(lot_id=lot.id, lot_number=lot.lot_number, product_id=lot.product_id)
                        .execution_options(synchronize_session=False))
@@ -323,14 +322,14 @@ def station_keeps_stock(station_id):
 def waste_stock(actor, station_id, lot_id, count, reason, note=""):
     """报损: doses broken, expired or left in an opened multi-dose package."""
     check_station_scope(actor, station_id)
-    _positive_count(count, "报损数量")
+    _positive_count(count, "waste_count")
     if reason not in WASTE_REASONS:
-        raise StockError("请选择报损原因：" + "、".join(WASTE_REASONS))
+        raise StockError("waste_reason_required", reasons=WASTE_REASONS)
     if len(note or "") > 150:
-        raise StockError("报损说明最多150字")
+        raise StockError("waste_note_too_long", most=150)
     # Expired and frozen doses are exactly what gets written off.
     if _take(station_id, lot_id, count, allow_frozen=True) != 1:
-        raise StockError(_why_not_taken(station_id, lot_id, count, allow_frozen=True))
+        raise _why_not_taken(station_id, lot_id, count, allow_frozen=True)
     text = f"{reason}：{note}" if note else reason
     event = record_event(actor, "stock_waste", target_type="vaccine_lot", target_id=lot_id, reason=text,
                          changed=count, requested=count, detail=f"station={station_id}")
@@ -343,16 +342,16 @@ def waste_stock(actor, station_id, lot_id, count, reason, note=""):
 def transfer_stock(actor, from_station_id, to_station_id, lot_id, count):
     """调拨: doses of a usable lot leave one station and arrive at another, in one transaction."""
     check_station_scope(actor, from_station_id)
-    _positive_count(count, "调拨数量")
+    _positive_count(count, "transfer_count")
     if from_station_id == to_station_id:
-        raise StockError("调出和调入接种点不能相同")
+        raise StockError("transfer_same_station")
     from models.org import Station
 
     target = db.session.get(Station, to_station_id)
     if target is None or not target.active:
-        raise StockError("调入接种点不存在或已停用")
+        raise StockError("transfer_target_inactive")
     if _take(from_station_id, lot_id, count) != 1:
-        raise StockError(_why_not_taken(from_station_id, lot_id, count))
+        raise _why_not_taken(from_station_id, lot_id, count)
     _upsert_stock(to_station_id, lot_id, count)
     event = record_event(actor, "stock_transfer", target_type="vaccine_lot", target_id=lot_id,
                          changed=count, requested=count, detail=f"station={from_station_id} -> {to_station_id}")
@@ -367,9 +366,9 @@ def parse_temperature(raw):
     try:
         value = Decimal(str(raw).strip().replace("℃", ""))
     except (InvalidOperation, ValueError):
-        raise StockError("请填写到货温度（℃），例如 5.2") from None
+        raise StockError("temperature_required") from None
     if not value.is_finite() or not Decimal("-90") <= value <= Decimal("60"):
-        raise StockError("到货温度不在合理范围内，请核对")
+        raise StockError("temperature_implausible")
     return value.quantize(Decimal("0.1"))
 
 
@@ -384,23 +383,23 @@ def receive_lot(actor, station_id, *, product_id, manufacturer, lot_number, expi
     lot_number = (lot_number or "").strip()
     manufacturer = (manufacturer or "").strip()
     if not lot_number or len(lot_number) > 50:
-        raise StockError("请填写批号（50字以内）")
+        raise StockError("lot_number_required", most=50)
     if not manufacturer or len(manufacturer) > 100:
-        raise StockError("请填写生产企业（100字以内）")
+        raise StockError("manufacturer_required", most=100)
     if not isinstance(expiry_date, date):
-        raise StockError("请填写有效期至（日期）")
+        raise StockError("expiry_required")
     if expiry_date < today():
-        raise StockError(f"该批号已于 {expiry_date:%Y-%m-%d} 过期，不能入库")
-    _positive_count(doses_per_package, "每包装剂次数")
-    _positive_count(packages, "包装数量")
+        raise StockError("receive_expired", expiry=expiry_date)
+    _positive_count(doses_per_package, "doses_per_package")
+    _positive_count(packages, "package_count")
     if packages > MAX_PACKAGES_PER_RECEIPT:
-        raise StockError(f"一次入库最多 {MAX_PACKAGES_PER_RECEIPT} 个包装")
+        raise StockError("too_many_packages", most=MAX_PACKAGES_PER_RECEIPT)
     temperature = parse_temperature(arrival_temperature)
     if not COLD_CHAIN_MIN <= temperature <= COLD_CHAIN_MAX:
-        raise StockError(f"到货温度 {temperature}℃ 超出冷链范围（{COLD_CHAIN_MIN}–{COLD_CHAIN_MAX}℃），应拒收并报告")
+        raise StockError("cold_chain_broken", temperature=temperature, low=COLD_CHAIN_MIN, high=COLD_CHAIN_MAX)
     trace_codes = list(trace_codes)
     if trace_codes and len(trace_codes) != packages:
-        raise StockError(f"追溯码数量（{len(trace_codes)}）与包装数量（{packages}）不一致")
+        raise StockError("trace_code_count_mismatch", codes=len(trace_codes), packages=packages)
     lot = _find_or_create_lot(actor, product_id, manufacturer, lot_number, expiry_date, doses_per_package)
     doses = packages * lot.doses_per_package
     _upsert_stock(station_id, lot.id, doses)
@@ -417,7 +416,7 @@ def receive_lot(actor, station_id, *, product_id, manufacturer, lot_number, expi
 
 def _find_or_create_lot(actor, product_id, manufacturer, lot_number, expiry_date, doses_per_package):
     if product_id is None or db.session.get(VaccineProduct, product_id) is None:
-        raise StockError("请选择疫苗品种")
+        raise StockError("product_required")
     lot = db.session.execute(
         select(VaccineLot).where(VaccineLot.product_id == product_id, VaccineLot.lot_number == lot_number)
     ).scalar_one_or_none()
@@ -429,10 +428,9 @@ def _find_or_create_lot(actor, product_id, manufacturer, lot_number, expiry_date
         db.session.flush()
         return lot
     if (lot.expiry_date, lot.doses_per_package) != (expiry_date, doses_per_package):
-        raise StockError(f"批号 {lot_number} 已登记，有效期至 {lot.expiry_date:%Y-%m-%d}、每包装 "
-                         f"{lot.doses_per_package} 剂，与本次填写不一致，请核对")
+        raise StockError("lot_differs", lot=lot_number, expiry=lot.expiry_date, doses=lot.doses_per_package)
     if lot.frozen:
-        raise StockError(f"批号 {lot_number} 已冻结，不能入库")
+        raise StockError("receive_frozen", lot=lot_number)
     return lot
 
 
@@ -440,7 +438,7 @@ def _register_codes(codes, lot_id, station_id, movement_id):
     """Register package codes in one INSERT; a code already registered refuses the whole receipt."""
     taken = db.session.execute(select(LotPackage.code).where(LotPackage.code.in_(codes)).limit(3)).scalars().all()
     if taken:
-        raise StockError("追溯码已登记过，不能重复入库：" + "、".join(taken))
+        raise StockError("trace_codes_taken", codes=taken)
     db.session.execute(insert(LotPackage), [
         {"code": code, "lot_id": lot_id, "station_id": station_id, "movement_id": movement_id} for code in codes
     ])
@@ -451,17 +449,17 @@ def _register_codes(codes, lot_id, station_id, movement_id):
 def freeze_lot(actor, lot_id, reason):
     """冻结: from the next request on, no desk can give this lot anywhere (center only)."""
     if getattr(actor, "role", None) not in (CENTER, ADMIN):
-        raise StockError("只有防控中心可以冻结批号")
+        raise StockError("freeze_center_only")
     reason = (reason or "").strip()
     if not reason or len(reason) > 200:
-        raise StockError("请填写冻结原因（200字以内）")
+        raise StockError("freeze_reason_required", most=200)
     changed = db.session.execute(
         update(VaccineLot).where(VaccineLot.id == lot_id, VaccineLot.frozen_at.is_(None))
         .values(frozen_at=now(), frozen_by_id=actor.id, frozen_reason=reason)
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed != 1:
-        raise StockError("该批号不存在或已冻结")
+        raise StockError("lot_missing_or_frozen")
     record_event(actor, "lot_freeze", target_type="vaccine_lot", target_id=lot_id, reason=reason)
     db.session.flush()
 
@@ -469,17 +467,17 @@ def freeze_lot(actor, lot_id, reason):
 def unfreeze_lot(actor, lot_id, reason):
     """解除冻结 after the investigation clears the lot."""
     if getattr(actor, "role", None) not in (CENTER, ADMIN):
-        raise StockError("只有防控中心可以解除冻结")
+        raise StockError("unfreeze_center_only")
     reason = (reason or "").strip()
     if not reason or len(reason) > 200:
-        raise StockError("请填写解除冻结的原因（200字以内）")
+        raise StockError("unfreeze_reason_required", most=200)
     changed = db.session.execute(
         update(VaccineLot).where(VaccineLot.id == lot_id, VaccineLot.frozen_at.is_not(None))
         .values(frozen_at=None, frozen_by_id=None, frozen_reason=None)
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed != 1:
-        raise StockError("该批号不存在或未冻结")
+        raise StockError("lot_missing_or_not_frozen")
     record_event(actor, "lot_unfreeze", target_type="vaccine_lot", target_id=lot_id, reason=reason)
     db.session.flush()
 
@@ -570,25 +568,25 @@ def close_day(actor, station_id, day, counts, explanations):
     of the day, so the next day opens with what was counted.
     """
     if getattr(actor, "role", None) != STATION or actor.station_id != station_id:
-        raise StockError("日结须由本接种点账号签认")
+        raise StockError("close_own_station_only")
     if day > today():
-        raise StockError("不能日结未来的日期")
+        raise StockError("close_future_day")
     figures = day_figures(station_id, day)
     if not figures:
-        raise StockError("该日没有库存和出入库记录，无需日结")
+        raise StockError("close_nothing")
     if closes_of_day(station_id, day):
-        raise StockError("该日已日结")
+        raise StockError("close_done")
     rows, adjustments = [], []
     for f in figures:
         lot = f["lot"]
         counted = counts.get(lot.id)
         if counted is None or counted < 0:
-            raise StockError(f"请填写批号 {lot.lot_number} 的实盘数量（剂）")
+            raise StockError("count_required", lot=lot.lot_number)
         explanation = (explanations.get(lot.id) or "").strip()
         if counted != f["closing"] and not explanation:
-            raise StockError(f"批号 {lot.lot_number} 实盘 {counted} 剂与账面 {f['closing']} 剂不符，请填写差异说明")
+            raise StockError("variance_unexplained", lot=lot.lot_number, counted=counted, book=f["closing"])
         if len(explanation) > 200:
-            raise StockError("差异说明最多200字")
+            raise StockError("explanation_too_long", most=200)
         rows.append({"station_id": station_id, "lot_id": lot.id, "day": day, "opening": f["opening"],
                      "received": f["received"], "given": f["given"], "wasted": f["wasted"],
                      "transferred_out": f["transferred_out"], "transferred_in": f["transferred_in"],
@@ -612,7 +610,7 @@ def _book_adjustments(actor, station_id, day, adjustments, event):
     at = now() if day == today() else datetime.combine(day, time(23, 59, 59))
     for lot_id, variance, _ in adjustments:
         if variance < 0 and _take(station_id, lot_id, -variance, allow_frozen=True) != 1:
-            raise StockError("实盘数量少于已发生的后续出库，请先核对后续记录")
+            raise StockError("count_below_later_issues")
         if variance > 0:
             _upsert_stock(station_id, lot_id, variance)
     db.session.execute(insert(StockMovement), [

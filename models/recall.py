@@ -31,7 +31,7 @@ ix_vaccination_lot = Index("ix_vaccination_lot_id_id", Vaccination.lot_id, Vacci
 
 def _center_only(actor):
     if getattr(actor, "role", None) not in (CENTER, ADMIN):
-        raise StockError("只有防控中心可以查看召回名单")
+        raise StockError("recall_center_only")
 
 
 # The list and its lot are read as plain table rows: ORM entities would cost more than the
@@ -82,10 +82,10 @@ def queue_recall_sms(actor, lot_id, body):
     _center_only(actor)
     lot = db.session.get(VaccineLot, lot_id)
     if lot is None:
-        raise StockError("该批号不存在")
+        raise StockError("lot_not_found")
     body = (body or "").strip()
     if not body or len(body) > MAX_SMS_LENGTH:
-        raise StockError(f"请填写短信内容（{MAX_SMS_LENGTH}字以内）")
+        raise StockError("sms_body_required", most=MAX_SMS_LENGTH)
     at = now()
     phones = (
         select(Person.phone).join(Vaccination, Vaccination.person_id == Person.id)

@@ -18,6 +18,7 @@ from models.audit import AuditEvent, PersonEvent
 from models.base import now, today
 from models.counters import status_totals
 from models.doses import GIVEN, NOT_GIVEN, Vaccination
+from models.errors import DomainError
 from models.org import AppointmentSlot, Enterprise, department_ids_under
 from models.person import Person
 from models.reservations import (
@@ -61,17 +62,8 @@ class PersonActor:
     role: str = SELF
 
 
-class WorkflowError(Exception):
-    """A transition that cannot be applied as asked.
-
-    `code` names the refusal and `params` its details; the UI words it
-    (admin_views/labels.ERROR_MESSAGES). Subclasses raised with a plain message
-    (no code) are shown as they are.
-    """
-
-    def __init__(self, code, **params):
-        super().__init__(code if not params else f"{code}: {params}")
-        self.code, self.params = code, params
+class WorkflowError(DomainError):
+    """A transition that cannot be applied as asked; its code is worded by admin_views/labels.ERROR_MESSAGES."""
 
 
 @dataclass(frozen=True)
