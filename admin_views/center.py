@@ -43,7 +43,7 @@ class CenterHomeView(FunnelHomeView):
     @expose("/")
     def index(self):
         figures = stats.district_figures()
-        trend = stats.daily_vaccinations(days=14)
+        trend = dose_counts.daily_doses(14, today())
         departments, territories = stats.organisation_breakdown()
         return self.render(
             "center/home.html", counts=figures, figures=self.figures,
@@ -97,26 +97,40 @@ def percent(share):
 
 
 def trend_chart(points, width=640, height=200, pad_left=36, pad_bottom=28, pad_top=16):
-    """Lay out the bars of the daily vaccination chart for an inline SVG (no JS, no CDN)."""
-    top = max((count for _, count in points), default=0)
-    scale_max = max(top, 1)
+    """Lay out the daily dose chart for an inline SVG (no JS, no CDN): one bar a day, stacked by dose number.
+
+    `points` are [(day, {kind: doses})]; the legend names the kinds of the fortnight (第1剂 and
+    第2剂 always), bottom to top in the order of dose_counts.DOSE_KINDS.
+    """
+    present = {kind for _, doses in points for kind, n in doses.items() if n}
+    kinds = [kind for kind in dose_counts.DOSE_KINDS if kind in present or kind in ("dose1", "dose2")]
+    totals = [sum(doses.get(kind, 0) for kind in kinds) for _, doses in points]
+    scale_max = max(max(totals, default=0), 1)
     plot_w, plot_h = width - pad_left - 8, height - pad_bottom - pad_top
     step = plot_w / max(len(points), 1)
+    base_y = pad_top + plot_h
     bars = []
-    for index, (day, count) in enumerate(points):
-        bar_h = plot_h * count / scale_max
+    for index, ((day, doses), count) in enumerate(zip(points, totals)):
+        x, y, segments = round(pad_left + index * step + step * 0.15, 1), base_y, []
+        for kind in kinds:
+            h = plot_h * doses.get(kind, 0) / scale_max
+            if h:
+                y -= h
+                segments.append({"kind": kind, "y": round(y, 1), "h": round(h, 1)})
+        parts = "，".join(f"{dose_counts.KIND_LABELS[k]} {doses[k]}" for k in kinds if doses.get(k))
         bars.append({
-            "x": round(pad_left + index * step + step * 0.15, 1), "w": round(step * 0.7, 1),
-            "y": round(pad_top + plot_h - bar_h, 1), "h": round(bar_h, 1), "count": count,
-            "label": f"{day.month}/{day.day}", "cx": round(pad_left + index * step + step / 2, 1),
-            "title": f"{day:%Y-%m-%d}：完成接种 {count} 人",
+            "x": x, "w": round(step * 0.7, 1), "y": round(y, 1), "h": round(base_y - y, 1), "count": count,
+            "segments": segments, "label": f"{day.month}/{day.day}",
+            "cx": round(pad_left + index * step + step / 2, 1),
+            "title": f"{day:%Y-%m-%d}：接种 {count} 剂次" + (f"（{parts}）" if parts else ""),
         })
     # Gridlines at 0, the middle and the top, each drawn where its (whole) number lies: no "0" twice
     # when the top is 1, no "2" halfway up a scale of 3.
     values = sorted({0, round(scale_max / 2), scale_max})
-    ticks = [{"value": v, "y": round(pad_top + plot_h - plot_h * v / scale_max, 1)} for v in values]
-    return {"width": width, "height": height, "bars": bars, "ticks": ticks, "base_y": pad_top + plot_h,
-            "left": pad_left, "right": width - 8, "total": sum(c for _, c in points)}
+    ticks = [{"value": v, "y": round(base_y - plot_h * v / scale_max, 1)} for v in values]
+    legend = [{"kind": kind, "label": dose_counts.KIND_LABELS[kind]} for kind in kinds]
+    return {"width": width, "height": height, "bars": bars, "ticks": ticks, "base_y": base_y, "legend": legend,
+            "left": pad_left, "right": width - 8, "total": sum(totals)}
 
 
 class CenterReviewView(TreePersonListView):

@@ -18,6 +18,8 @@ PostgreSQL: statement triggers with transition tables (one grouped upsert per ta
 statement); SQLite: row triggers.
 """
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from extensions import db
@@ -26,6 +28,8 @@ from models.org import Enterprise
 
 KINDS = ("dose1", "dose2", "dose3", "complete", "booster")
 KIND_LABELS = {"dose1": "第1剂", "dose2": "第2剂", "dose3": "第3剂", "complete": "全程接种", "booster": "加强"}
+# The kinds that are doses given (全程接种 is a course completed by one of them, not another dose).
+DOSE_KINDS = ("dose1", "dose2", "dose3", "booster")
 
 
 class DoseCount(db.Model):
@@ -190,3 +194,15 @@ def department_doses(day):
         for department_id, kind, n in rows:
             found.setdefault(department_id, {"today": {}, "total": {}})[when][kind] = int(n)
     return found
+
+
+def daily_doses(days, last_day):
+    """[(day, {kind: n})] of the doses given on each of the `days` days up to `last_day`, by dose number."""
+    first_day = last_day - timedelta(days=days - 1)
+    daily = DoseCount.__table__
+    found = {}
+    for day, kind, n in _totals(daily, daily.c.day >= first_day, daily.c.day <= last_day,
+                                daily.c.kind.in_(DOSE_KINDS), by=(daily.c.day,)):
+        if n:
+            found.setdefault(day, {})[kind] = int(n)
+    return [(day, found.get(day, {})) for day in (first_day + timedelta(days=i) for i in range(days))]

@@ -198,19 +198,6 @@ def station_breakdown(day=None):
     return rows
 
 
-def daily_vaccinations(days=14, last_day=None):
-    """Return [(date, count)] of vaccinations per day (by finished_at) for the last `days` days."""
-    last_day = last_day or today()
-    first_day = last_day - timedelta(days=days - 1)
-    start, _ = day_bounds(first_day)
-    _, end = day_bounds(last_day)
-    counts = {}
-    for (day, _), n in vaccinations_by_day(first_day, last_day).items():
-        counts[str(day)[:10]] = counts.get(str(day)[:10], 0) + n
-    return [(first_day + timedelta(days=i), counts.get(str(first_day + timedelta(days=i)), 0))
-            for i in range(days)]
-
-
 # ---------------------------------------------------------------- trees and choosers
 
 def _persons_grouped(columns, statuses, condition=None, enterprise_ids=None, by_status=False):

@@ -4,11 +4,13 @@ import re
 from datetime import datetime, time, timedelta
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 
 from extensions import db as _db
-from models import Person, stats, today
+from models import Enterprise, Person, Vaccination, dose_counts, stats, today
 from models.org import TERRITORY
+from models.vaccines import seed_vaccine_products
+from models.workflow import apply_transition
 
 # Statuses in funnel order, as the DESIGN lists them (independent of models.status).
 ORDER = ["registered", "submitted", "dept_approved", "center_approved", "allocated", "appointed",
@@ -148,22 +150,42 @@ def test_station_breakdown_today_and_in_total(district):
     assert (other["appointed_today"], other["capacity_today"], other["waiting"]) == (0, 40, 2)
 
 
-def test_daily_trend_counts_vaccinations_by_day_for_fourteen_days(district):
-    points = stats.daily_vaccinations(days=14)
+@pytest.fixture
+def doses(db, district, make_persons, make_user):
+    """Doses given through the state machine: today 3 first and 2 second doses, yesterday 1 second."""
+    vero = seed_vaccine_products()["新冠病毒灭活疫苗(Vero细胞)"]
+    station, slot, nurse = district["station"], district["slot_today"], make_user("station", district["station"])
+    enterprise = _db.session.execute(select(Enterprise).where(Enterprise.name == "甲公司")).scalar_one()
+    first = make_persons(enterprise, 3, status="checked_in", station=station, slot=slot)
+    second = make_persons(enterprise, 3, status="checked_in", station=station, slot=slot,
+                          product_id=vero.id, dose_number=2, doses_given=1)
+    apply_transition("vaccinate", nurse, ids=first + second, product=vero, extra={"vaccine_lot": "L1"})
+    db.session.execute(update(Vaccination).where(Vaccination.person_id == second[0])
+                       .values(at=datetime.combine(today() - timedelta(days=1), time(10, 0))))
+    db.session.commit()
+
+
+def test_the_fortnight_counts_doses_per_day_by_dose_number(doses):
+    points = dose_counts.daily_doses(14, today())
     assert len(points) == 14 and points[-1][0] == today() and points[0][0] == today() - timedelta(days=13)
     by_day = dict(points)
-    assert by_day[today()] == 4
-    assert by_day[today() - timedelta(days=1)] == 5  # the not-vaccinated one is not counted
-    assert sum(by_day.values()) == 9
+    assert by_day[today()] == {"dose1": 3, "dose2": 2}  # 全程接种 is no dose of its own
+    assert by_day[today() - timedelta(days=1)] == {"dose2": 1}
+    assert sum(sum(day.values()) for day in by_day.values()) == 6
 
 
-def test_trend_chart_is_inline_svg_with_one_bar_per_day(client, login, district):
+def test_the_chart_says_it_counts_doses_and_stacks_them_by_dose_number(client, login, district, doses):
     login(district["center"])
     html = client.get("/center/").get_data(as_text=True)
-    svg = html[html.index('<svg class="trend-chart"'):]
-    svg = svg[:svg.index("</svg>")]
-    assert svg.count('<rect class="bar"') == 14
-    assert f"{today():%Y-%m-%d}：完成接种 4 人" in svg
+    card = html[html.index('class="card dash-card trend-card"'):]
+    card = card[:card.index("</section>")]
+    assert "近14日每日接种剂次" in card and "合计 6 剂次" in card and "完成接种" not in card
+    legend = re.findall(r'<span class="swatch dose-(\w+)" aria-hidden="true"></span>([^<]+)</li>', card)
+    assert legend == [("dose1", "第1剂"), ("dose2", "第2剂")]
+    assert card.count('<rect class="bar"') == 14
+    assert f"{today():%Y-%m-%d}：接种 5 剂次（第1剂 3，第2剂 2）" in card
+    assert f"{today() - timedelta(days=1):%Y-%m-%d}：接种 1 剂次（第2剂 1）" in card
+    assert card.count('<rect class="segment dose-dose1"') == 1 and card.count('<rect class="segment dose-dose2"') == 2
 
 
 def test_dashboard_counts_people_only_with_grouped_queries(client, login, district, make_persons, make_enterprise):

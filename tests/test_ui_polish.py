@@ -6,7 +6,7 @@ from admin_views.center import trend_chart
 
 
 def gridlines(top):
-    chart = trend_chart([(date(2026, 11, 1), top)])
+    chart = trend_chart([(date(2026, 11, 1), {"dose1": top})])
     return [(tick["value"], tick["y"]) for tick in chart["ticks"]], chart
 
 
