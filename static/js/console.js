@@ -75,20 +75,3 @@
     });
   });
 })();
-
-// Each cell of a console list carries its column's header (data-label): on a phone the rows are
-// cards of "列名：值" lines (app.css), the header row being hidden there.
-(function () {
-  "use strict";
-  document.querySelectorAll("table.model-list").forEach(function (table) {
-    var headers = Array.prototype.map.call(table.querySelectorAll("thead tr:last-child th"), function (th) {
-      return th.textContent.trim();
-    });
-    table.querySelectorAll("tbody tr").forEach(function (row) {
-      Array.prototype.forEach.call(row.children, function (cell, index) {
-        if (headers[index]) { cell.setAttribute("data-label", headers[index]); }
-        if (!cell.textContent.trim() && !cell.querySelector("input, a, button, img")) { cell.classList.add("blank-cell"); }
-      });
-    });
-  });
-})();
