@@ -5,7 +5,7 @@ from pathlib import Path
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
-from admin_views import center, enterprise, review, station, system
+from admin_views import center, enterprise, labels, review, station, system
 from admin_views.base import query_args
 from models.user import ROLE_LABELS
 
@@ -35,4 +35,5 @@ def init_consoles(app):
         consoles[role] = console
     app.extensions["consoles"] = consoles
     app.jinja_env.globals["query_args"] = query_args
+    app.jinja_env.globals["labels"] = labels  # every template words codes from the one table
     return consoles

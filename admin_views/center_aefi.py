@@ -8,11 +8,11 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from admin_views.base import RoleAccessMixin
+from admin_views.labels import AEFI_STATE_LABELS, error_text
 from extensions import db
 from models.aefi import (
     CLASSIFICATIONS,
     OUTCOMES,
-    STATE_LABELS,
     AefiError,
     AefiReport,
     close_report,
@@ -31,14 +31,14 @@ class CenterAefiView(RoleAccessMixin, BaseView):
 
     @expose("/")
     def index(self):
-        state = request.args.get("state") if request.args.get("state") in STATE_LABELS else None
+        state = request.args.get("state") if request.args.get("state") in AEFI_STATE_LABELS else None
         query = select(AefiReport).order_by(AefiReport.id.desc()).limit(LIST_LIMIT)
         if state:
             query = query.where(AefiReport.state == state)
         reports = db.session.execute(query).scalars().all()
         at = now()
         return self.render("center/aefi.html", reports=reports, rates=rates_by_lot(), state=state,
-                           states=STATE_LABELS, classifications=CLASSIFICATIONS, outcomes=OUTCOMES, now=at,
+                           states=AEFI_STATE_LABELS, classifications=CLASSIFICATIONS, outcomes=OUTCOMES, now=at,
                            overdue=[r for r in reports if r.state == "reported" and r.investigation_overdue(at)])
 
     @expose("/alerts")
@@ -61,7 +61,7 @@ class CenterAefiView(RoleAccessMixin, BaseView):
             operation()
         except AefiError as error:
             db.session.rollback()
-            flash(str(error), "error")
+            flash(error_text(error), "error")
             return redirect(url_for(".index"))
         db.session.commit()
         flash(message, "success")

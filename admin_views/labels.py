@@ -5,7 +5,7 @@ these tables, in the manual's words. A new status, figure or action is one line 
 (tests/test_labels.py fails while one is missing).
 """
 
-from models import lots
+from models import aefi, lots, observation
 from models import status as s
 from models.errors import DomainError, FieldError, plain_text, use_wording
 from models.stats import FUNNEL_KEYS
@@ -46,6 +46,14 @@ ENTERPRISE_FIGURE_LABELS = {
 }
 
 FUNNEL = FUNNEL_KEYS
+
+# AEFI reports (models/aefi.py): severity and the report's state.
+AEFI_SEVERITY_LABELS = {aefi.GENERAL: "一般", aefi.SERIOUS: "严重"}
+AEFI_STATE_LABELS = {aefi.REPORTED: "已报告", aefi.INVESTIGATING: "调查中", aefi.CLOSED: "已结案"}
+
+# How an observation (留观, models/observation.py) ended.
+OBSERVATION_OUTCOME_LABELS = {observation.COMPLETED: "留观结束", observation.LEFT_EARLY: "提前离开",
+                              observation.REACTION: "异常反应"}
 
 # Stock ledger movements (models/lots.py MOVEMENT_KINDS).
 MOVEMENT_LABELS = {
@@ -159,6 +167,28 @@ ERROR_MESSAGES = {
     "count_below_later_issues": "实盘数量少于已发生的后续出库，请先核对后续记录",
     "recall_center_only": "只有防控中心可以查看召回名单",
     "sms_body_required": "请填写短信内容（{most}字以内）",
+    # AefiError codes (models/aefi.py).
+    "aefi_station_only": "异常反应由接种站上报",
+    "aefi_vaccination_not_found": "未找到本站的这条接种记录",
+    "aefi_symptom_unlisted": "症状须从列表中选择，其他症状请填写在症状描述中",
+    "symptoms_text_too_long": "症状描述最多{most}字",
+    "aefi_symptom_required": "请选择至少一个症状或填写症状描述",
+    "aefi_severity_required": "请选择严重程度：一般或严重",
+    "aefi_outcome_required": "请选择转归",
+    "aefi_onset_required": "请填写发生时间（不能晚于现在）",
+    "aefi_onset_before_dose": "发生时间不能早于接种时间",
+    "aefi_discovery_out_of_range": "发现时间应在发生时间与现在之间",
+    "treatment_too_long": "处置情况最多{most}字",
+    "aefi_center_only": "只有防控中心可以处理异常反应报告",
+    "aefi_classification_required": "请选择反应分类",
+    "conclusion_too_long": "调查结论最多{most}字",
+    "aefi_state_changed": "该报告不在“{state}”状态（可能已被处理）",
+    # ObservationError codes (models/observation.py).
+    "observation_station_only": "只有接种站可以结束留观",
+    "observation_outcome_unknown": "未知的留观结果",
+    "left_early_reason_required": "提前离开须填写原因",
+    "observation_reason_too_long": "原因最多{most}字",
+    "observation_not_open": "该人员不在本站留观中（可能已被其他工作人员处理）",
 }
 
 
@@ -178,6 +208,10 @@ def verdict_detail(match):
     return match.detail
 
 
+# Params that are codes themselves, worded with their table before they go into the message.
+ERROR_PARAM_LABELS = {"aefi_state_changed": {"state": AEFI_STATE_LABELS}}
+
+
 def _worded(value):
     """A param as the message shows it: a list or set of values one after another, with 、."""
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -193,7 +227,9 @@ def error_text(error):
     """
     code = getattr(error, "code", None)
     if code in ERROR_MESSAGES:
-        params = {key: _worded(value) for key, value in getattr(error, "params", {}).items()}
+        coded = ERROR_PARAM_LABELS.get(code, {})
+        params = {key: _worded(coded[key].get(value, value) if key in coded else value)
+                  for key, value in getattr(error, "params", {}).items()}
         return ERROR_MESSAGES[code].format(**params)
     if isinstance(error, (DomainError, FieldError)):
         return plain_text(error)

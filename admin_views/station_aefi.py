@@ -8,9 +8,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from admin_views.base import int_arg
+from admin_views.labels import AEFI_SEVERITY_LABELS, error_text
 from admin_views.station_common import StationView
 from extensions import db
-from models.aefi import OUTCOMES, SEVERITY_LABELS, AefiError, AefiReport, file_report
+from models.aefi import OUTCOMES, AefiError, AefiReport, file_report
 from models.base import now
 from models.doses import GIVEN, VALID, Vaccination
 from models.options import AEFI_SYMPTOM, option_labels
@@ -47,7 +48,7 @@ class StationAefiView(StationView):
                     treatment=form.get("treatment", ""), outcome=form.get("outcome", ""))
             except AefiError as error:
                 db.session.rollback()
-                return self._form(vaccination, str(error)), 422
+                return self._form(vaccination, error_text(error)), 422
             urgent = report.urgent
             db.session.commit()
             note = "（严重/群体性：防控中心已收到警示，须 2 小时内上报）" if urgent else ""
@@ -58,7 +59,7 @@ class StationAefiView(StationView):
     def _form(self, vaccination, error=None):
         started = now().strftime(TIME_FORMAT)
         return self.render("station/aefi_form.html", vaccination=vaccination, error=error,
-                           symptoms=option_labels(AEFI_SYMPTOM), severities=SEVERITY_LABELS, outcomes=OUTCOMES,
+                           symptoms=option_labels(AEFI_SYMPTOM), severities=AEFI_SEVERITY_LABELS, outcomes=OUTCOMES,
                            form=request.form, default_time=started)
 
     def _vaccination(self, vaccination_id):

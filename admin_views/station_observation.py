@@ -9,6 +9,7 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 
+from admin_views.labels import error_text
 from admin_views.station_common import StationView, answer, current_station
 from extensions import db
 from models.base import now
@@ -53,7 +54,7 @@ class StationObservationView(StationView):
             row = end_observation(current_user, observation_id, outcome, reason)
         except ObservationError as error:
             db.session.rollback()
-            return answer(str(error), ok=False, redirect_to=url_for(".index"))
+            return answer(error_text(error), ok=False, redirect_to=url_for(".index"))
         name = row.person.name
         db.session.commit()
         publish_observation_changed(current_user.station_id)
@@ -66,7 +67,7 @@ class StationObservationView(StationView):
             row = end_observation(current_user, observation_id, "reaction")
         except ObservationError as error:
             db.session.rollback()
-            flash(str(error), "error")
+            flash(error_text(error), "error")
             return redirect(url_for(".index"))
         vaccination_id = row.vaccination_id
         db.session.commit()

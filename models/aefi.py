@@ -25,14 +25,17 @@ from extensions import db
 from models.audit import record_event
 from models.base import now
 from models.doses import GIVEN, VALID, Vaccination
+from models.errors import DomainError
 from models.options import AEFI_SYMPTOM, option_labels
 from models.user import ADMIN, CENTER, STATION
 
 GENERAL, SERIOUS = "general", "serious"
-SEVERITY_LABELS = {GENERAL: "一般", SERIOUS: "严重"}
+SEVERITIES = (GENERAL, SERIOUS)
 REPORTED, INVESTIGATING, CLOSED = "reported", "investigating", "closed"
-STATE_LABELS = {REPORTED: "已报告", INVESTIGATING: "调查中", CLOSED: "已结案"}
-OUTCOMES = ("痊愈", "好转", "未愈", "有后遗症", "死亡", "不详")
+STATES = (REPORTED, INVESTIGATING, CLOSED)  # severities and states are worded in admin_views/labels.py
+# 转归 and 反应分类 are stored as the 方案 words them: data of the report, not labels.
+UNKNOWN_OUTCOME = "不详"
+OUTCOMES = ("痊愈", "好转", "未愈", "有后遗症", "死亡", UNKNOWN_OUTCOME)
 # 反应分类 of the 方案's 附表4: the classification a closed case gets.
 CLASSIFICATIONS = ("一般反应", "异常反应", "疫苗质量事故", "接种事故", "偶合症", "心因性反应", "不能判定")
 
@@ -43,8 +46,8 @@ CLUSTER_WINDOW = timedelta(hours=24)
 SYMPTOM_SEPARATOR = "、"
 
 
-class AefiError(Exception):
-    """An AEFI report that cannot be filed or moved as asked; the message is for the user."""
+class AefiError(DomainError):
+    """An AEFI report that cannot be filed or moved as asked; its code is worded by admin_views/labels.py."""
 
 
 class AefiReport(db.Model):
@@ -61,7 +64,7 @@ class AefiReport(db.Model):
     discovered_at = db.Column(db.DateTime, nullable=False)
     severity = db.Column(db.String(16), nullable=False)
     treatment = db.Column(db.String(500), nullable=False, default="")
-    outcome = db.Column(db.String(20), nullable=False, default="不详")
+    outcome = db.Column(db.String(20), nullable=False, default=UNKNOWN_OUTCOME)
     clustered = db.Column(db.Boolean, nullable=False, default=False)
     state = db.Column(db.String(16), nullable=False, default=REPORTED)
     reported_at = db.Column(db.DateTime, nullable=False, default=now)
@@ -107,57 +110,50 @@ class AefiReport(db.Model):
     def symptom_list(self):
         return [s for s in self.symptoms.split(SYMPTOM_SEPARATOR) if s]
 
-    @property
-    def severity_label(self):
-        return SEVERITY_LABELS[self.severity]
-
-    @property
-    def state_label(self):
-        return STATE_LABELS[self.state]
 
 
 def _text(value, limit, what):
     value = (value or "").strip()
     if len(value) > limit:
-        raise AefiError(f"{what}最多{limit}字")
+        raise AefiError(f"{what}_too_long", most=limit)
     return value
 
 
 def file_report(actor, vaccination_id, *, symptoms, symptoms_text="", onset_at, discovered_at=None, severity,
-                treatment="", outcome="不详"):
+                treatment="", outcome=UNKNOWN_OUTCOME):
     """异常反应上报 by the station that gave the dose; returns the report (clusters flagged at once)."""
     if getattr(actor, "role", None) != STATION or actor.station_id is None:
-        raise AefiError("异常反应由接种站上报")
+        raise AefiError("aefi_station_only")
     vaccination = db.session.execute(
         select(Vaccination).where(Vaccination.id == vaccination_id, Vaccination.station_id == actor.station_id,
                                   Vaccination.outcome == GIVEN, Vaccination.state == VALID)
     ).scalar_one_or_none()
     if vaccination is None:
-        raise AefiError("未找到本站的这条接种记录")
+        raise AefiError("aefi_vaccination_not_found")
     known = set(option_labels(AEFI_SYMPTOM))
     chosen = [s for s in dict.fromkeys(symptoms or ()) if s]
     if any(s not in known for s in chosen):
-        raise AefiError("症状须从列表中选择，其他症状请填写在症状描述中")
-    symptoms_text = _text(symptoms_text, 500, "症状描述")
+        raise AefiError("aefi_symptom_unlisted")
+    symptoms_text = _text(symptoms_text, 500, "symptoms_text")
     if not chosen and not symptoms_text:
-        raise AefiError("请选择至少一个症状或填写症状描述")
-    if severity not in SEVERITY_LABELS:
-        raise AefiError("请选择严重程度：一般或严重")
+        raise AefiError("aefi_symptom_required")
+    if severity not in SEVERITIES:
+        raise AefiError("aefi_severity_required")
     if outcome not in OUTCOMES:
-        raise AefiError("请选择转归")
+        raise AefiError("aefi_outcome_required")
     at = now()
     discovered_at = discovered_at or at
     if not isinstance(onset_at, datetime) or onset_at > at + timedelta(minutes=5):
-        raise AefiError("请填写发生时间（不能晚于现在）")
+        raise AefiError("aefi_onset_required")
     if onset_at < vaccination.at - timedelta(minutes=1):
-        raise AefiError("发生时间不能早于接种时间")
+        raise AefiError("aefi_onset_before_dose")
     if discovered_at < onset_at or discovered_at > at + timedelta(minutes=5):
-        raise AefiError("发现时间应在发生时间与现在之间")
+        raise AefiError("aefi_discovery_out_of_range")
     report = AefiReport(
         person_id=vaccination.person_id, vaccination_id=vaccination.id, lot_id=vaccination.lot_id,
         station_id=vaccination.station_id, symptoms=SYMPTOM_SEPARATOR.join(chosen), symptoms_text=symptoms_text,
         onset_at=onset_at, discovered_at=discovered_at, severity=severity,
-        treatment=_text(treatment, 500, "处置情况"), outcome=outcome, reported_at=at, reported_by_id=actor.id)
+        treatment=_text(treatment, 500, "treatment"), outcome=outcome, reported_at=at, reported_by_id=actor.id)
     db.session.add(report)
     db.session.flush()
     _flag_cluster(report)
@@ -186,7 +182,7 @@ def _flag_cluster(report):
 
 def _center(actor):
     if getattr(actor, "role", None) not in (CENTER, ADMIN):
-        raise AefiError("只有防控中心可以处理异常反应报告")
+        raise AefiError("aefi_center_only")
 
 
 def start_investigation(actor, report_id):
@@ -199,12 +195,12 @@ def close_report(actor, report_id, classification, conclusion, outcome=None):
     """调查中 → 已结案, with the classification of the 方案."""
     _center(actor)
     if classification not in CLASSIFICATIONS:
-        raise AefiError("请选择反应分类")
+        raise AefiError("aefi_classification_required")
     values = {"closed_at": now(), "classification": classification,
-              "conclusion": _text(conclusion, 500, "调查结论") or None}
+              "conclusion": _text(conclusion, 500, "conclusion") or None}
     if outcome is not None:
         if outcome not in OUTCOMES:
-            raise AefiError("请选择转归")
+            raise AefiError("aefi_outcome_required")
         values["outcome"] = outcome
     _move(actor, report_id, INVESTIGATING, CLOSED, values, "aefi_close", reason=classification)
 
@@ -215,7 +211,7 @@ def _move(actor, report_id, source, target, values, action, reason=None):
         .values(state=target, **values).execution_options(synchronize_session=False)
     ).rowcount
     if changed != 1:
-        raise AefiError(f"该报告不在“{STATE_LABELS[source]}”状态（可能已被处理）")
+        raise AefiError("aefi_state_changed", state=source)
     event = record_event(actor, action, target_type="aefi_report", target_id=report_id, reason=reason)
     event.from_status, event.to_status = source, target
     db.session.flush()

@@ -14,15 +14,16 @@ from sqlalchemy import CheckConstraint, Index, select, update
 from extensions import db
 from models.audit import record_event
 from models.base import now
+from models.errors import DomainError
 from models.user import STATION
 
 COMPLETED, LEFT_EARLY, REACTION = "completed", "left_early", "reaction"
-OUTCOME_LABELS = {COMPLETED: "留观结束", LEFT_EARLY: "提前离开", REACTION: "异常反应"}
+OUTCOMES = (COMPLETED, LEFT_EARLY, REACTION)  # worded in admin_views/labels.py
 DEFAULT_MINUTES = 30
 
 
-class ObservationError(Exception):
-    """An observation that cannot be ended as asked; the message is for the user."""
+class ObservationError(DomainError):
+    """An observation that cannot be ended as asked; its code is worded by admin_views/labels.py."""
 
 
 class Observation(db.Model):
@@ -49,10 +50,6 @@ class Observation(db.Model):
         Index("ix_observation_open", "station_id", "due_at", postgresql_where=db.text("ended_at IS NULL"),
               sqlite_where=db.text("ended_at IS NULL")),
     )
-
-    @property
-    def outcome_label(self):
-        return OUTCOME_LABELS.get(self.outcome, "留观中")
 
 
 def observation_minutes():
@@ -81,14 +78,14 @@ def open_observations(station_id):
 def end_observation(actor, observation_id, outcome, reason=None):
     """End one observation of the actor's station (conditional: only an open one); return it."""
     if getattr(actor, "role", None) != STATION or actor.station_id is None:
-        raise ObservationError("只有接种站可以结束留观")
-    if outcome not in OUTCOME_LABELS:
-        raise ObservationError("未知的留观结果")
+        raise ObservationError("observation_station_only")
+    if outcome not in OUTCOMES:
+        raise ObservationError("observation_outcome_unknown")
     reason = (reason or "").strip()
     if outcome == LEFT_EARLY and not reason:
-        raise ObservationError("提前离开须填写原因")
+        raise ObservationError("left_early_reason_required")
     if len(reason) > 200:
-        raise ObservationError("原因最多200字")
+        raise ObservationError("observation_reason_too_long", most=200)
     at = now()
     changed = db.session.execute(
         update(Observation)
@@ -98,7 +95,7 @@ def end_observation(actor, observation_id, outcome, reason=None):
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed != 1:
-        raise ObservationError("该人员不在本站留观中（可能已被其他工作人员处理）")
+        raise ObservationError("observation_not_open")
     row = db.session.get(Observation, observation_id)
     db.session.refresh(row)
     if outcome == LEFT_EARLY and row.due_at <= at:

@@ -24,7 +24,10 @@ def test_every_transition_the_audit_trail_can_name_has_a_label():
 
 
 # The modules whose refusals are codes (DomainError and its subclasses), worded only in labels.py.
-CODED_MODULES = ["models/workflow.py", "models/appointments.py", "models/lots.py", "models/recall.py"]
+CODED_MODULES = [
+    "models/workflow.py", "models/appointments.py", "models/lots.py", "models/recall.py", "models/aefi.py",
+    "models/observation.py",
+]
 
 
 @pytest.mark.parametrize("module", CODED_MODULES)
@@ -52,6 +55,19 @@ DATA_VALUES = {
     ("models/lots.py", "破损"): "a 报损 reason, stored in the ledger's and the audit row's reason",
     ("models/lots.py", "过期"): "a 报损 reason, stored in the ledger's and the audit row's reason",
     ("models/lots.py", "开启未用完"): "a 报损 reason, stored in the ledger's and the audit row's reason",
+    ("models/aefi.py", "痊愈"): "a 转归 of the 方案, stored in aefi_report.outcome",
+    ("models/aefi.py", "好转"): "a 转归 of the 方案, stored in aefi_report.outcome",
+    ("models/aefi.py", "未愈"): "a 转归 of the 方案, stored in aefi_report.outcome",
+    ("models/aefi.py", "有后遗症"): "a 转归 of the 方案, stored in aefi_report.outcome",
+    ("models/aefi.py", "死亡"): "a 转归 of the 方案, stored in aefi_report.outcome",
+    ("models/aefi.py", "不详"): "a 转归 of the 方案, stored in aefi_report.outcome",
+    ("models/aefi.py", "一般反应"): "a 反应分类 of the 方案, stored in aefi_report.classification",
+    ("models/aefi.py", "异常反应"): "a 反应分类 of the 方案, stored in aefi_report.classification",
+    ("models/aefi.py", "疫苗质量事故"): "a 反应分类 of the 方案, stored in aefi_report.classification",
+    ("models/aefi.py", "接种事故"): "a 反应分类 of the 方案, stored in aefi_report.classification",
+    ("models/aefi.py", "偶合症"): "a 反应分类 of the 方案, stored in aefi_report.classification",
+    ("models/aefi.py", "心因性反应"): "a 反应分类 of the 方案, stored in aefi_report.classification",
+    ("models/aefi.py", "不能判定"): "a 反应分类 of the 方案, stored in aefi_report.classification",
 }
 
 
