@@ -120,13 +120,14 @@ def seed_demo(if_empty, enterprises, persons):
 @click.option("--must-change/--no-must-change", default=False)
 def create_user(role, username, password, phone, enterprise, department, station, must_change):
     """Create an account of any role."""
+    from admin_views.labels import error_text
     from models.accounts import AccountError, create_account
 
     try:
         create_account(None, role=role, username=username, password=password, phone=phone,
                        unit=_unit_for(role, enterprise, department, station), must_change_password=must_change)
     except AccountError as error:
-        raise click.ClickException(str(error)) from error
+        raise click.ClickException(error_text(error)) from error
     db.session.commit()
     click.echo(f"已创建账号 {username}（{role}）")
 

@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.routing import IntegerConverter
 
-from admin_views.labels import STATUS_LABELS, error_text, result_text
+from admin_views.labels import GENDER_LABELS, STATUS_LABELS, error_text, result_text
 from extensions import db
 from models.counters import count_persons
 from models.identity import normalise_id_number, normalise_phone
@@ -172,7 +172,7 @@ def status_formatter(view, context, model, name):
 
 
 def gender_formatter(view, context, model, name):
-    return model.gender_label
+    return GENDER_LABELS.get(model.gender, "")
 
 
 def person_search_condition(term, enterprise_names=False):

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from admin_views.base import PersonListView, RoleAccessMixin, query_args
 from admin_views.enterprise_import import EnterpriseImportView
 from admin_views.home import FunnelHomeView
-from admin_views.labels import ENTERPRISE_FIGURE_LABELS, STATUS_LABELS, figure_labels
+from admin_views.labels import ENTERPRISE_FIGURE_LABELS, GENDER_LABELS, STATUS_LABELS, field_messages, figure_labels
 from extensions import db
 from models import dose_counts, doses, persons
 from models.audit import record_event
@@ -37,8 +37,8 @@ from models.base import today
 from models.counters import status_totals
 from models.options import PERSON_CATEGORY, option_labels
 from models.org import AppointmentSlot, Station
-from models.person import GENDER_LABELS, Person
-from models.persons import DUPLICATE_ID_MESSAGE, FIELD_ORDER
+from models.person import Person
+from models.persons import DUPLICATE_ID, FIELD_ORDER
 from models.status import (
     ALLOCATED,
     APPOINTED,
@@ -317,11 +317,11 @@ class EnterprisePersonView(PersonListView):
             db.session.commit()
         except IntegrityError:
             db.session.rollback()  # the ID number was registered elsewhere a moment ago
-            return {"id_number": DUPLICATE_ID_MESSAGE}, None
+            return field_messages({"id_number": DUPLICATE_ID}), None
         if outcome.conflict:
             db.session.rollback()
             return {}, VERSION_CONFLICT
-        return True if outcome.saved else (outcome.errors, None)
+        return True if outcome.saved else (field_messages(outcome.errors), None)
 
     def render(self, template, **kwargs):
         if template == self.list_template:

@@ -47,6 +47,8 @@ ENTERPRISE_FIGURE_LABELS = {
 
 FUNNEL = FUNNEL_KEYS
 
+GENDER_LABELS = {"M": "男", "F": "女"}
+
 # AEFI reports (models/aefi.py): severity and the report's state.
 AEFI_SEVERITY_LABELS = {aefi.GENERAL: "一般", aefi.SERIOUS: "严重"}
 AEFI_STATE_LABELS = {aefi.REPORTED: "已报告", aefi.INVESTIGATING: "调查中", aefi.CLOSED: "已结案"}
@@ -189,7 +191,58 @@ ERROR_MESSAGES = {
     "left_early_reason_required": "提前离开须填写原因",
     "observation_reason_too_long": "原因最多{most}字",
     "observation_not_open": "该人员不在本站留观中（可能已被其他工作人员处理）",
+    # FieldError codes of the identifier checks (models/identity.py).
+    "id_number_shape": "身份证号应为18位：17位数字加1位数字或X",
+    "id_number_region": "身份证号的地区码不正确：前6位不是任何年份的行政区划代码",
+    "id_number_birth_date_invalid": "身份证号中的出生日期不存在",
+    "id_number_birth_date_future": "身份证号中的出生日期晚于今天",
+    "id_number_check_digit": "身份证号校验位不正确，请核对",
+    "credit_code_length": "统一社会信用代码应为18位",
+    "credit_code_characters": "统一社会信用代码含有不允许的字符：{characters}（不使用 I、O、Z、S、V）",
+    "credit_code_region": "统一社会信用代码第3至8位（登记机关行政区划码）应为数字",
+    "credit_code_check_digit": "统一社会信用代码校验位不正确，请核对",
+    "phone_invalid": "请输入正确的11位手机号",
+    # FieldError codes of one person's data (models/persons.py): the form, the console edit, the import.
+    "id_number_taken": "该身份证号已登记，请勿重复填报；如需修改信息，请联系本单位管理员",
+    "id_number_lost_digits": "被 Excel 存成了数字，末几位已丢失；请把该列设为“文本”格式后重新填写",
+    "id_number_repeated_row": "与第{row}行重复",
+    "category_required": "请选择人员类别",
+    "category_unlisted": "人员类别不在可选范围内：{categories}",
+    "name_required": "请填写姓名",
+    "name_invisible_characters": "姓名含有不可见或控制方向的字符，请重新输入",
+    "id_number_required": "请填写身份证号",
+    "phone_required": "请填写手机号",
+    "lives_in_binhai_required": "请选择是否住在滨海新区",
+    "community_required": "请填写现居住小区",
+    "too_long": "最多{most}个字",
+    "id_number_too_old": "按身份证号年龄为{age}岁，超过{most}岁，请核对出生日期",
+    "gender_unreadable": "性别请填写男或女",
+    "gender_differs": "性别与身份证号不符（按身份证号应为{gender}）",
+    "age_not_a_number": "年龄请填写数字",
+    "age_differs": "年龄与身份证号不符（按身份证号应为{age}岁）",
+    # FieldError codes of the SMS verification codes (models/verification_codes.py).
+    "code_requested_too_often": "获取验证码过于频繁，请1分钟后再试",
+    "code_daily_cap": "该手机号今日获取验证码次数已达上限，请明天再试",
+    "code_expired": "验证码已过期，请重新获取",
+    "code_spent": "验证码已失效，请重新获取",
+    "code_too_many_tries": "验证码错误次数过多，已失效，请重新获取",
+    "code_wrong": "验证码错误，还可尝试{left}次",
+    # Password policy (models/passwords.py, FieldError) and accounts (models/accounts.py, AccountError).
+    "password_too_short": "密码至少{least}位",
+    "password_too_long": "密码最多{most}位",
+    "password_letters_and_digits": "密码须同时包含字母和数字",
+    "password_guessable": "密码太容易被猜到（常见密码、键盘序列或含账号、手机号），请换一个更长、更少见的密码",
+    "role_unknown": "未知角色：{role}",
+    "username_required": "请填写账号",
+    "account_enterprise_required": "企业端账号须指定企业（统一社会信用代码）",
+    "account_department_required": "审核部门端账号须选择审核部门",
+    "account_station_required": "接种站端账号须选择接种站",
+    "username_taken": "账号“{username}”已存在",
 }
+
+
+# What a person sees when their ID number is registered already (the form, the edit, the import).
+DUPLICATE_ID_MESSAGE = ERROR_MESSAGES["id_number_taken"]
 
 
 def result_text(result):
@@ -201,6 +254,11 @@ def status_label(status):
     return STATUS_LABELS.get(status, status)
 
 
+def field_messages(errors):
+    """{field: message} of a {field: FieldError} (a message already worded passes as it is)."""
+    return {key: error_text(problem) for key, problem in errors.items()}
+
+
 def verdict_detail(match):
     """The detail line of a card read's verdict (services.card_match.CardMatch), with the status it names."""
     if match.status_shown:
@@ -209,7 +267,7 @@ def verdict_detail(match):
 
 
 # Params that are codes themselves, worded with their table before they go into the message.
-ERROR_PARAM_LABELS = {"aefi_state_changed": {"state": AEFI_STATE_LABELS}}
+ERROR_PARAM_LABELS = {"aefi_state_changed": {"state": AEFI_STATE_LABELS}, "gender_differs": {"gender": GENDER_LABELS}}
 
 
 def _worded(value):
@@ -223,8 +281,10 @@ def error_text(error):
     """The Chinese message of a domain refusal (DomainError, FieldError): worded from its code and params.
 
     A refusal raised with its own (already Chinese) words as the code - the views' own
-    StockError("请选择批号") - is shown as it is.
+    StockError("请选择批号") - is shown as it is; no refusal (None) has no words (None).
     """
+    if error is None:
+        return None
     code = getattr(error, "code", None)
     if code in ERROR_MESSAGES:
         coded = ERROR_PARAM_LABELS.get(code, {})

@@ -117,7 +117,7 @@ class StationDeskView(StationView, ConsoleHomeView):
         number = normalise_id_number(request.form.get("id_number", ""))[:32]
         error = id_number_error(number)
         if error:
-            return answer(error, ok=False, status=422, redirect_to=url_for(".index"))
+            return answer(error_text(error), ok=False, status=422, redirect_to=url_for(".index"))
         read, match = record_read(current_user.station_id, number, now(), reader=MANUAL_READER)
         db.session.flush()
         if not wants_json():

@@ -31,7 +31,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from admin_views.base import ConsoleHomeView, RoleAccessMixin, bounded_int
-from admin_views.labels import STATUS_LABELS, TRANSITION_LABELS
+from admin_views.labels import STATUS_LABELS, TRANSITION_LABELS, error_text
 from admin_views.reader_tokens import ReaderTokenView
 from extensions import db
 from models import AuditEvent, Enterprise, JobRun, OptionItem, ReviewDepartment, SmsMessage, Station, Territory, User
@@ -310,7 +310,7 @@ class UserView(AdminModelView):
                                           password=password, unit=unit, phone=form.phone.data,
                                           display_name=form.display_name.data)
                 except AccountError as problem:
-                    error = str(problem)
+                    error = error_text(problem)
                 else:
                     db.session.commit()
                     return self._password_page(user, password, "账号已创建")

@@ -19,7 +19,7 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from admin_views.labels import STATUS_LABELS, verdict_detail
+from admin_views.labels import GENDER_LABELS, STATUS_LABELS, error_text, verdict_detail
 from api import ApiError, bp
 from extensions import db, limiter
 from models.base import CAMPAIGN_TZ, now
@@ -176,7 +176,7 @@ def _id_number(value):
     # \d in the shared check also takes other scripts' digits (e.g. ١٢٣): only ASCII is an ID number.
     error = id_number_error(number) if number.isascii() else "身份证号只能包含数字和X"
     if error:
-        raise ApiError(422, "invalid_id_number", error)
+        raise ApiError(422, "invalid_id_number", error_text(error))
     return number
 
 
@@ -261,8 +261,9 @@ def read_body(read, detail, name_mismatch, replayed=False, dose=None):
         "dose": None,
     }
     if mine:
-        body["person"] = {"id": person.id, "name": person.name, "gender": person.gender_label, "age": person.age,
-                          "status": person.status, "status_label": STATUS_LABELS.get(person.status, "")}
+        body["person"] = {"id": person.id, "name": person.name, "gender": GENDER_LABELS.get(person.gender, ""),
+                          "age": person.age, "status": person.status,
+                          "status_label": STATUS_LABELS.get(person.status, "")}
         body["enterprise"] = {"name": person.enterprise.name}
         body["dose"] = dose.as_json() if dose is not None else None
     if person is not None and person.slot is not None:

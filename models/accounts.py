@@ -4,19 +4,17 @@ from sqlalchemy import select
 
 from extensions import db
 from models.audit import record_event
+from models.errors import DomainError
 from models.passwords import password_error
 from models.user import ENTERPRISE, REVIEW, ROLES, STATION, User
 
 UNIT_FIELD = {ENTERPRISE: "enterprise", REVIEW: "department", STATION: "station"}
-MISSING_UNIT = {
-    ENTERPRISE: "企业端账号须指定企业（统一社会信用代码）",
-    REVIEW: "审核部门端账号须选择审核部门",
-    STATION: "接种站端账号须选择接种站",
-}
+MISSING_UNIT = {ENTERPRISE: "account_enterprise_required", REVIEW: "account_department_required",
+                STATION: "account_station_required"}
 
 
-class AccountError(ValueError):
-    """An account that cannot be created as asked; the message is for the user."""
+class AccountError(DomainError):
+    """An account that cannot be created as asked; its code is worded by admin_views/labels.py."""
 
 
 def create_account(actor, *, role, username, password, unit=None, phone=None, display_name="",
@@ -27,16 +25,16 @@ def create_account(actor, *, role, username, password, unit=None, phone=None, di
     """
     username = (username or "").strip()
     if role not in ROLES:
-        raise AccountError(f"未知角色：{role}")
+        raise AccountError("role_unknown", role=role)
     if not username:
-        raise AccountError("请填写账号")
+        raise AccountError("username_required")
     problem = password_error(password)
     if problem:
-        raise AccountError(problem)
+        raise AccountError(problem.code, **problem.params)
     if role in UNIT_FIELD and unit is None:
         raise AccountError(MISSING_UNIT[role])
     if db.session.execute(select(User.id).where(User.username == username)).first():
-        raise AccountError(f"账号“{username}”已存在")
+        raise AccountError("username_taken", username=username)
     user = User(username=username, role=role, phone=phone or None, must_change_password=must_change_password,
                 display_name=(display_name or "").strip() or (unit.name if unit is not None else username))
     if role in UNIT_FIELD:

@@ -1,11 +1,13 @@
 """Checks and normalisation of Chinese identifiers: resident ID (GB 11643), credit code (GB 32100), mobile.
 
-The domain's: the forms, the imports, the card-read API and the demo data all call these.
+The domain's: the forms, the imports, the card-read API and the demo data all call these. A check
+answers None or a FieldError (field, code, params) that the caller words (admin_views/labels.py).
 """
 
 import re
 from datetime import date
 
+from models.errors import FieldError
 from models.regions import region_code_exists
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -30,19 +32,19 @@ def id_check_char(first17):
 
 
 def id_number_error(number, today=None):
-    """Return a Chinese message saying what is wrong with an ID number, or None."""
+    """Return the FieldError saying what is wrong with an ID number, or None."""
     if not re.fullmatch(r"[1-9][0-9]{16}[0-9X]", number or ""):
-        return "身份证号应为18位：17位数字加1位数字或X"
+        return FieldError("id_number", "id_number_shape")
     if int(number[:2]) not in PROVINCES or not region_code_exists(number[:6]):
-        return "身份证号的地区码不正确：前6位不是任何年份的行政区划代码"
+        return FieldError("id_number", "id_number_region")
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        return "身份证号中的出生日期不存在"
+        return FieldError("id_number", "id_number_birth_date_invalid")
     if born > (today or date.today()):
-        return "身份证号中的出生日期晚于今天"
+        return FieldError("id_number", "id_number_birth_date_future")
     if id_check_char(number[:17]) != number[17]:
-        return "身份证号校验位不正确，请核对"
+        return FieldError("id_number", "id_number_check_digit")
     return None
 
 
@@ -69,16 +71,16 @@ def credit_check_char(first17):
 
 
 def credit_code_error(code):
-    """Return a Chinese message saying what is wrong with a credit code, or None."""
+    """Return the FieldError saying what is wrong with a credit code, or None."""
     if len(code or "") != 18:
-        return "统一社会信用代码应为18位"
+        return FieldError("credit_code", "credit_code_length")
     bad = sorted({c for c in code if c not in CREDIT_ALPHABET})
     if bad:
-        return "统一社会信用代码含有不允许的字符：" + "".join(bad) + "（不使用 I、O、Z、S、V）"
+        return FieldError("credit_code", "credit_code_characters", {"characters": "".join(bad)})
     if not code[2:8].isdigit():  # GB 32100: characters 3-8 are the registering authority's region code
-        return "统一社会信用代码第3至8位（登记机关行政区划码）应为数字"
+        return FieldError("credit_code", "credit_code_region")
     if credit_check_char(code[:17]) != code[17]:
-        return "统一社会信用代码校验位不正确，请核对"
+        return FieldError("credit_code", "credit_code_check_digit")
     return None
 
 
@@ -92,6 +94,7 @@ def normalise_phone(raw):
 
 
 def phone_error(phone):
+    """Return the FieldError of a number that is not an 11-digit mobile, or None."""
     if not re.fullmatch(r"1[3-9][0-9]{9}", phone or ""):
-        return "请输入正确的11位手机号"
+        return FieldError("phone", "phone_invalid")
     return None

@@ -7,20 +7,22 @@ import string
 from werkzeug.security import check_password_hash, generate_password_hash
 from zxcvbn import zxcvbn
 
+from models.errors import FieldError
+
 # zxcvbn's score: 3 means about 10^8 guesses, out of reach of an online attack and slow
 # against a stolen hash; "Password1" or a phone number with a letter score 0-1.
 MIN_STRENGTH = 3
-TOO_GUESSABLE = "密码太容易被猜到（常见密码、键盘序列或含账号、手机号），请换一个更长、更少见的密码"
+MIN_LENGTH, MAX_LENGTH = 8, 64
 
 
 def password_error(password):
-    """Return a Chinese message when a password is too weak, or None."""
-    if len(password or "") < 8:
-        return "密码至少8位"
-    if len(password) > 64:
-        return "密码最多64位"
+    """Return the FieldError of a password that is too weak, or None."""
+    if len(password or "") < MIN_LENGTH:
+        return FieldError("password", "password_too_short", {"least": MIN_LENGTH})
+    if len(password) > MAX_LENGTH:
+        return FieldError("password", "password_too_long", {"most": MAX_LENGTH})
     if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
-        return "密码须同时包含字母和数字"
+        return FieldError("password", "password_letters_and_digits")
     return None
 
 
@@ -32,7 +34,7 @@ def new_password_error(password, context=()):
         return problem
     hints = [str(value) for value in context if value]
     if zxcvbn(password, user_inputs=hints)["score"] < MIN_STRENGTH:
-        return TOO_GUESSABLE
+        return FieldError("password", "password_guessable")
     return None
 
 

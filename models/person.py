@@ -7,8 +7,6 @@ from extensions import db
 from models.base import now
 from models.status import ALL_STATUSES, REGISTERED
 
-GENDER_LABELS = {"M": "男", "F": "女"}
-
 
 def _partial(name, *columns, present):
     """An index of the rows where `present` is set (PostgreSQL and SQLite alike)."""
@@ -102,10 +100,6 @@ class Person(db.Model):
         # The 待续种 tab: people whose next window opens in a date range.
         _partial("ix_person_next_dose_earliest", "next_dose_earliest", "station_id", present="next_dose_earliest"),
     )
-
-    @property
-    def gender_label(self):
-        return GENDER_LABELS.get(self.gender, "")
 
     def __str__(self):
         return self.name

@@ -4,7 +4,8 @@ Every way a person record is written checks the same things with the same messag
 the ID number (GB 11643) decides gender and age, a stated gender or age that disagrees
 is refused, the mobile number and the category are checked, and an ID number already
 registered anywhere in the district is refused without saying where. Errors come back
-per field ({field: message}); the screens put the field names in front. The operations
+per field ({field: FieldError}); the screens word them (admin_views/labels.py) and put the
+field names in front. The operations
 flush and never commit: the request commits once.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from extensions import db
 from models.audit import PersonEvent, record_event
 from models.base import now, today
+from models.errors import FieldError
 from models.identity import (
     age_on,
     id_birth_date,
@@ -31,7 +33,7 @@ from models.identity import (
 from models.import_file import ImportRejectFile
 from models.options import PERSON_CATEGORY, OptionItem
 from models.org import Enterprise
-from models.person import GENDER_LABELS, Person
+from models.person import Person
 from models.status import REGISTERED
 from models.user import ENTERPRISE, User
 from models.workflow import WorkflowError, person_scope
@@ -40,11 +42,12 @@ FIELD_ORDER = ("name", "gender", "id_number", "age", "phone", "category", "lives
 MAX_LENGTHS = {"name": 50, "community": 100, "remarks": 200}
 MAX_AGE = 120  # the oldest living people are under this; an older birth date is a typing error
 
-DUPLICATE_ID_MESSAGE = "该身份证号已登记，请勿重复填报；如需修改信息，请联系本单位管理员"
+DUPLICATE_ID = FieldError("id_number", "id_number_taken")
 TAKEN_HERE, TAKEN_ELSEWHERE = "here", "elsewhere"
-LOST_DIGITS_MESSAGE = "被 Excel 存成了数字，末几位已丢失；请把该列设为“文本”格式后重新填写"
+LOST_DIGITS = FieldError("id_number", "id_number_lost_digits")
 REJECTS_KEEP = timedelta(days=1)
 
+# What a sheet or a form may type for gender and for 是否住在滨海新区: input the parser reads.
 GENDER_INPUTS = {"M": "M", "F": "F", "男": "M", "女": "F"}
 YES_INPUTS = {"1", "true", "yes", "y", "是", "住", "住在"}
 NO_INPUTS = {"0", "false", "no", "n", "否", "不是", "不住"}
@@ -54,7 +57,7 @@ NO_INPUTS = {"0", "false", "no", "n", "否", "不是", "不住"}
 
 @dataclass
 class CleanedPerson:
-    """The checked values of one person (columns of Person) and the messages per field."""
+    """The checked values of one person (columns of Person) and the FieldError per field."""
 
     values: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
@@ -95,11 +98,11 @@ def _clean_bool(value):
 
 
 def category_error(category, categories):
-    """The message for a category that is missing or not on the list (None: the list is checked elsewhere)."""
+    """The FieldError of a category that is missing or not on the list (None: the list is checked elsewhere)."""
     if not category:
-        return "请选择人员类别"
+        return FieldError("category", "category_required")
     if categories is not None and category not in categories:
-        return "人员类别不在可选范围内：" + "、".join(categories)
+        return FieldError("category", "category_unlisted", {"categories": tuple(categories)})
     return None
 
 
@@ -115,15 +118,15 @@ def clean_person(raw, categories, on=None):
 
     name = _text(raw, "name")
     if not _visible(name):
-        errors["name"] = "请填写姓名"
+        errors["name"] = FieldError("name", "name_required")
     elif _invisible_characters(name):
-        errors["name"] = "姓名含有不可见或控制方向的字符，请重新输入"
+        errors["name"] = FieldError("name", "name_invisible_characters")
     values["name"] = name
 
     id_number = normalise_id_number(_text(raw, "id_number"))
     values["id_number"] = id_number
     if not id_number:
-        errors["id_number"] = "请填写身份证号"
+        errors["id_number"] = FieldError("id_number", "id_number_required")
     else:
         problem = id_number_error(id_number, today=on)
         if problem:
@@ -135,7 +138,7 @@ def clean_person(raw, categories, on=None):
     phone = normalise_phone(_text(raw, "phone"))
     values["phone"] = phone
     if not phone:
-        errors["phone"] = "请填写手机号"
+        errors["phone"] = FieldError("phone", "phone_required")
     elif phone_error(phone):
         errors["phone"] = phone_error(phone)
 
@@ -148,18 +151,18 @@ def clean_person(raw, categories, on=None):
     lives = _clean_bool(raw.get("lives_in_binhai"))
     values["lives_in_binhai"] = bool(lives)
     if lives is None:
-        errors["lives_in_binhai"] = "请选择是否住在滨海新区"
+        errors["lives_in_binhai"] = FieldError("lives_in_binhai", "lives_in_binhai_required")
 
     community = _text(raw, "community")
     values["community"] = community
     if not community:
-        errors["community"] = "请填写现居住小区"
+        errors["community"] = FieldError("community", "community_required")
 
     values["remarks"] = _text(raw, "remarks")
 
     for key, limit in MAX_LENGTHS.items():
         if len(values[key]) > limit and key not in errors:
-            errors[key] = f"最多{limit}个字"
+            errors[key] = FieldError(key, "too_long", {"most": limit})
     return result
 
 
@@ -169,23 +172,23 @@ def _check_gender_and_age(raw, id_number, on, values, errors):
     age = age_on(id_birth_date(id_number), on)
     values["gender"], values["age"] = gender, age
     if age > MAX_AGE:
-        errors["id_number"] = f"按身份证号年龄为{age}岁，超过{MAX_AGE}岁，请核对出生日期"
+        errors["id_number"] = FieldError("id_number", "id_number_too_old", {"age": age, "most": MAX_AGE})
         return
 
     stated_gender = _text(raw, "gender")
     if stated_gender:
         parsed = GENDER_INPUTS.get(stated_gender.upper())
         if parsed is None:
-            errors["gender"] = "性别请填写男或女"
+            errors["gender"] = FieldError("gender", "gender_unreadable")
         elif parsed != gender:
-            errors["gender"] = f"性别与身份证号不符（按身份证号应为{GENDER_LABELS[gender]}）"
+            errors["gender"] = FieldError("gender", "gender_differs", {"gender": gender})
 
     stated_age = _text(raw, "age")
     if stated_age:
         if not stated_age.isdigit():
-            errors["age"] = "年龄请填写数字"
+            errors["age"] = FieldError("age", "age_not_a_number")
         elif int(stated_age) != age:
-            errors["age"] = f"年龄与身份证号不符（按身份证号应为{age}岁）"
+            errors["age"] = FieldError("age", "age_differs", {"age": age})
 
 
 # ---------------------------------------------------------------- duplicates and rows
@@ -321,7 +324,7 @@ def check_rows(rows, categories, lost_digits_mark=None):
     valid, rejected, first_row_of = [], [], {}
     for number, raw in rows:
         if lost_digits_mark is not None and raw.get("id_number") == lost_digits_mark:
-            rejected.append((number, raw, {"id_number": LOST_DIGITS_MESSAGE}))
+            rejected.append((number, raw, {"id_number": LOST_DIGITS}))
             continue
         cleaned = clean_person(raw, categories)
         if not cleaned.ok:
@@ -329,12 +332,13 @@ def check_rows(rows, categories, lost_digits_mark=None):
             continue
         id_number = cleaned.values["id_number"]
         if id_number in first_row_of:
-            rejected.append((number, raw, {"id_number": f"与第{first_row_of[id_number]}行重复"}))
+            rejected.append((number, raw, {"id_number": FieldError("id_number", "id_number_repeated_row",
+                                                                     {"row": first_row_of[id_number]})}))
             continue
         first_row_of[id_number] = number
         valid.append((number, raw, cleaned.values))
     taken = registered_id_numbers(values["id_number"] for _, _, values in valid)
-    rejected.extend((number, raw, {"id_number": DUPLICATE_ID_MESSAGE})
+    rejected.extend((number, raw, {"id_number": DUPLICATE_ID})
                     for number, raw, values in valid if values["id_number"] in taken)
     valid = [item for item in valid if item[2]["id_number"] not in taken]
     return valid, rejected
@@ -354,7 +358,7 @@ def import_people(actor, rows, categories, *, rejects_workbook, lost_digits_mark
     at = now()
     refused = insert_people([person_row(enterprise_id, values, "import", at=at) for _, _, values in valid])
     refused_numbers = {row["id_number"] for row in refused}
-    rejected.extend((number, raw, {"id_number": DUPLICATE_ID_MESSAGE})
+    rejected.extend((number, raw, {"id_number": DUPLICATE_ID})
                     for number, raw, values in valid if values["id_number"] in refused_numbers)
     rejected.sort(key=lambda item: item[0])
     outcome = ImportOutcome(total=len(rows), inserted=len(valid) - len(refused), rejected=rejected)
@@ -413,7 +417,7 @@ def edit_person(actor, person, values, categories, posted_version):
     if not cleaned.ok:
         return EditOutcome(errors=cleaned.errors)
     if id_number_taken(cleaned.values["id_number"], exclude_person_id=person.id):
-        return EditOutcome(errors={"id_number": DUPLICATE_ID_MESSAGE})
+        return EditOutcome(errors={"id_number": DUPLICATE_ID})
     changed = sorted(key for key in FIELD_ORDER if getattr(person, key) != cleaned.values[key])
     if not changed:
         return EditOutcome(saved=True)

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 
 from extensions import db
 from models.base import now
+from models.errors import FieldError
 from models.sms import SmsCode
 
 CODE_DIGITS = 6
@@ -42,13 +43,13 @@ def hash_code(purpose, phone, subject, code):
 
 
 def rate_limit_error(purpose, phone, at):
-    """Return why no code may be sent to `phone` now, or None."""
+    """Return the FieldError saying why no code may be sent to `phone` now, or None."""
     codes = select(func.count(SmsCode.id)).where(SmsCode.phone == phone, SmsCode.purpose == purpose.name)
     if db.session.execute(codes.where(SmsCode.created_at > at - RESEND_INTERVAL)).scalar_one():
-        return "获取验证码过于频繁，请1分钟后再试"
+        return FieldError("sms_code", "code_requested_too_often")
     start_of_day = datetime.combine(at.date(), datetime.min.time())
     if db.session.execute(codes.where(SmsCode.created_at >= start_of_day)).scalar_one() >= DAILY_CAP:
-        return "该手机号今日获取验证码次数已达上限，请明天再试"
+        return FieldError("sms_code", "code_daily_cap")
     return None
 
 
@@ -84,7 +85,7 @@ def issue_code(purpose, phone, subject, send):
 
 
 def check_code(purpose, code_id, phone, subject, code):
-    """Spend one try on a code; return None when it is right, else the message to show."""
+    """Spend one try on a code; return None when it is right, else the FieldError saying why not."""
     at = now()
     live = (SmsCode.id == code_id, SmsCode.phone == phone, SmsCode.purpose == purpose.name,
             SmsCode.used_at.is_(None))
@@ -98,16 +99,16 @@ def check_code(purpose, code_id, phone, subject, code):
     ).scalar_one_or_none()
     if not counted:
         if row is not None and row.used_at is None and row.attempts < MAX_ATTEMPTS and row.expires_at <= at:
-            return "验证码已过期，请重新获取"
-        return "验证码已失效，请重新获取"
+            return FieldError("sms_code", "code_expired")
+        return FieldError("sms_code", "code_spent")
     if hmac.compare_digest(row.code_hash, hash_code(purpose, phone, subject, code)):
         used = db.session.execute(update(SmsCode).where(*live).values(used_at=at, verified_at=at)).rowcount
-        return None if used else "验证码已失效，请重新获取"
+        return None if used else FieldError("sms_code", "code_spent")
     left = MAX_ATTEMPTS - row.attempts
     if left <= 0:
         row.used_at = at
-        return "验证码错误次数过多，已失效，请重新获取"
-    return f"验证码错误，还可尝试{left}次"
+        return FieldError("sms_code", "code_too_many_tries")
+    return FieldError("sms_code", "code_wrong", {"left": left})
 
 
 def verified_code(purpose, code_id, lifetime):

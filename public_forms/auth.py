@@ -14,6 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from admin_views.labels import error_text
 from extensions import db, limiter, login_manager
 from models.audit import record_event
 from models.org import Enterprise
@@ -269,5 +270,5 @@ def change_password():
             login_user(user)  # this session goes on under the new version; every other one ended
             flash("密码已修改", "success")
             return redirect(console_url(current_user.role))
-    return render_template("change_password.html", form=form, error=error,
+    return render_template("change_password.html", form=form, error=error_text(error),
                            forced=current_user.must_change_password)

@@ -10,12 +10,13 @@ import re
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
+from admin_views.labels import error_text, field_messages
 from extensions import db, limiter
 from models.base import now
 from models.options import PERSON_CATEGORY, option_labels
 from models.org import Enterprise
 from models.persons import (
-    DUPLICATE_ID_MESSAGE,
+    DUPLICATE_ID,
     TAKEN_HERE,
     add_from_qr_form,
     category_error,
@@ -58,7 +59,7 @@ def submit(token):
     """Check and store a posted form; return (the redirect of a stored or known person, values, errors)."""
     values = {key: (request.form.get(key) or "").strip() for key in FORM_FIELDS}
     cleaned = clean_person(values, categories=None)  # the insert checks the category is listed
-    errors = dict(cleaned.errors)
+    errors = field_messages(cleaned.errors)
     if not request.form.get("consent"):
         errors["consent"] = "请阅读并同意隐私条款后再提交"
     if not errors and TOKEN_PATTERN.fullmatch(token):
@@ -72,7 +73,7 @@ def submit(token):
             # The same person again (this enterprise holds the number): nothing to correct.
             return redirect(url_for("employee.done", token=token, already=1)), values, errors
         if taken:
-            errors["id_number"] = DUPLICATE_ID_MESSAGE  # another enterprise's number: say nothing of it
+            errors["id_number"] = error_text(DUPLICATE_ID)  # another enterprise's number: say nothing of it
     values["id_number"] = cleaned.values.get("id_number") or values["id_number"]
     return None, values, errors
 
@@ -97,7 +98,7 @@ def form(token):
         problem = category_error(values["category"], categories)
         if problem or not errors:
             # Nothing else explains an insert that stored nothing: the list changed just now.
-            errors["category"] = problem or "人员类别刚刚有变动，请重新选择后再提交"
+            errors["category"] = error_text(problem) or "人员类别刚刚有变动，请重新选择后再提交"
     page = render_template("public/employee_form.html", enterprise=enterprise, values=values, errors=errors,
                            categories=categories, consent_checked=bool(request.form.get("consent")),
                            submitted_here=not errors and session.get(SUBMITTED_KEY) == token)

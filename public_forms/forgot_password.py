@@ -21,6 +21,7 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from admin_views.labels import error_text
 from extensions import db, limiter
 from models.audit import record_event
 from models.base import now
@@ -158,7 +159,8 @@ def spend_reset(row):
 
 
 def render_step(step, form, error=None, **kwargs):
-    return render_template("forgot_password.html", step=step, steps=STEPS, form=form, error=error, **kwargs)
+    return render_template("forgot_password.html", step=step, steps=STEPS, form=form, error=error_text(error),
+                           **kwargs)
 
 
 @bp.route("/forgot-password", methods=("GET", "POST"))
@@ -216,7 +218,7 @@ def resend():
         session[SESSION_KEY] = {"code_id": row.id}
         flash(SENT_NOTICE, "info")
     else:
-        flash(error, "error")
+        flash(error_text(error), "error")
     return redirect(url_for("forgot_password.enter_code"))
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from admin_views.base import mask_phone
+from admin_views.labels import error_text, field_messages
 from extensions import db, limiter
 from models.audit import record_event
 from models.identity import credit_code_error, normalise_credit_code, normalise_phone, phone_error
@@ -98,15 +99,15 @@ def clean_registration(form):
     if "credit_code" not in errors:
         problem = credit_code_error(values["credit_code"])
         if problem:
-            errors["credit_code"] = problem
+            errors["credit_code"] = error_text(problem)
     values["phone"] = normalise_phone(values["phone"])
     if "phone" not in errors and phone_error(values["phone"]):
-        errors["phone"] = phone_error(values["phone"])
+        errors["phone"] = error_text(phone_error(values["phone"]))
     if "password" not in errors:
         problem = new_password_error(values["password"], [values.get(key) for key in
                                                           ("credit_code", "phone", "contact_name", "name")])
         if problem:
-            errors["password"] = problem
+            errors["password"] = error_text(problem)
     if "confirm" not in errors and "password" not in errors and values["confirm"] != values["password"]:
         errors["confirm"] = "两次输入的密码不一致"
     for key, limit in MAX_LENGTHS.items():
@@ -173,6 +174,7 @@ def create_enterprise_account(values):
 
 def registration_page(values, errors, notice=None):
     """The form again, with what was typed; a password only when it passed (the page is never cached)."""
+    errors = field_messages(errors)
     if errors.get("password") or errors.get("confirm"):
         values.pop("password", None)
         values.pop("confirm", None)
@@ -216,7 +218,7 @@ def send_code():
     values = {key: (request.form.get(key) or "").strip() for key in FIELDS}
     values["password"], values["confirm"] = request.form.get("password") or "", request.form.get("confirm") or ""
     values["phone"] = normalise_phone(values["phone"])
-    problem = phone_error(values["phone"]) if values["phone"] else REQUIRED_MESSAGES["phone"]
+    problem = error_text(phone_error(values["phone"])) if values["phone"] else REQUIRED_MESSAGES["phone"]
     if problem:
         return registration_page(values, {"phone": problem})
     row, problem = issue_code(PURPOSE, values["phone"], "", send=True)

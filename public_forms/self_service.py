@@ -170,7 +170,7 @@ def start():
                 return redirect(url_for("self_service.enter_code"))
     elif form.errors:
         error = next(iter(form.errors.values()))[0]
-    return render_template("public/self_service_start.html", form=form, error=error)
+    return render_template("public/self_service_start.html", form=form, error=error_text(error))
 
 
 @bp.route("/code", methods=("GET", "POST"))
@@ -194,7 +194,7 @@ def enter_code():
                 return redirect(url_for("self_service.record"))
     elif form.errors:
         error = next(iter(form.errors.values()))[0]
-    return render_template("public/self_service_code.html", form=form, error=error,
+    return render_template("public/self_service_code.html", form=form, error=error_text(error),
                            masked_phone=_masked(row.phone))
 
 
@@ -210,7 +210,7 @@ def resend():
         session[SESSION_KEY] = {**session[SESSION_KEY], "code_id": row.id}
         flash(SENT_NOTICE, "info")
     else:
-        flash(error, "error")
+        flash(error_text(error), "error")
     return redirect(url_for("self_service.enter_code"))
 
 

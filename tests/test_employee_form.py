@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from admin_views import labels
 from app import create_app
 from models import Enterprise, OptionItem, Person, now, today
 from models import persons as person_records
@@ -180,7 +181,7 @@ def test_an_id_number_registered_anywhere_is_refused_without_saying_where(client
     db.session.commit()
     response = client.post(f"/e/{enterprise.qr_token}", data=answer(name="冒用者"))
     page = response.get_data(as_text=True)
-    assert person_records.DUPLICATE_ID_MESSAGE in messages(response)
+    assert labels.DUPLICATE_ID_MESSAGE in messages(response)
     assert "别的单位" not in page and "原登记人" not in page
     [person] = persons(db)
     assert (person.id, person.name, person.enterprise_id, person.phone) == (existing_id, "原登记人", elsewhere.id,
@@ -233,7 +234,7 @@ def test_simultaneous_submissions_of_one_id_number_meet_the_unique_constraint(cl
     response = client.post(f"/e/{enterprise.qr_token}", data=answer(name="后到者"))
     assert len(calls) == 1
     assert response.status_code == 200
-    assert person_records.DUPLICATE_ID_MESSAGE in messages(response)
+    assert labels.DUPLICATE_ID_MESSAGE in messages(response)
     assert [p.name for p in persons(db)] == ["先到者"]
 
 

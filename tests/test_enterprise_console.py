@@ -9,9 +9,9 @@ from PIL import Image
 from pyzbar.pyzbar import decode
 from sqlalchemy import event, func, insert, select
 
+from admin_views.labels import DUPLICATE_ID_MESSAGE
 from models import AuditEvent, Person, PersonEvent, today
 from models.identity import age_on, id_birth_date
-from models.persons import DUPLICATE_ID_MESSAGE
 from tests.conftest import make_id_number
 
 PERSONS = "/enterprise/enterprise_persons"

@@ -23,7 +23,7 @@ def test_valid_id_numbers(number):
     ("1\u0661\u0660\u0661\u0660\u0665\u0661\u0669\u0664\u0669\u0661\u0662\u0663\u0661\u0660\u0660\u0662X", "18位"),
 ])
 def test_invalid_id_numbers_say_why(number, message):
-    assert message in id_number_error(number)
+    assert message in str(id_number_error(number))
 
 
 @pytest.mark.parametrize(("number", "county"), [
@@ -40,7 +40,7 @@ def test_a_county_that_has_since_gone_or_been_renamed_is_still_accepted(number, 
 @pytest.mark.parametrize("number", ["120199198503041236", "440599198503041232"])
 def test_a_region_code_no_edition_of_gb_t_2260_ever_had_is_refused(number):
     """Province right, check digit right, county never existed."""
-    assert "地区码不正确" in id_number_error(number)
+    assert "地区码不正确" in str(id_number_error(number))
 
 
 def test_full_width_digits_and_lower_case_x_are_normalised():
@@ -72,6 +72,18 @@ def test_a_credit_code_whose_region_part_holds_a_letter_is_refused():
 
     first17 = "9112A116MA0511110"
     code = first17 + credit_check_char(first17)  # the check character fits: only the region part is wrong
-    assert credit_code_error(code) == "统一社会信用代码第3至8位（登记机关行政区划码）应为数字"
+    assert str(credit_code_error(code)) == "统一社会信用代码第3至8位（登记机关行政区划码）应为数字"
     digits17 = "91120116MA0511110"
     assert credit_code_error(digits17 + credit_check_char(digits17)) is None
+
+
+def test_a_check_answers_the_field_and_a_code_the_ui_words():
+    from admin_views.labels import error_text
+    from models.errors import FieldError
+
+    assert id_number_error("11010519491230002X") == FieldError("id_number", "id_number_check_digit")
+    assert credit_code_error("91330100799655O58B") == FieldError("credit_code", "credit_code_characters",
+                                                                  {"characters": "O"})
+    assert error_text(credit_code_error("91330100799655O58B")) == \
+        "统一社会信用代码含有不允许的字符：O（不使用 I、O、Z、S、V）"
+    assert phone_error("12345678901") == FieldError("phone", "phone_invalid")

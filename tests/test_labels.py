@@ -37,6 +37,15 @@ def test_every_error_code_the_domain_raises_has_a_message(module):
     assert raised and raised <= set(labels.ERROR_MESSAGES), raised - set(labels.ERROR_MESSAGES)
 
 
+def test_no_label_table_names_a_code_twice():
+    """A dict literal keeps the last of two equal keys without a word: one code, one message."""
+    tree = ast.parse((ROOT / "admin_views/labels.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys = [ast.unparse(key) for key in node.keys if key is not None]
+            assert len(keys) == len(set(keys)), sorted({key for key in keys if keys.count(key) > 1})
+
+
 def test_the_funnel_and_every_console_figure_are_worded():
     assert set(FUNNEL_KEYS) <= set(labels.FIGURE_LABELS)
     assert set(labels.ENTERPRISE_FIGURE_LABELS) <= set(labels.FIGURE_LABELS)
