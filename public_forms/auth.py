@@ -3,7 +3,18 @@
 import secrets
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from limits import parse as parse_limit
@@ -20,6 +31,7 @@ from models.audit import record_event
 from models.org import Enterprise
 from models.passwords import account_context, new_password_error
 from models.user import ENTERPRISE, ROLE_LABELS, User
+from public_forms.expired_session import EXPIRED_MESSAGE
 from services.safe_redirect import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -126,7 +138,7 @@ def login(role):
     wrong_entry = error if isinstance(error, WrongEntry) else None
     return render_template("login.html", form=form, role=role, role_label=ROLE_LABELS[role],
                            hint=LOGIN_HINTS.get(role, "账号"), error=None if wrong_entry else error,
-                           wrong_entry=wrong_entry)
+                           wrong_entry=wrong_entry, session_expired=EXPIRED_MESSAGE in get_flashed_messages())
 
 
 def locked_message():
