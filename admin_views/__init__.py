@@ -7,7 +7,7 @@ from flask_admin.theme import Bootstrap4Theme
 
 from admin_views import center, enterprise, labels, review, station, system
 from admin_views.base import query_args
-from models.user import ROLE_LABELS
+from admin_views.labels import ROLE_LABELS
 
 CONSOLE_MODULES = {
     "enterprise": enterprise,

@@ -18,7 +18,7 @@ from admin_views import (
 )
 from admin_views.center_tree import ToolButton, TreePersonListView
 from admin_views.home import FunnelHomeView
-from admin_views.labels import FUNNEL, figure_labels
+from admin_views.labels import DOSE_KIND_LABELS, FUNNEL, figure_labels
 from admin_views.vaccines import CenterVaccineView
 from models import dose_counts, stats
 from models.aefi import open_alerts
@@ -52,7 +52,7 @@ class CenterHomeView(FunnelHomeView):
             trend=trend, trend_chart=trend_chart(trend), updated_at=now(), aefi_alerts=open_alerts(),
             doses=dose_counts.district_doses(today()), station_doses=dose_counts.station_doses(today()),
             department_doses=stats.department_dose_breakdown(),
-            dose_kinds=DOSE_KINDS, dose_labels=dose_counts.KIND_LABELS,
+            dose_kinds=DOSE_KINDS, dose_labels=DOSE_KIND_LABELS,
         )
 
     @expose("/live")
@@ -117,7 +117,7 @@ def trend_chart(points, width=640, height=200, pad_left=36, pad_bottom=28, pad_t
             if h:
                 y -= h
                 segments.append({"kind": kind, "y": round(y, 1), "h": round(h, 1)})
-        parts = "，".join(f"{dose_counts.KIND_LABELS[k]} {doses[k]}" for k in kinds if doses.get(k))
+        parts = "，".join(f"{DOSE_KIND_LABELS[k]} {doses[k]}" for k in kinds if doses.get(k))
         bars.append({
             "x": x, "w": round(step * 0.7, 1), "y": round(y, 1), "h": round(base_y - y, 1), "count": count,
             "segments": segments, "label": f"{day.month}/{day.day}",
@@ -128,7 +128,7 @@ def trend_chart(points, width=640, height=200, pad_left=36, pad_bottom=28, pad_t
     # when the top is 1, no "2" halfway up a scale of 3.
     values = sorted({0, round(scale_max / 2), scale_max})
     ticks = [{"value": v, "y": round(base_y - plot_h * v / scale_max, 1)} for v in values]
-    legend = [{"kind": kind, "label": dose_counts.KIND_LABELS[kind]} for kind in kinds]
+    legend = [{"kind": kind, "label": DOSE_KIND_LABELS[kind]} for kind in kinds]
     return {"width": width, "height": height, "bars": bars, "ticks": ticks, "base_y": base_y, "legend": legend,
             "left": pad_left, "right": width - 8, "total": sum(totals)}
 

@@ -5,8 +5,9 @@ these tables, in the manual's words. A new status, figure or action is one line 
 (tests/test_labels.py fails while one is missing).
 """
 
-from models import aefi, lots, observation
+from models import aefi, certificates, lots, observation, options
 from models import status as s
+from models import user as users
 from models.errors import DomainError, FieldError, plain_text, use_wording
 from models.stats import FUNNEL_KEYS
 
@@ -56,6 +57,38 @@ AEFI_STATE_LABELS = {aefi.REPORTED: "已报告", aefi.INVESTIGATING: "调查中"
 # How an observation (留观, models/observation.py) ended.
 OBSERVATION_OUTCOME_LABELS = {observation.COMPLETED: "留观结束", observation.LEFT_EARLY: "提前离开",
                               observation.REACTION: "异常反应"}
+
+# The consoles (models/user.py ROLES), as the portal, the login and the account screens name them.
+ROLE_LABELS = {
+    users.ENTERPRISE: "企业端",
+    users.REVIEW: "审核部门端",
+    users.CENTER: "防控中心端",
+    users.STATION: "接种站端",
+    users.ADMIN: "系统管理",
+}
+
+# The card a reader read (models/reader.py CARD_TYPES).
+CARD_TYPE_LABELS = {"resident_id": "居民身份证", "residence_permit": "港澳台居民居住证"}
+
+# Doses counted by the database (models/dose_counts.py KINDS), as the dashboards head them.
+DOSE_KIND_LABELS = {"dose1": "第1剂", "dose2": "第2剂", "dose3": "第3剂", "complete": "全程接种", "booster": "加强"}
+
+# The option lists an admin edits (models/options.py).
+OPTION_KIND_LABELS = {options.PERSON_CATEGORY: "人员类别", options.NOT_VACCINATED_REASON: "未接种原因",
+                      options.AEFI_SYMPTOM: "异常反应症状"}
+
+# A certificate check (models/certificates.Verdict): its result and why.
+CERTIFICATE_RESULT_LABELS = {certificates.VALID_RESULT: "有效", certificates.INVALID_RESULT: "无效",
+                             certificates.REVOKED_RESULT: "已撤销"}
+CERTIFICATE_REASONS = {
+    "not_a_certificate": "不是本系统的接种凭证二维码",
+    "key_retired": "签发密钥已失效（已过期或已被移除），该凭证不再有效",
+    "signature_invalid": "签名校验失败：凭证内容被改动或并非本系统签发",
+    "not_registered": "凭证未在本系统登记",
+    "standing": "签名有效，凭证未被撤销",
+    "superseded": "已被更新的接种凭证取代",
+    "dose_corrected": "接种记录已更正或作废",
+}
 
 # Stock ledger movements (models/lots.py MOVEMENT_KINDS).
 MOVEMENT_LABELS = {
@@ -238,6 +271,10 @@ ERROR_MESSAGES = {
     "account_department_required": "审核部门端账号须选择审核部门",
     "account_station_required": "接种站端账号须选择接种站",
     "username_taken": "账号“{username}”已存在",
+    # VaccineError (models/vaccines.py).
+    "product_unknown": "所选疫苗品种不存在",
+    # CertificateError (models/certificates.py).
+    "no_certifiable_dose": "暂无可出具凭证的接种记录（接种完成并在接种台签名确认后可查看）",
 }
 
 

@@ -6,12 +6,12 @@ from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import extract, func, select
 
-from admin_views.labels import figure_labels
+from admin_views.labels import DOSE_KIND_LABELS, figure_labels
 from admin_views.station_common import StationView
 from admin_views.station_queue import wait_stats
 from extensions import db
 from models.base import now, today
-from models.dose_counts import KIND_LABELS, one_station_doses
+from models.dose_counts import one_station_doses
 from models.doses import GIVEN, VALID, Vaccination
 from models.org import AppointmentSlot
 from models.person import Person
@@ -26,7 +26,7 @@ SERIES = (
 )
 STATION_FIGURES = figure_labels(("allocated", "appointed", "checked_in", "vaccinated"))
 REFRESH_SECONDS = 10
-DOSE_KINDS = [(kind, KIND_LABELS[kind]) for kind in ("dose1", "dose2", "dose3", "complete", "booster")]
+DOSE_KINDS = [(kind, DOSE_KIND_LABELS[kind]) for kind in ("dose1", "dose2", "dose3", "complete", "booster")]
 
 
 def _by_hour(column, *conditions):

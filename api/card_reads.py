@@ -19,7 +19,7 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from admin_views.labels import GENDER_LABELS, STATUS_LABELS, error_text, verdict_detail
+from admin_views.labels import CARD_TYPE_LABELS, GENDER_LABELS, STATUS_LABELS, error_text, verdict_detail
 from api import ApiError, bp
 from extensions import db, limiter
 from models.base import CAMPAIGN_TZ, now
@@ -276,7 +276,7 @@ def read_body(read, detail, name_mismatch, replayed=False, dose=None):
 def _card_body(read):
     if not (read.card_type or read.card_valid_from or read.card_valid_until or read.card_long_term):
         return None
-    return {"type": read.card_type, "type_label": read.card_type_label,
+    return {"type": read.card_type, "type_label": CARD_TYPE_LABELS.get(read.card_type or "", ""),
             "valid_from": read.card_valid_from.isoformat() if read.card_valid_from else None,
             "valid_until": LONG_TERM if read.card_long_term else (
                 read.card_valid_until.isoformat() if read.card_valid_until else None),

@@ -19,16 +19,17 @@ from extensions import db
 from models.audit import record_event
 from models.base import CAMPAIGN_TZ, now
 from models.doses import GIVEN, VALID, Vaccination
+from models.errors import DomainError
 from models.org import Station
 from models.vaccines import VaccineProduct
 
+# The certificate's "iss" claim: signed into every token issued, so data of the certificates.
 ISSUER = "滨海新区疫苗接种管理系统"
-VALID_RESULT, INVALID_RESULT, REVOKED_RESULT = "valid", "invalid", "revoked"
-RESULT_LABELS = {VALID_RESULT: "有效", INVALID_RESULT: "无效", REVOKED_RESULT: "已撤销"}
+VALID_RESULT, INVALID_RESULT, REVOKED_RESULT = "valid", "invalid", "revoked"  # worded in admin_views/labels.py
 
 
-class CertificateError(Exception):
-    """No certificate can be issued; the message is for the person."""
+class CertificateError(DomainError):
+    """No certificate can be issued; its code is worded by admin_views/labels.py."""
 
 
 class Certificate(db.Model):
@@ -123,13 +124,13 @@ def revoked_condition():
 
 
 def revocation_reason(certificate):
-    """Why `certificate` is revoked, in words, or None while it stands."""
+    """Why `certificate` is revoked (a code the UI words), or None while it stands."""
     if certificate.superseded_by_id is not None:
-        return "已被更新的接种凭证取代"
+        return "superseded"
     changed = db.session.execute(
         select(_dose_no_longer_valid().where(Certificate.id == certificate.id))
     ).scalar()
-    return "接种记录已更正或作废" if changed else None
+    return "dose_corrected" if changed else None
 
 
 def revoked_public_ids():
@@ -176,7 +177,7 @@ def issue_certificate(actor, person, keys):
     """
     rows = certifiable_doses(person.id)
     if not rows:
-        raise CertificateError("暂无可出具凭证的接种记录（接种完成并在接种台签名确认后可查看）")
+        raise CertificateError("no_certifiable_dose")
     standing = current_certificate(person.id)
     dose_ids = sorted(row[0].id for row in rows)
     if standing is not None and standing.vaccination_ids == dose_ids and standing.kid in keys.published_kids():
@@ -215,14 +216,12 @@ MAX_TOKEN_LENGTH = 8000
 
 @dataclass
 class Verdict:
+    """The result of a check and why (codes, worded in admin_views/labels.py), with what was verified."""
+
     result: str
     reason: str = ""
     claims: dict | None = None
     certificate: Certificate | None = None
-
-    @property
-    def label(self):
-        return RESULT_LABELS[self.result]
 
 
 def verify_certificate(token, verify_signature):
@@ -233,17 +232,17 @@ def verify_certificate(token, verify_signature):
     """
     token = (token or "").strip()
     if not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
-        return Verdict(INVALID_RESULT, "不是本系统的接种凭证二维码")
+        return Verdict(INVALID_RESULT, "not_a_certificate")
     try:
         claims = verify_signature(token)
     except jwt.InvalidKeyError:
-        return Verdict(INVALID_RESULT, "签发密钥已失效（已过期或已被移除），该凭证不再有效")
+        return Verdict(INVALID_RESULT, "key_retired")
     except (jwt.PyJWTError, ValueError, TypeError):
-        return Verdict(INVALID_RESULT, "签名校验失败：凭证内容被改动或并非本系统签发")
+        return Verdict(INVALID_RESULT, "signature_invalid")
     certificate = certificate_by_public_id(str(claims.get("jti")))
     if certificate is None:
-        return Verdict(INVALID_RESULT, "凭证未在本系统登记")
+        return Verdict(INVALID_RESULT, "not_registered")
     reason = revocation_reason(certificate)
     if reason:
         return Verdict(REVOKED_RESULT, reason, claims, certificate)
-    return Verdict(VALID_RESULT, "签名有效，凭证未被撤销", claims, certificate)
+    return Verdict(VALID_RESULT, "standing", claims, certificate)

@@ -27,7 +27,7 @@ from models import record_triggers
 from models.org import Enterprise
 
 KINDS = ("dose1", "dose2", "dose3", "complete", "booster")
-KIND_LABELS = {"dose1": "第1剂", "dose2": "第2剂", "dose3": "第3剂", "complete": "全程接种", "booster": "加强"}
+KINDS = ("dose1", "dose2", "dose3", "complete", "booster")  # worded in admin_views/labels.py
 # The kinds that are doses given (全程接种 is a course completed by one of them, not another dose).
 DOSE_KINDS = ("dose1", "dose2", "dose3", "booster")
 

@@ -7,8 +7,9 @@ from extensions import db
 PERSON_CATEGORY = "person_category"
 NOT_VACCINATED_REASON = "not_vaccinated_reason"
 AEFI_SYMPTOM = "aefi_symptom"
-OPTION_KIND_LABELS = {PERSON_CATEGORY: "人员类别", NOT_VACCINATED_REASON: "未接种原因", AEFI_SYMPTOM: "异常反应症状"}
 
+# The rows seeded into option_item; a person's category, a 未接种 reason and an AEFI report
+# store the label itself, so these are data, not UI words.
 DEFAULT_OPTIONS = {
     PERSON_CATEGORY: [
         "企业职工", "冷链从业人员", "口岸及港口人员", "医务人员", "交通运输人员",

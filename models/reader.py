@@ -39,7 +39,7 @@ class ReaderToken(db.Model):
 
 
 # What a card says it is (sent by the reader agent; none for a number typed at the desk).
-CARD_TYPE_LABELS = {"resident_id": "居民身份证", "residence_permit": "港澳台居民居住证"}
+CARD_TYPES = ("resident_id", "residence_permit")  # worded in admin_views/labels.py
 
 
 class CardRead(db.Model):
@@ -67,7 +67,3 @@ class CardRead(db.Model):
     def card_expired(self):
         """Whether the card's validity had ended on the day it was read (证件已过期)."""
         return self.card_valid_until is not None and self.card_valid_until < self.read_at.date()
-
-    @property
-    def card_type_label(self):
-        return CARD_TYPE_LABELS.get(self.card_type or "", "")

@@ -14,14 +14,7 @@ REVIEW = "review"
 CENTER = "center"
 STATION = "station"
 ADMIN = "admin"
-ROLES = (ENTERPRISE, REVIEW, CENTER, STATION, ADMIN)
-ROLE_LABELS = {
-    ENTERPRISE: "企业端",
-    REVIEW: "审核部门端",
-    CENTER: "防控中心端",
-    STATION: "接种站端",
-    ADMIN: "系统管理",
-}
+ROLES = (ENTERPRISE, REVIEW, CENTER, STATION, ADMIN)  # worded in admin_views/labels.py
 
 
 class User(UserMixin, db.Model):
@@ -133,10 +126,6 @@ class User(UserMixin, db.Model):
         self.failed_logins = 0
         self.failures_since = None
         self.locked_until = None
-
-    @property
-    def role_label(self):
-        return ROLE_LABELS.get(self.role, self.role)
 
     @property
     def unit(self):

@@ -22,7 +22,9 @@ The seeded products and their figures, with where each figure comes from:
 from sqlalchemy import CheckConstraint, UniqueConstraint, insert, select
 
 from extensions import db
+from models.errors import DomainError
 
+# The products seeded into vaccine_product (names and makers as registered): data, not labels.
 SEEDED_PRODUCTS = (
     # name, manufacturer, code, primary doses, booster after days, reserve next dose, {dose: (min, max)}
     ("新冠病毒灭活疫苗(Vero细胞)", "北京生物制品研究所有限责任公司", "COV-INACT-VERO", 2, 180, True,
@@ -31,6 +33,10 @@ SEEDED_PRODUCTS = (
      {2: (28, 56), 3: (28, 124)}),
     ("腺病毒载体新冠疫苗(Ad5-nCoV)", "康希诺生物股份公司", "COV-AD5", 1, 180, False, {}),
 )
+
+
+class VaccineError(DomainError, ValueError):
+    """A product choice that cannot be applied; its code is worded by admin_views/labels.py."""
 
 
 class VaccineProduct(db.Model):
@@ -123,7 +129,7 @@ def set_station_products(actor, station, product_ids):
     wanted = {int(i) for i in product_ids}
     known = set(db.session.execute(select(VaccineProduct.id).where(VaccineProduct.id.in_(wanted))).scalars())
     if known != wanted:
-        raise ValueError("所选疫苗品种不存在")
+        raise VaccineError("product_unknown")
     current = set(db.session.execute(
         select(StationProduct.product_id).where(StationProduct.station_id == station.id)).scalars())
     removed, added = current - wanted, wanted - current

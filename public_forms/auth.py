@@ -25,12 +25,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from admin_views.labels import error_text
+from admin_views.labels import ROLE_LABELS, error_text
 from extensions import db, limiter, login_manager
 from models.audit import record_event
 from models.org import Enterprise
 from models.passwords import account_context, new_password_error
-from models.user import ENTERPRISE, ROLE_LABELS, User
+from models.user import ENTERPRISE, User
 from public_forms.expired_session import EXPIRED_MESSAGE
 from services.safe_redirect import safe_next
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from models.user import ROLE_LABELS
+from admin_views.labels import ROLE_LABELS
 from services.safe_redirect import local_path, safe_next
 
 EXPIRED_MESSAGE = "登录已过期，请重新登录后继续操作"

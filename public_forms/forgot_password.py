@@ -21,7 +21,7 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from admin_views.labels import error_text
+from admin_views.labels import ROLE_LABELS, error_text
 from extensions import db, limiter
 from models.audit import record_event
 from models.base import now
@@ -236,7 +236,8 @@ def new_password():
         flash("该手机号没有可用的账号，请联系系统管理员", "error")
         return redirect(url_for("forgot_password.start"))
     form = NewPasswordForm()
-    form.account.choices = [SelectChoice(user.id, f"{user.username}（{user.role_label}）") for user in accounts]
+    form.account.choices = [SelectChoice(user.id, f"{user.username}（{ROLE_LABELS.get(user.role, user.role)}）")
+                            for user in accounts]
     if len(accounts) == 1:
         form.account.data = accounts[0].id
     error = None

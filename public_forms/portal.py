@@ -3,8 +3,8 @@
 from flask import Blueprint, Response, current_app, jsonify, render_template
 from sqlalchemy import text
 
+from admin_views.labels import ROLE_LABELS
 from extensions import db
-from models.user import ROLE_LABELS
 from services.qr import public_url, qr_png
 
 bp = Blueprint("portal", __name__)

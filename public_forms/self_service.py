@@ -287,7 +287,7 @@ def _standing_certificate(person):
         result = issue_certificate(PersonActor(person.id, username=SELF_ACTOR_NAME), person, key_store())
     except (CertificateError, SigningKeyError) as error:
         db.session.rollback()
-        flash(str(error), "error")
+        flash(error_text(error), "error")
         return None
     db.session.commit()
     return result.certificate

@@ -12,6 +12,7 @@ from jwcrypto import jwk, jws
 from jwcrypto.common import JWException
 from sqlalchemy import func, select, update
 
+from admin_views import labels
 from models.certificates import (
     Certificate,
     CertificateError,
@@ -333,4 +334,4 @@ def test_an_expired_key_no_longer_verifies_nor_signs(db, vaccinated_person, fres
     assert store.verify(certificate.token)  # today
     assert certificate.kid not in store.published_kids(at=later)
     verdict = verify_certificate(certificate.token, lambda token: store.verify(token, at=later))
-    assert verdict.result == "invalid" and "已过期" in verdict.reason
+    assert verdict.result == "invalid" and "已过期" in labels.CERTIFICATE_REASONS[verdict.reason]
