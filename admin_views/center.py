@@ -18,12 +18,11 @@ from admin_views import (
 )
 from admin_views.center_tree import ToolButton, TreePersonListView
 from admin_views.home import FunnelHomeView
-from admin_views.labels import DOSE_KIND_LABELS, FUNNEL, figure_labels
+from admin_views.labels import DIMENSION_LABELS, DOSE_KIND_LABELS, FUNNEL, figure_labels
 from admin_views.vaccines import CenterVaccineView
 from models import dose_counts, stats
 from models.aefi import open_alerts
 from models.base import now, today
-from models.org import DIMENSION_LABELS
 from models.status import CENTER_APPROVED, DEPT_APPROVED
 from models.user import CENTER
 

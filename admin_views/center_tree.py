@@ -21,10 +21,10 @@ from flask_login import current_user
 from sqlalchemy import and_, select
 
 from admin_views.base import EnterpriseNameSearchMixin, PersonListView, bounded_ids, bounded_int
+from admin_views.labels import DIMENSION_LABELS
 from extensions import db
 from models import stats
 from models.org import (
-    DIMENSION_LABELS,
     Enterprise,
     ReviewDepartment,
     department_ids_under,

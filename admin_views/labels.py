@@ -5,10 +5,11 @@ these tables, in the manual's words. A new status, figure or action is one line 
 (tests/test_labels.py fails while one is missing).
 """
 
-from models import aefi, certificates, lots, observation, options
+from models import aefi, certificates, lots, observation, options, org
 from models import status as s
 from models import user as users
 from models.errors import DomainError, FieldError, plain_text, use_wording
+from models.reminders import ReminderWords, use_words
 from models.stats import FUNNEL_KEYS
 
 STATUS_LABELS = {
@@ -57,6 +58,9 @@ AEFI_STATE_LABELS = {aefi.REPORTED: "已报告", aefi.INVESTIGATING: "调查中"
 # How an observation (留观, models/observation.py) ended.
 OBSERVATION_OUTCOME_LABELS = {observation.COMPLETED: "留观结束", observation.LEFT_EARLY: "提前离开",
                               observation.REACTION: "异常反应"}
+
+# The two dimensions of the review departments (models/org.py DIMENSIONS).
+DIMENSION_LABELS = {org.INDUSTRY: "行业", org.TERRITORY: "属地"}
 
 # The consoles (models/user.py ROLES), as the portal, the login and the account screens name them.
 ROLE_LABELS = {
@@ -335,6 +339,12 @@ def error_text(error):
 
 use_wording(error_text)
 
+
+# The appointment reminder SMS (models/reminders.py), put together in SQL around the window and station:
+# 【滨海新区疫苗接种】温馨提醒：您已预约12月02日 09:00-10:00在某接种站接种，请携带身份证按时前往。
+REMINDER_WORDS = ReminderWords(before="【滨海新区疫苗接种】温馨提醒：您已预约", at_station="在",
+                               after="接种，请携带身份证按时前往。", month="月", day="日")
+use_words(REMINDER_WORDS)
 
 # How a person acting on their own record (我的接种) appears in the audit log.
 SELF_ACTOR_NAME = "本人"

@@ -31,7 +31,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from admin_views.base import ConsoleHomeView, RoleAccessMixin, bounded_int
-from admin_views.labels import ROLE_LABELS, STATUS_LABELS, TRANSITION_LABELS, error_text
+from admin_views.labels import DIMENSION_LABELS, ROLE_LABELS, STATUS_LABELS, TRANSITION_LABELS, error_text
 from admin_views.reader_tokens import ReaderTokenView
 from extensions import db
 from models import AuditEvent, Enterprise, JobRun, OptionItem, ReviewDepartment, SmsMessage, Station, Territory, User
@@ -39,7 +39,7 @@ from models.accounts import AccountError, create_account
 from models.audit import record_event
 from models.base import now, today
 from models.options import AEFI_SYMPTOM, NOT_VACCINATED_REASON, PERSON_CATEGORY
-from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY, AppointmentSlot
+from models.org import INDUSTRY, TERRITORY, AppointmentSlot
 from models.passwords import random_password
 from models.user import ADMIN, ENTERPRISE, REVIEW, STATION
 from models.vaccines import VaccineProduct

@@ -9,7 +9,7 @@ from models.base import now
 
 INDUSTRY = "industry"
 TERRITORY = "territory"
-DIMENSION_LABELS = {INDUSTRY: "行业", TERRITORY: "属地"}
+DIMENSIONS = (INDUSTRY, TERRITORY)  # worded in admin_views/labels.py
 
 
 def new_qr_token():

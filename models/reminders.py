@@ -4,8 +4,13 @@ One INSERT … SELECT per reminder kind queues every due reminder; the unique de
 (kind, person, slot) makes a second run of the scheduler, or two schedulers, queue
 nothing more. Only people still 已预约 get one: checked in, cancelled or moved people
 no longer match (a moved person gets the reminder of the new window).
+
+The text is put together in the SELECT from the words of the UI table (admin_views/labels.py
+REMINDER_WORDS), which installs them here (`use_words`) when it is imported, as every app,
+worker and command does.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from flask import current_app
@@ -20,6 +25,28 @@ from models.sms import QUEUED, SmsMessage
 from models.status import APPOINTED
 from services.sms import deliver_after_commit
 
+
+@dataclass(frozen=True)
+class ReminderWords:
+    """The text of a reminder: before the window, between window and station, after the station;
+    and the words after the month and the day of the window's date."""
+
+    before: str
+    at_station: str
+    after: str
+    month: str
+    day: str
+
+
+_words = None
+
+
+def use_words(words):
+    """Word the reminders with `words` (a ReminderWords; called once by the UI table)."""
+    global _words
+    _words = words
+
+
 REMINDER_COLUMNS = ["phone", "body", "kind", "status", "created_at", "attempts", "next_attempt_at", "dedupe_key"]
 
 
@@ -31,16 +58,16 @@ def reminder_settings():
 
 
 def _clock(column, with_date):
-    """A window time as text in SQL (12月02日 09:00), on either database."""
+    """A window time as text in SQL (month, day and time, e.g. 12-02 09:00 as worded), on either database."""
     if db.engine.dialect.name == "postgresql":
-        return func.to_char(column, 'MM"月"DD"日" HH24:MI' if with_date else "HH24:MI")
-    return func.strftime("%m月%d日 %H:%M" if with_date else "%H:%M", column)
+        return func.to_char(column, f'MM"{_words.month}"DD"{_words.day}" HH24:MI' if with_date else "HH24:MI")
+    return func.strftime(f"%m{_words.month}%d{_words.day} %H:%M" if with_date else "%H:%M", column)
 
 
 def _reminder_select(kind, slot_condition, at):
-    body = (literal("【滨海新区疫苗接种】温馨提醒：您已预约") + _clock(AppointmentSlot.starts_at, True)
-            + literal("-") + _clock(AppointmentSlot.ends_at, False) + literal("在") + Station.name
-            + literal("接种，请携带身份证按时前往。"))
+    body = (literal(_words.before) + _clock(AppointmentSlot.starts_at, True)
+            + literal("-") + _clock(AppointmentSlot.ends_at, False) + literal(_words.at_station) + Station.name
+            + literal(_words.after))
     dedupe = (literal(f"reminder:{kind}:") + cast(Person.id, String) + literal(":")
               + cast(AppointmentSlot.id, String))
     return (

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from admin_views.base import mask_phone
-from admin_views.labels import error_text, field_messages
+from admin_views.labels import DIMENSION_LABELS, error_text, field_messages
 from extensions import db, limiter
 from models.audit import record_event
 from models.identity import credit_code_error, normalise_credit_code, normalise_phone, phone_error
-from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY, Enterprise, ReviewDepartment, Territory
+from models.org import INDUSTRY, TERRITORY, Enterprise, ReviewDepartment, Territory
 from models.passwords import new_password_error
 from models.user import ENTERPRISE, User
 from models.verification_codes import CODE_DIGITS, CodePurpose, check_code, issue_code

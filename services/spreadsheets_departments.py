@@ -22,7 +22,7 @@ from sqlalchemy import select
 from extensions import db
 from models.audit import record_event
 from models.identity import normalise_phone, phone_error
-from models.org import DIMENSION_LABELS, INDUSTRY, TERRITORY, ReviewDepartment
+from models.org import INDUSTRY, TERRITORY, ReviewDepartment
 from models.passwords import hash_password, random_password
 from models.user import REVIEW, User
 from services.spreadsheets import neutralise
@@ -30,6 +30,7 @@ from services.spreadsheets import neutralise
 COLUMNS = {"名称": "name", "维度": "dimension", "上级部门": "parent", "联系电话": "phone", "账号": "username"}
 REQUIRED_COLUMNS = ("名称", "维度", "账号")
 DIMENSIONS = {"行业": INDUSTRY, "属地": TERRITORY, INDUSTRY: INDUSTRY, TERRITORY: TERRITORY}
+SHEET_DIMENSION = {INDUSTRY: "行业", TERRITORY: "属地"}  # how the sheet writes a dimension
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{3,64}")
 LANDLINE_PATTERN = re.compile(r"0\d{2,3}-?\d{7,8}(-\d{1,6})?")
 CREDENTIAL_HEADERS = ("部门", "账号", "初始密码")
@@ -165,7 +166,7 @@ def check_department_rows(rows):
             continue
         own = DIMENSIONS.get(row.dimension)
         if own and parent_dimension and own != parent_dimension:
-            problem(row, f"维度与上级部门“{row.parent}”（{DIMENSION_LABELS[parent_dimension]}）不一致")
+            problem(row, f"维度与上级部门“{row.parent}”（{SHEET_DIMENSION[parent_dimension]}）不一致")
         if _makes_cycle(row.name, sheet_parent, departments):
             problem(row, "上级部门形成循环")
     return problems

@@ -59,6 +59,9 @@ def test_reminders_come_the_day_before_and_two_hours_before_to_appointed_people_
     assert kinds == ["reminder_day_before"] * 2 + ["reminder_hours_before"] * 2
     body = db.session.execute(select(SmsMessage.body)).scalars().first()
     assert "12月10日 09:00-10:30" in body and "提醒测试接种点" in body
+    # Worded from admin_views/labels.REMINDER_WORDS, word for word as before the words left the model.
+    assert body == ("【滨海新区疫苗接种】温馨提醒：您已预约12月10日 09:00-10:30在提醒测试接种点接种，"
+                    "请携带身份证按时前往。")
 
 
 def test_the_times_are_settings(db, app, monkeypatch, make_station, make_slot, make_enterprise, make_persons):
