@@ -20,7 +20,7 @@ statement); SQLite: row triggers.
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from extensions import db
 from models import record_triggers
@@ -132,6 +132,31 @@ def trigger_ddl(dialect_name):
 
 
 record_triggers.create_with_vaccination(trigger_ddl)
+
+
+# ---------------------------------------------------------------- repair
+
+def _counted_kinds():
+    """Each counted record's (day, station, enterprise, kind), as the triggers count it (date() on either engine)."""
+    row = lambda sql: sql.replace("R.", "v.")  # noqa: E731 - a one-line rewrite
+    keys = (f"date(v.at) AS day, COALESCE(v.station_id, 0) AS station_id, "
+            f"COALESCE({row(ENTERPRISE)}, 0) AS enterprise_id")
+    return (f"SELECT {keys}, {row(DOSE_KIND)} AS kind FROM vaccination v WHERE {row(COUNTED)} "
+            f"UNION ALL SELECT {keys}, 'complete' AS kind FROM vaccination v "
+            f"WHERE {row(COUNTED)} AND {row(COMPLETES)}")
+
+
+def rebuild():
+    """Recount the three dose tables from the records (the daily grain first, the totals from it)."""
+    (daily, daily_keys), *totals = ROLLUPS
+    for table, _ in ROLLUPS:
+        db.session.execute(text(f"DELETE FROM {table}"))
+    key = ", ".join((*daily_keys, "kind"))
+    db.session.execute(text(f"INSERT INTO {daily} ({key}, n) SELECT {key}, count(*) FROM ({_counted_kinds()}) AS r "
+                            f"GROUP BY {key}"))
+    for table, keys in totals:
+        key = ", ".join((*keys, "kind"))
+        db.session.execute(text(f"INSERT INTO {table} ({key}, n) SELECT {key}, sum(n) FROM {daily} GROUP BY {key}"))
 
 
 # ---------------------------------------------------------------- reading

@@ -12,7 +12,7 @@ PostgreSQL: statement triggers with transition tables (one grouped upsert per st
 rows locked in lot order so two batches cannot deadlock); SQLite: row triggers.
 """
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from extensions import db
 from models import record_triggers
@@ -61,6 +61,15 @@ def trigger_ddl(dialect_name):
 
 
 record_triggers.create_with_vaccination(trigger_ddl)
+
+
+# ---------------------------------------------------------------- repair
+
+def rebuild():
+    """Recount lot_dose_count from the records (one grouped INSERT ... SELECT)."""
+    db.session.execute(text("DELETE FROM lot_dose_count"))
+    db.session.execute(text("INSERT INTO lot_dose_count (lot_id, n) SELECT v.lot_id, count(*) FROM vaccination v "
+                            f"WHERE {COUNTED.replace('R.', 'v.')} GROUP BY v.lot_id"))
 
 
 # ---------------------------------------------------------------- reading
