@@ -63,6 +63,34 @@ def test_every_refusal_code_a_model_names_has_a_message(module):
     assert raised <= set(labels.ERROR_MESSAGES), raised - set(labels.ERROR_MESSAGES)
 
 
+def refusal_calls(source):
+    """(code, the param names given) of each refusal a module's source names with a constant code."""
+    refusals = refusal_names()
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in refusals):
+            continue
+        if node.func.id == "FieldError":
+            if len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+                given = node.args[2] if len(node.args) > 2 else None
+                yield node.args[1].value, ({key.value for key in given.keys} if isinstance(given, ast.Dict) else set())
+        elif node.args and isinstance(node.args[0], ast.Constant):
+            if any(keyword.arg is None for keyword in node.keywords):
+                continue  # AccountError(problem.code, **problem.params): passed on from a checked refusal
+            yield node.args[0].value, {keyword.arg for keyword in node.keywords}
+
+
+@pytest.mark.parametrize("module", MODEL_MODULES)
+def test_every_refusal_gives_the_params_its_message_words(module):
+    """A placeholder the raise does not fill would turn the refusal into a server error."""
+    from string import Formatter
+
+    import models  # noqa: F401
+
+    for code, given in refusal_calls((ROOT / module).read_text()):
+        wanted = {name for _, name, _, _ in Formatter().parse(labels.ERROR_MESSAGES[code]) if name}
+        assert wanted == given, (module, code, wanted, given)
+
+
 def test_the_codes_built_from_a_field_name_have_messages():
     """lots._positive_count(count, what) raises f"{what}_not_positive"; aefi._text(…, what) f"{what}_too_long"."""
     for module, helper, position, suffix in (("lots", "_positive_count", 1, "_not_positive"),
@@ -151,6 +179,8 @@ def test_a_chinese_message_raised_by_a_model_is_caught():
     assert chinese_constants(source) == ["批号 ", " 已冻结"]
     assert refusal_codes('raise StockError("no_such_code")\nFieldError("phone", "nor_this")') == {
         "no_such_code", "nor_this"}
+    # The params test would see this raise miss on_hand and count.
+    assert list(refusal_calls('StockError("stock_short", lot=1)')) == [("stock_short", {"lot"})]
 
 
 def test_a_refusal_reads_as_the_user_reads_it():
