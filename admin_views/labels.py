@@ -1,8 +1,9 @@
-"""The Chinese words of the domain's codes: statuses, funnel figures, workflow actions and errors.
+"""The Chinese words of the domain's codes: statuses, figures, actions, kinds, refusals and the reminder SMS.
 
-The domain (models/) speaks in codes; every console, export and API answer words them from
-these tables, in the manual's words. A new status, figure or action is one line here
-(tests/test_labels.py fails while one is missing).
+The domain (models/) speaks in codes; every console, form, export, API answer and CLI command
+words them from these tables, in the manual's words (templates reach this module as `labels`).
+A new status, figure, action or refusal code is one line here (tests/test_labels.py fails while
+one is missing, and on Chinese text left in a model).
 """
 
 from models import aefi, certificates, lots, observation, options, org
@@ -126,7 +127,8 @@ TRANSITION_LABELS = {
     "take_up_reservation": "按预留时段预约下一剂",
 }
 
-# WorkflowError codes (models/workflow.py) and what the user reads; {name} from the error's params.
+# The codes of the domain's refusals (models/errors.py DomainError and FieldError), by area, and what
+# the user reads; {name} from the refusal's params. First the WorkflowError codes (models/workflow.py).
 ERROR_MESSAGES = {
     "unknown_action": "未知操作：{action}",
     "not_allowed": "当前账号无权执行此操作",
