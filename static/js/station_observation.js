@@ -8,13 +8,23 @@
   var clock = document.getElementById("observation-clock");
   var seconds = parseInt(board.getAttribute("data-refresh-seconds"), 10) || 5;
   var loadedAt = Date.now();
+  // The wall clock is the server's campaign time (the page's first value) moved on by the
+  // browser's elapsed time: a display set to another time zone or a wrong clock still shows
+  // the times the rows and the desk use.
+  var pageLoadedAt = loadedAt;
+  var serverSecondsOfDay = (function (text) {
+    var parts = text.split(":");
+    return parts.length === 3 ? (+parts[0]) * 3600 + (+parts[1]) * 60 + (+parts[2]) : null;
+  })(clock.textContent.trim());
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
   function tick() {
     var elapsed = Math.floor((Date.now() - loadedAt) / 1000);
-    var now = new Date();
-    clock.textContent = pad(now.getHours()) + ":" + pad(now.getMinutes()) + ":" + pad(now.getSeconds());
+    if (serverSecondsOfDay !== null) {
+      var ofDay = (serverSecondsOfDay + Math.floor((Date.now() - pageLoadedAt) / 1000)) % 86400;
+      clock.textContent = pad(Math.floor(ofDay / 3600)) + ":" + pad(Math.floor(ofDay / 60) % 60) + ":" + pad(ofDay % 60);
+    }
     Array.prototype.forEach.call(rows.querySelectorAll(".observation-left"), function (cell) {
       var left = parseInt(cell.getAttribute("data-left-seconds"), 10) - elapsed;
       var row = cell.parentNode;
