@@ -7,6 +7,7 @@ from flask_admin.theme import Bootstrap4Theme
 
 from admin_views import center, enterprise, labels, review, station, system
 from admin_views.base import query_args
+from admin_views.console_layout import init_console_layout
 from admin_views.labels import ROLE_LABELS
 
 CONSOLE_MODULES = {
@@ -34,6 +35,7 @@ def init_consoles(app):
         module.build_console(console)
         consoles[role] = console
     app.extensions["consoles"] = consoles
+    init_console_layout(app)
     app.jinja_env.globals["query_args"] = query_args
     app.jinja_env.globals["labels"] = labels  # every template words codes from the one table
     return consoles

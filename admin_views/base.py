@@ -213,12 +213,8 @@ class EnterpriseNameSearchMixin:
 # ---------------------------------------------------------------- access
 
 def user_has_role(role):
-    return (
-        current_user.is_authenticated
-        and current_user.active
-        and current_user.role == role
-        and not current_user.must_change_password
-    )
+    user = current_user._get_current_object()  # once: every menu item of every page asks
+    return user.is_authenticated and user.active and user.role == role and not user.must_change_password
 
 
 def minute_time(view, value, name=None):

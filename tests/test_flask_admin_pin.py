@@ -21,7 +21,8 @@ from models import Person
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK_ADMIN_TEMPLATES = Path(flask_admin.__file__).parent / "templates" / "bootstrap4"
-COPIED_TEMPLATES = ("admin/model/layout.html", "admin/model/row_actions.html", "admin/actions.html")
+COPIED_TEMPLATES = ("admin/model/layout.html", "admin/model/row_actions.html", "admin/actions.html",
+                    "admin/static.html")
 
 # name: the parameters (after self) FlaskAdminInternals calls it with.
 PRIVATE_METHODS = {
