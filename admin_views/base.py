@@ -10,10 +10,13 @@ from datetime import datetime
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
+from flask_admin.babel import gettext as admin_gettext
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.typefmt import DEFAULT_FORMATTERS
+from flask_admin.tools import rec_getattr
 from flask_login import current_user
-from markupsafe import Markup
+from jinja2 import pass_context
+from markupsafe import Markup, escape
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.routing import IntegerConverter
@@ -168,7 +171,7 @@ def masked_phone_formatter(view, context, model, name):
 
 def status_formatter(view, context, model, name):
     status = getattr(model, name)
-    return Markup('<span class="badge status-{0}">{1}</span>').format(status, STATUS_LABELS.get(status, status))
+    return Markup(f'<span class="badge status-{escape(status)}">{escape(STATUS_LABELS.get(status, status))}</span>')
 
 
 def gender_formatter(view, context, model, name):
@@ -287,6 +290,18 @@ class ScopedModelView(RoleAccessMixin, FlaskAdminInternals, ModelView):
         if key is None:
             return None
         return self.get_query().filter(self.model.id == key).one_or_none()
+
+
+# Cell values no column type formatter of Flask-Admin's changes (bool, None, dates and lists have one).
+PLAIN_CELL_TYPES = (str, int, Markup)
+
+
+def _select_record_title():
+    """The row checkbox's title in the request's language, looked up once per request."""
+    memo = request.environ
+    if "binhai.select_record" not in memo:
+        memo["binhai.select_record"] = escape(admin_gettext("Select record"))
+    return memo["binhai.select_record"]
 
 
 class PersonListView(ScopedModelView):
@@ -422,6 +437,30 @@ class PersonListView(ScopedModelView):
         relationships = self.model.__mapper__.relationships
         names = {column.split(".")[0] for column, _ in self.get_list_columns()}
         return [getattr(self.model, name) for name in sorted(names) if name in relationships]
+
+    @pass_context
+    def list_row_cells(self, context, row, list_columns, with_checkbox):
+        """One row's cells as Flask-Admin's list.html draws them (the ticking checkbox, then each column).
+
+        Built here in one go: the template's blocks and calls per cell cost more than the list's
+        queries on a page of 50. Values are Flask-Admin's own (get_list_value) unless a column is a
+        plain attribute or formatter giving text or a number, which no type formatter changes.
+        """
+        cells = []
+        if with_checkbox:
+            cells.append(f'<td><input type="checkbox" name="rowid" class="action-checkbox" '
+                         f'value="{escape(self.get_pk_value(row))}" title="{_select_record_title()}" /></td>')
+        for name, _ in list_columns:
+            cells.append(f'<td class="col-{escape(name)}">{self._list_cell_value(context, row, name)}</td>')
+        return Markup("".join(cells))
+
+    def _list_cell_value(self, context, row, name):
+        if not self.column_choices or name not in self.column_choices:
+            formatter = self.column_formatters.get(name)
+            value = rec_getattr(row, name) if formatter is None else formatter(self, context, row, name)
+            if type(value) in PLAIN_CELL_TYPES:
+                return escape(value)
+        return escape(self.get_list_value(context, row, name))
 
     def run_transition(self, action, *, ids=None, where=None, **kwargs):
         """Apply a workflow action, commit, and tell the user what happened."""

@@ -91,7 +91,7 @@ def test_a_department_loads_its_enterprises_when_opened(client, login, world):
 def test_review_page_shows_the_tree_with_counts_and_the_enterprise_details(client, login, world):
     login(world["center"])
     html = client.get(f"{REVIEWING}?node=ent:{world['tug'].id}").get_data(as_text=True)
-    assert re.search(r">天津港集团公司</a>\s*<span class=\"tree-count\"[^>]*>10<", html)
+    assert re.search(r">天津港集团公司</a>\s*<span class=\"tree-count\" title=\"审核中人数\">10<", html)
     for fact in ("天津港轮驳有限公司", world["tug"].credit_code, "滨海新区测试路1号", "张三", "13800138000",
                  "天津港集团公司", world["tug"].territory.name):
         assert fact in html
