@@ -110,8 +110,15 @@ class _Index:
             self.child_departments.setdefault(department.parent_id, []).append(department)
         self.own_counts = stats.persons_by_department(statuses, condition) if own_counts is None else own_counts
         self.enterprise_totals = stats.enterprises_by_department()
-        self.subsidiaries = subsidiary_children()
+        self._subsidiaries = None
         self.person_counts = {}
+
+    @property
+    def subsidiaries(self):
+        """{enterprise id: its direct subsidiaries}, read when an enterprise is shown (not for the district's tree)."""
+        if self._subsidiaries is None:
+            self._subsidiaries = subsidiary_children()
+        return self._subsidiaries
 
     def department_counts(self):
         """Return {department id: persons counted in it and every unit below it}."""
