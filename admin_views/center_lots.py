@@ -18,7 +18,7 @@ from models.audit import record_event
 from models.base import today
 from models.lot_counts import doses_by_lot
 from models.lots import LotStock, StockError, VaccineLot, freeze_lot, station_close_states, unfreeze_lot
-from models.recall import queue_recall_sms, recall_lot, recipients_page, recipients_query
+from models.recall import queue_recall_sms, recall_page, recipients_query
 from models.user import CENTER
 from services.spreadsheets import XLSX_MIMETYPE, stream_xlsx
 
@@ -73,11 +73,10 @@ class CenterLotView(RoleAccessMixin, BaseView):
     @expose("/<int:lot_id>/recipients")
     def recipients(self, lot_id):
         """The recall list: who was given this lot, 50 a page (masked; the export has the full values)."""
-        lot = recall_lot(lot_id)
+        after = int_arg("after")
+        lot, rows, next_after = recall_page(current_user, lot_id, after=after)
         if lot is None:
             abort(404)
-        after = int_arg("after")
-        rows, next_after = recipients_page(current_user, lot_id, after=after)
         # Cells formatted here, not by template calls: 50 rows of them are most of the page's rendering.
         return self.render("center/lot_recipients.html", lot=lot, rows=[recipient_cells(row) for row in rows],
                            next_after=next_after, first_page=after is None)

@@ -7,7 +7,9 @@ the number of recipients comes from the lot's counter (models/lot_counts.py), no
 counting the lot's records on every page.
 """
 
-from sqlalchemy import Index, bindparam, insert, literal, select
+from collections import namedtuple
+
+from sqlalchemy import Index, bindparam, insert, literal, select, true
 
 from extensions import db
 from models.audit import record_event
@@ -61,28 +63,54 @@ def recipients_query(lot_id):
 # per request costs about as much as the indexed read.
 FIRST_PAGE = recipients_query(bindparam("lot_id")).limit(bindparam("size"))
 NEXT_PAGE = FIRST_PAGE.where(RECORDS.c.id > bindparam("after"))
-LOT_HEADING = (
-    select(LOTS.c.id, LOTS.c.lot_number, PRODUCTS.c.name.label("product"), LOTS.c.frozen_at,
-           LOTS.c.frozen_reason, lot_doses_column(LOTS.c.id).label("given"))
-    .join(PRODUCTS, PRODUCTS.c.id == LOTS.c.product_id).where(LOTS.c.id == bindparam("lot_id"))
-)
+HEADING_COLUMNS = (LOTS.c.id.label("lot_id"), LOTS.c.lot_number, PRODUCTS.c.name.label("product"), LOTS.c.frozen_at,
+                   LOTS.c.frozen_reason, lot_doses_column(LOTS.c.id).label("given"))
+
+
+def _heading_with(page):
+    """The lot's heading joined to a page of its recipients: one row per recipient, one with none."""
+    rows = page.subquery("recipients")
+    return (
+        select(*HEADING_COLUMNS, *rows.c)
+        .select_from(LOTS.join(PRODUCTS, PRODUCTS.c.id == LOTS.c.product_id).outerjoin(rows, true()))
+        .where(LOTS.c.id == bindparam("lot_id")).order_by(rows.c.id)
+    )
+
+
+HEADED_FIRST_PAGE, HEADED_NEXT_PAGE = _heading_with(FIRST_PAGE), _heading_with(NEXT_PAGE)
+RecallHeading = namedtuple("RecallHeading", "id lot_number product frozen_at frozen_reason given")
+
+
+def _page_params(lot_id, after, size):
+    params = {"lot_id": lot_id, "size": size + 1}
+    return params if after is None else {**params, "after": after}
+
+
+def _cut(rows, size):
+    """(the page's rows, the id after which the next page starts or None)."""
+    return rows[:size], (rows[size - 1].id if len(rows) > size else None)
 
 
 def recipients_page(actor, lot_id, after=None, size=PAGE_SIZE):
     """One page of recipients after the vaccination id `after`; returns (rows, next_after or None)."""
     _center_only(actor)
-    if after is None:
-        rows = db.session.execute(FIRST_PAGE, {"lot_id": lot_id, "size": size + 1}).all()
-    else:
-        rows = db.session.execute(NEXT_PAGE, {"lot_id": lot_id, "size": size + 1, "after": after}).all()
-    more = len(rows) > size
-    rows = rows[:size]
-    return rows, (rows[-1].id if more else None)
+    rows = db.session.execute(FIRST_PAGE if after is None else NEXT_PAGE, _page_params(lot_id, after, size)).all()
+    return _cut(rows, size)
 
 
-def recall_lot(lot_id):
-    """The lot's heading (id, lot_number, product, frozen_at, frozen_reason, doses given), or None."""
-    return db.session.execute(LOT_HEADING, {"lot_id": lot_id}).first()
+def recall_page(actor, lot_id, after=None, size=PAGE_SIZE):
+    """The recall list's page in one statement: (the lot's RecallHeading or None, rows, next_after or None).
+
+    The page of a request reads its account, then this: one round trip more than the raw query.
+    """
+    _center_only(actor)
+    statement = HEADED_FIRST_PAGE if after is None else HEADED_NEXT_PAGE
+    found = db.session.execute(statement, _page_params(lot_id, after, size)).all()
+    if not found:
+        return None, [], None
+    heading = RecallHeading(*found[0][:len(HEADING_COLUMNS)])
+    rows, next_after = _cut([row for row in found if row.id is not None], size)
+    return heading, rows, next_after
 
 
 def queue_recall_sms(actor, lot_id, body):
