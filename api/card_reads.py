@@ -27,7 +27,7 @@ from models.identity import id_number_error, normalise_id_number
 from models.org import Station
 from models.reader import CardRead, ReaderToken, hash_token
 from services import events
-from services.card_match import VERDICTS, record_read
+from services.card_match import VERDICTS, match_row, store_read, with_desk_person
 
 MAX_BODY_BYTES = 4096
 LAST_USED_PRECISION = timedelta(minutes=1)
@@ -72,14 +72,13 @@ def create_card_read():
         # Each statement commits on its own: the read is one INSERT, and BEGIN and COMMIT
         # would be two more round trips to the database on the desk's 5-ms budget.
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    token = authenticated_token()
-    payload = parse_payload()
+    payload, token, row = authenticated_read()
+    match = match_row(token.station_id, row, payload.read_at, payload.name)
     # No look-up of read_id first: a replay is rare, and the unique read_id refuses the
-    # insert below, which then answers with the stored read (three statements a read).
+    # insert below, which then answers with the stored read (two statements a read).
     try:
-        read, match = record_read(token.station_id, payload.id_number, payload.read_at, read_id=payload.read_id,
-                                  reader=payload.reader or token.name or None, token_id=token.id,
-                                  card_name=payload.name, card=payload.card)
+        read = store_read(match, payload.id_number, payload.read_at, read_id=payload.read_id,
+                          reader=payload.reader or token.name or None, token_id=token.id, card=payload.card)
     except IntegrityError:
         # A replay of a stored read_id (or the same read twice at once): answer what was stored.
         db.session.rollback()
@@ -119,14 +118,42 @@ TOKEN_LOOKUP = (select(ReaderToken.id, ReaderToken.station_id, ReaderToken.name,
                        ReaderToken.revoked_at, Station.active.label("station_active"))
                 .join(Station, Station.id == ReaderToken.station_id)
                 .where(ReaderToken.token_hash == bindparam("token_hash")))
+# The token and the person of the card with everything the answer shows (built once).
+DESK_READ = with_desk_person(TOKEN_LOOKUP, bindparam("id_number"), ReaderToken.station_id)
+
+
+def authenticated_read():
+    """The validated body, the desk's token and the person of the card, in one round trip.
+
+    A missing, unknown or revoked token is refused before a bad body, as if checked first.
+    """
+    value = bearer_value()
+    if not value:
+        raise _missing_token()
+    try:
+        payload = parse_payload()
+    except ApiError:
+        authenticated_token()
+        raise
+    row = db.session.execute(DESK_READ, {"token_hash": hash_token(value), "id_number": payload.id_number}
+                             ).one_or_none()
+    return payload, _desk_token(row), row
 
 
 def authenticated_token():
     value = bearer_value()
     if not value:
-        raise ApiError(401, "missing_token", "缺少读卡器令牌（Authorization: Bearer …）",
-                       {"WWW-Authenticate": 'Bearer realm="card-reads"'})
-    row = db.session.execute(TOKEN_LOOKUP, {"token_hash": hash_token(value)}).one_or_none()
+        raise _missing_token()
+    return _desk_token(db.session.execute(TOKEN_LOOKUP, {"token_hash": hash_token(value)}).one_or_none())
+
+
+def _missing_token():
+    return ApiError(401, "missing_token", "缺少读卡器令牌（Authorization: Bearer …）",
+                    {"WWW-Authenticate": 'Bearer realm="card-reads"'})
+
+
+def _desk_token(row):
+    """The DeskToken of a TOKEN_LOOKUP row, or raise 401 for none, a revoked token or a closed station."""
     if row is None or row.revoked_at is not None:
         raise ApiError(401, "invalid_token", "读卡器令牌无效或已吊销",
                        {"WWW-Authenticate": 'Bearer realm="card-reads", error="invalid_token"'})

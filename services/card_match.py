@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import insert, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.orm import aliased, joinedload, load_only
 
 from extensions import db
 from models.base import now
 from models.doses import GIVEN, VALID, Vaccination, dose_label
-from models.org import AppointmentSlot, Station
+from models.org import AppointmentSlot, Enterprise, Station
 from models.person import Person
 from models.reader import CardRead
 from models.status import APPOINTED, CHECKED_IN, DUE_NEXT, NOT_VACCINATED, VACCINATED
@@ -114,49 +114,86 @@ def window_text(slot):
     return f"{slot.starts_at:%Y-%m-%d %H:%M}-{slot.ends_at:%H:%M}" if slot is not None else ""
 
 
-def find_person(id_number):
-    """The person of an ID number with everything a verdict and the desk show, in one query."""
-    statement = select(Person).where(Person.id_number == id_number).options(
-        joinedload(Person.slot).joinedload(AppointmentSlot.station),
-        joinedload(Person.station),
-        joinedload(Person.enterprise),
-    )
-    return db.session.execute(statement).scalar_one_or_none()
+# The last dose given: a correlated look-up of its id, joined with its product and station.
+_last_dose = aliased(Vaccination, name="last_dose")
+_last_product = aliased(VaccineProduct, name="last_product")
+_last_station = aliased(Station, name="last_station")
+# Only the columns a verdict, the reader API's answer and the desk's panel read: the row is
+# wide (person and four joined rows), and each column costs the driver and the ORM per read.
+_PERSON_LOADS = (
+    load_only(Person.enterprise_id, Person.name, Person.gender, Person.id_number, Person.age, Person.phone,
+              Person.category, Person.status, Person.station_id, Person.slot_id, Person.checked_in_at,
+              Person.finished_at, Person.not_vaccinated_reason, Person.product_id, Person.dose_number,
+              Person.doses_given, Person.next_dose_earliest, Person.next_dose_latest, Person.version),
+    joinedload(Person.slot).load_only(AppointmentSlot.station_id, AppointmentSlot.starts_at, AppointmentSlot.ends_at)
+    .joinedload(AppointmentSlot.station).load_only(Station.name),
+    joinedload(Person.station).load_only(Station.name),
+    joinedload(Person.enterprise).load_only(Enterprise.name),
+    joinedload(Person.product).load_only(VaccineProduct.name, VaccineProduct.primary_doses),
+)
+
+
+def _last_dose_id():
+    return (select(Vaccination.id)
+            .where(Vaccination.person_id == Person.id, Vaccination.outcome == GIVEN, Vaccination.state == VALID)
+            .order_by(Vaccination.at.desc(), Vaccination.id.desc()).limit(1)
+            .correlate(Person).scalar_subquery())
+
+
+def with_desk_person(statement, id_number, station_id):
+    """`statement` outer-joined to the person of `id_number` with all a verdict and the desk show.
+
+    Adds the Person (slot and its station, station, enterprise, product), the last dose's
+    time, product and station, and whether `station_id` (a value or a column) gives the
+    person's product: one round trip for the whole match.
+    """
+    given_here = (select(StationProduct.product_id)
+                  .where(StationProduct.station_id == station_id, StationProduct.product_id == Person.product_id)
+                  .exists())
+    return (statement.add_columns(Person, _last_dose.at.label("last_at"),
+                                  func.coalesce(_last_product.name, _last_dose.product_name).label("last_product"),
+                                  _last_station.name.label("last_station"), given_here.label("given_here"))
+            .outerjoin(Person, Person.id_number == id_number)
+            .outerjoin(_last_dose, _last_dose.id == _last_dose_id())
+            .outerjoin(_last_product, _last_product.id == _last_dose.product_id)
+            .outerjoin(_last_station, _last_station.id == _last_dose.station_id)
+            .options(*_PERSON_LOADS))
+
+
+# Built once: a statement's cache key is computed per object, and this one has many parts.
+DESK_LOOKUP = with_desk_person(select(Station.id).select_from(Station).where(Station.id == bindparam("station_id")),
+                               bindparam("id_number"), bindparam("station_id"))
 
 
 def match_card(station_id, id_number, at, card_name=None):
     """Return the CardMatch of an ID number read at the station `station_id` at time `at`."""
-    person = find_person(id_number)
+    row = db.session.execute(DESK_LOOKUP, {"station_id": station_id, "id_number": id_number}).one_or_none()
+    return match_row(station_id, row, at, card_name)
+
+
+def match_row(station_id, row, at, card_name=None):
+    """The CardMatch of a row of `with_desk_person` (None: no such station)."""
+    person = row.Person if row is not None else None
     if person is None:
         return _match(station_id, UNKNOWN, None, "系统中没有此身份证号的申报记录")
     result = _verdict_of(station_id, person, at)
     # Only for the desk's own people: elsewhere it would confirm a guessed name.
     result.name_mismatch = result.at_this_station and bool(card_name) and card_name.strip() != person.name
     if result.at_this_station:
-        result.dose = dose_of(person, station_id)
+        result.dose = dose_of(person, row)
     return result
 
 
-def dose_of(person, station_id):
-    """The person's dose due, their last dose given (one indexed look-up) and whether this station gives the course."""
-    last = db.session.execute(
-        select(Vaccination.at, VaccineProduct.name, Vaccination.product_name, Station.name)
-        .outerjoin(VaccineProduct, VaccineProduct.id == Vaccination.product_id)
-        .outerjoin(Station, Station.id == Vaccination.station_id)
-        .where(Vaccination.person_id == person.id, Vaccination.outcome == GIVEN, Vaccination.state == VALID)
-        .order_by(Vaccination.at.desc(), Vaccination.id.desc()).limit(1)
-    ).first()
+def dose_of(person, row):
+    """The person's dose due, their last dose given and whether the desk's station gives the course."""
     primary = is_primary_dose(person)
     dose = Dose(number=person.dose_number, label=dose_label(person.dose_number, not primary),
                 complete=person.status == VACCINATED, first_day=person.next_dose_earliest,
                 last_day=person.next_dose_latest)
-    if last is not None:
-        dose.last_at, dose.last_product, dose.last_station = last[0], last[1] or last[2] or "", last[3] or ""
-    if person.product_id is not None and person.doses_given and primary and not dose.complete:
-        given_here = db.session.execute(select(StationProduct.product_id).where(
-            StationProduct.station_id == station_id, StationProduct.product_id == person.product_id)).first()
-        if given_here is None:
-            dose.product_mismatch = person.product.name
+    if row.last_at is not None:
+        dose.last_at, dose.last_product, dose.last_station = row.last_at, row.last_product or "", row.last_station or ""
+    if person.product_id is not None and person.doses_given and primary and not dose.complete and not row.given_here:
+        dose.product_mismatch = person.product.name
     return dose
 
 
@@ -164,20 +201,25 @@ def dose_of(person, station_id):
 STORE_READ = insert(CardRead.__table__).returning(CardRead.__table__.c.id)
 
 
-def record_read(station_id, id_number, at, *, read_id=None, reader=None, token_id=None, card_name=None, card=None):
-    """Match a read and store its CardRead (uncommitted); return (read, match).
+def record_read(station_id, id_number, at, *, card_name=None, **stored):
+    """Match a read and store its CardRead (uncommitted); return (read, match). See `store_read`."""
+    match = match_card(station_id, id_number, at, card_name)
+    return store_read(match, id_number, at, **stored), match
+
+
+def store_read(match, id_number, at, *, read_id=None, reader=None, token_id=None, card=None):
+    """Store the CardRead of a matched read (uncommitted) and return it.
 
     `card` holds what the card says of itself (card_type, card_valid_from, card_valid_until,
     card_long_term), as the reader agent sent it. The returned CardRead carries the stored
     values and its id but is not in the session. A read_id already stored raises IntegrityError.
     """
-    match = match_card(station_id, id_number, at, card_name)
-    values = {"read_id": read_id or str(uuid.uuid4()), "station_id": station_id, "reader_token_id": token_id,
+    values = {"read_id": read_id or str(uuid.uuid4()), "station_id": match.station_id, "reader_token_id": token_id,
               "reader": reader, "id_number": id_number, "read_at": at, "received_at": now(),
               "verdict": match.verdict, "person_id": match.person.id if match.person else None,
               "name_mismatch": match.name_mismatch, **(card or {})}
     read_pk = db.session.execute(STORE_READ, values).scalar_one()
-    return CardRead(id=read_pk, person=match.person, **values), match
+    return CardRead(id=read_pk, person=match.person, **values)
 
 
 def _match(station_id, verdict, person, detail):

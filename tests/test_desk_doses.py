@@ -1,5 +1,6 @@
 """The desk knows the dose: 间隔不足 and its first allowed day, the last dose, product mismatch, the override."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -108,3 +109,35 @@ def test_the_reader_api_answer_carries_the_dose(client, db, desk):
     assert dose["first_day"] == (today() + timedelta(days=11)).isoformat()
     assert (dose["last"]["product"], dose["last"]["station"]) == (VERO, "新河街社区卫生服务中心接种点")
     assert dose["product_mismatch"] is None
+
+
+def test_a_dose_read_costs_one_select_and_the_insert_and_shows_the_last_valid_dose_given(app, client, db, desk):
+    from sqlalchemy import event
+
+    person = desk["second_dose"](CHO, days_since_first=30)
+    for outcome, state in (("given", "cancelled"), ("not_given", "valid")):  # later, but not a dose given
+        db.session.execute(insert(Vaccination).values(
+            person_id=person.id, dose_number=2, is_booster=False, product_name="其他疫苗", station_id=None,
+            outcome=outcome, at=now() - timedelta(days=1), state=state, created_at=now()))
+    number = person.id_number
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {desk['token']}"}
+
+    def read():
+        return client.post("/api/v1/card-reads", headers=headers, json={
+            "id_number": number, "read_id": str(uuid.uuid4()), "name": "王续种", "reader": "Virtual PCD"})
+
+    assert read().status_code == 201  # 最近使用 written once
+    statements = []
+    remember = lambda conn, cursor, statement, *rest: statements.append(statement.split()[0])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        answer = read().get_json()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    assert statements == ["SELECT", "INSERT"]
+    dose = answer["dose"]
+    assert dose["label"] == "第2剂" and dose["product_mismatch"] == CHO
+    last = dose["last"]
+    assert (last["at"][:10], last["product"], last["station"]) == (
+        (today() - timedelta(days=30)).isoformat(), CHO, "新河街社区卫生服务中心接种点")
