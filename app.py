@@ -11,6 +11,7 @@ from admin_views.base import BoundedIntConverter
 from config import Config, instance_dir
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 from public_forms.expired_session import expired_form_page
+from services.connection_check import init_connection_check
 from services.input_hygiene import init_input_hygiene
 from services.request_log import init_request_log
 from services.security_headers import init_security_headers
@@ -43,6 +44,7 @@ def init_logging(app):
 
 def init_extensions(app):
     db.init_app(app)
+    init_connection_check(app)
     migrate.init_app(app, db, compare_type=True, render_as_batch=True)
     login_manager.init_app(app)
     login_manager.login_view = "portal.index"

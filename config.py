@@ -55,7 +55,9 @@ class Config:
         self.SECRET_KEY = load_or_create_secret_key()
         default_db = "sqlite:///" + str(instance_dir() / "binhai.sqlite3")
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(env_str("DATABASE_URL", default_db))
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # No pool_pre_ping (a round trip per request): services/connection_check.py checks pooled
+        # PostgreSQL connections at checkout without one.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {}
         self.REDIS_URL = env_str("REDIS_URL")
         self.SMS_BACKEND = env_str("SMS_BACKEND", "outbox")
         self.SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL")

@@ -3,8 +3,9 @@
 gunicorn reaches the database through a small TCP proxy on 127.0.0.1 that the test cuts
 (every open connection is closed, new ones are closed at once) and restores. While it is
 down a submission gets the 系统繁忙 page (a 5xx, not a hang); afterwards the app serves
-again by itself (pool_pre_ping replaces the dead connections), and every submission that
-was answered with success is in the database. PostgreSQL pass only.
+again by itself (the check at checkout, services/connection_check.py, replaces the dead
+connections), and every submission that was answered with success is in the database.
+PostgreSQL pass only.
 """
 
 import contextlib
