@@ -1,5 +1,7 @@
 """Flask extensions, created bare here and bound to the app in create_app()."""
 
+import sqlite3
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -7,7 +9,8 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
 
 # Stable constraint names, so migrations can alter them on PostgreSQL and SQLite alike.
 naming_convention = {
@@ -24,3 +27,22 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connection_settings(dbapi_connection, _record):
+    """SQLite, the embedded default, holds the same rules as PostgreSQL and serves the web server and
+    the worker side by side.
+
+    foreign_keys: SQLite enforces references only when asked, per connection; PostgreSQL always
+    does, and a row must not point at nothing on one database and be refused on the other.
+    WAL: readers (pages, the live figures) do not wait for a writer's commit, nor it for them;
+    synchronous=FULL keeps every committed dose on disk across a power cut, WAL or not.
+    """
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
