@@ -7,6 +7,7 @@ answers None or a FieldError (field, code, params) that the caller words (admin_
 import re
 from datetime import date
 
+from models.base import today as campaign_today
 from models.errors import FieldError
 from models.regions import region_code_exists
 
@@ -41,7 +42,7 @@ def id_number_error(number, today=None):
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         return FieldError("id_number", "id_number_birth_date_invalid")
-    if born > (today or date.today()):
+    if born > (today or campaign_today()):
         return FieldError("id_number", "id_number_birth_date_future")
     if id_check_char(number[:17]) != number[17]:
         return FieldError("id_number", "id_number_check_digit")
