@@ -1,8 +1,8 @@
 """Appointments: the windows of a station, their capacity, booking, changing and cancelling.
 
 Booking fills a station's earliest windows up to their capacity with one set-based
-transition per window (never one per person); the workflow reserves the places with a
-conditional UPDATE, so two operators booking the same window can never overfill it.
+transition for all of them (never one per person nor per window); the workflow holds the
+windows' places while it books, so two operators booking the same window can never overfill it.
 Every operation takes the actor, checks what the actor may do, writes the audit trail,
 flushes and never commits. The people moved are texted: the caller passes the wording
 (a function of the window), because the words of a message belong to the UI layer.
@@ -11,7 +11,7 @@ flushes and never commits. The people moved are texted: the caller passes the wo
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import String, and_, case, delete, func, insert, literal, or_, select, update
 
 from extensions import db
 from models.audit import record_event
@@ -21,7 +21,7 @@ from models.person import Person
 from models.reservations import Reservations
 from models.status import ALLOCATED, APPOINTED, DUE_NEXT, NOT_VACCINATED
 from models.user import ADMIN, CENTER
-from models.workflow import TRANSITIONS, WorkflowError, apply_transition
+from models.workflow import TRANSITIONS, WorkflowError, apply_transition, appoint_across_windows
 from services.sms import notify_persons_of_event
 
 APPOINTABLE = tuple(sorted(TRANSITIONS["appoint"].sources))
@@ -117,33 +117,50 @@ def _count(condition):
 
 # ---------------------------------------------------------------- booking, changing, cancelling
 
-def book_in_phases(actor, station, people, amount, first_day, last_day, *, notice):
+def book_in_phases(actor, station, people, amount, first_day, last_day, *, notice, reserved_notice=None):
     """Book up to `amount` of `people` (a condition on Person) into the station's earliest free windows.
 
-    One appoint transition per window, each limited to what is still wanted; the
-    workflow never lets a window pass its capacity. For a station whose dose-1 product
-    reserves dose 2, the workflow also holds each booked person's dose-2 place at the
-    station (models/reservations.py); `outcome.reservations` counts who found none.
-    `notice(slot)` is the text each booked person receives.
+    One appoint transition for all the windows (workflow.appoint_across_windows): each
+    person goes into a window inside their next-dose interval, no window past its capacity.
+    For a station whose dose-1 product reserves dose 2, the workflow also holds each booked
+    person's dose-2 place at the station (models/reservations.py); `outcome.reservations`
+    counts who found none. `notice(slot)` is the text each booked person receives, with
+    `reserved_notice(slot)` of the dose-2 window held for them added.
     """
     if amount is None or amount < 1:
         raise BookingError("amount_required")
     _check_range(first_day, last_day)
     eligible = and_(people, Person.station_id == station.id, Person.status.in_(APPOINTABLE))
-    outcome = BookingOutcome(wanted=min(amount, _count(eligible)))
-    for slot in open_slots(station, first_day, last_day):
-        if outcome.booked >= outcome.wanted:
-            break
-        # A next dose goes only into a window inside its interval: the workflow refuses one
-        # before the first allowed day, and a phased booking does not book past the last.
-        result = apply_transition("appoint", actor, where=and_(eligible, within_latest(slot)), slot=slot,
-                                  limit=outcome.wanted - outcome.booked)
-        if result.changed:
-            notify_persons_of_event(result.event_id, notice(slot), "appointment")
-            outcome.per_slot.append((slot, result.changed))
-            outcome.booked += result.changed
-            outcome.reservations += result.reservations
+    windows = open_slots(station, first_day, last_day)
+    if not windows:
+        return BookingOutcome(wanted=min(amount, _count(eligible)))
+    # Worded now: the transition expires the loaded windows, and reloading them one by one costs a query each.
+    texts = {w.id: notice(w) for w in windows}
+    result = appoint_across_windows(actor, where=eligible, windows=windows, limit=amount)
+    booked = {w.id: w for w in db.session.execute(
+        select(AppointmentSlot).where(AppointmentSlot.id.in_(sorted(result.per_slot)))).scalars()}
+    outcome = BookingOutcome(wanted=result.requested, booked=result.changed, reservations=result.reservations,
+                             per_slot=[(booked[i], result.per_slot[i]) for i in texts if result.per_slot.get(i)])
+    if result.changed:
+        text_the_booked(result, texts, "appointment", reserved_notice)
     return outcome
+
+
+def text_the_booked(result, texts, kind, reserved_notice=None):
+    """Queue each person the transition moved the text of their window, with one INSERT ... SELECT.
+
+    `texts` {window id: words}; `reserved_notice(slot)`, when given, is added for whoever
+    holds a dose-2 window (so they are told its time when it is held or kept).
+    """
+    body = case({window_id: texts[window_id] for window_id in result.per_slot}, value=Person.slot_id)
+    if reserved_notice is not None:
+        held = db.session.execute(select(AppointmentSlot).where(AppointmentSlot.id.in_(
+            select(Person.reserved_slot_id).where(Person.last_event_id == result.event_id,
+                                                  Person.reserved_slot_id.is_not(None))))).scalars().all()
+        if held:
+            body = body + func.coalesce(case({s.id: reserved_notice(s) for s in held},
+                                             value=Person.reserved_slot_id), literal("", String))
+    notify_persons_of_event(result.event_id, body, kind)
 
 
 def within_latest(slot):
@@ -158,11 +175,12 @@ def next_dose_opening(first_day, last_day):
                 Person.next_dose_earliest <= last_day)
 
 
-def book_into_slot(actor, people, slot, *, notice, change_notice):
+def book_into_slot(actor, people, slot, *, notice, change_notice, reserved_notice=None):
     """预约 the people matching `people` not yet appointed, 改约 the appointed ones, into one window.
 
     Within the window's free places; those already in it are skipped. `notice(slot)`
-    texts the newly booked, `change_notice(slot)` the moved.
+    texts the newly booked, `change_notice(slot)` the moved, each with `reserved_notice(slot)`
+    of the dose-2 window held for them added.
     """
     if slot.ends_at <= now():
         raise BookingError("slot_over")
@@ -177,9 +195,10 @@ def book_into_slot(actor, people, slot, *, notice, change_notice):
             eligible = and_(eligible, Person.slot_id != slot.id)
         if _count(eligible) == 0:
             continue
+        text = {slot.id: wording(slot)}
         result = apply_transition(action, actor, where=eligible, slot=slot)
         if result.changed:
-            notify_persons_of_event(result.event_id, wording(slot), kind)
+            text_the_booked(result, text, kind, reserved_notice)
         changed += result.changed
         reservations += result.reservations
     free = db.session.execute(
@@ -188,11 +207,12 @@ def book_into_slot(actor, people, slot, *, notice, change_notice):
     return SlotBooking(requested=requested, changed=changed, free_after=free, reservations=reservations)
 
 
-def reschedule(actor, people, slot, *, notice):
+def reschedule(actor, people, slot, *, notice, reserved_notice=None):
     """Move the appointed people matching `people` into another window of their station; text each of them."""
+    text = {slot.id: notice(slot)}
     result = apply_transition("reschedule", actor, where=people, slot=slot)
     if result.changed:
-        notify_persons_of_event(result.event_id, notice(slot), "appointment_change")
+        text_the_booked(result, text, "appointment_change", reserved_notice)
     return result
 
 

@@ -20,6 +20,7 @@ The dose-1 product of a station is its default vaccine (默认疫苗产品) when
 it, else the only product the station gives: what the desk offers first.
 """
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -30,6 +31,7 @@ from models.base import now
 from models.org import AppointmentSlot, Station
 from models.person import Person
 from models.vaccines import station_products
+from models.window_assignment import Group, add_booked, assigned, lock_windows, per_window, plan
 
 # A product without a latest day for dose 2 is reserved within this many days of its earliest.
 OPEN_ENDED_DAYS = 62
@@ -67,74 +69,62 @@ def dose_two_interval(station_id):
 
 def _windows_for(slot, interval):
     """A condition on AppointmentSlot: the station's windows inside the dose-2 interval counted from `slot`."""
-    low, high = interval
-    day = slot.starts_at.date()
+    first_start, end = _bounds(slot, interval)
     return and_(AppointmentSlot.station_id == slot.station_id, AppointmentSlot.id != slot.id,
-                AppointmentSlot.starts_at >= max(datetime.combine(day + timedelta(days=low), time.min), slot.ends_at),
-                AppointmentSlot.starts_at < datetime.combine(day + timedelta(days=high + 1), time.min))
+                AppointmentSlot.starts_at >= first_start, AppointmentSlot.starts_at < end)
 
 
-def reserve_for_booked(event_id, slot):
-    """Hold a dose-2 place for each dose-1 person event `event_id` booked into `slot`, earliest window first.
+def reserve_for_booked(event_id, station_id):
+    """Hold a dose-2 place for each dose-1 person event `event_id` booked, in one step for all their windows.
 
-    One UPDATE of persons per dose-2 window used, never one per person.
+    A person's dose-2 windows lie inside the interval counted from the day of their dose-1
+    window; models/window_assignment plans the free places (the people of the earliest
+    dose-1 windows first, by id within a window) and one UPDATE of persons holds them all.
     """
-    interval = dose_two_interval(slot.station_id)
-    waiting = and_(Person.last_event_id == event_id, Person.doses_given == 0, Person.reserved_slot_id.is_(None))
+    interval = dose_two_interval(station_id)
     if interval is None:
         return Reservations()
-    outcome = Reservations(wanted=_count(waiting))
-    windows = db.session.execute(
-        select(AppointmentSlot.id).where(_windows_for(slot, interval), AppointmentSlot.ends_at > now(),
-                                         AppointmentSlot.booked < AppointmentSlot.capacity)
-        .order_by(AppointmentSlot.starts_at, AppointmentSlot.id)
-    ).scalars().all()
-    for window_id in windows:
-        if outcome.reserved >= outcome.wanted:
-            break
-        take = _take_places(window_id, outcome.wanted - outcome.reserved)
-        if take == 0:
-            continue
-        chosen = select(Person.id).where(waiting).order_by(Person.id).limit(take)
-        held = db.session.execute(
-            update(Person).where(Person.id.in_(chosen)).values(reserved_slot_id=window_id)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if held < take:
-            _give_back(window_id, take - held)
-        outcome.reserved += held
-    db.session.expire_all()
-    return outcome
-
-
-def _take_places(window_id, wanted):
-    """Add up to `wanted` to a window's booked within its capacity; 0 when full or being booked by another.
-
-    The window's row is locked (FOR UPDATE SKIP LOCKED on PostgreSQL): a window another
-    transaction is filling right now is passed over, not waited for, because this booking
-    already holds its dose-1 window and waiting could deadlock with a booker going the other way.
-    """
-    row = db.session.execute(
-        select(AppointmentSlot.booked, AppointmentSlot.capacity).where(AppointmentSlot.id == window_id)
-        .with_for_update(skip_locked=True)
-    ).one_or_none()
-    if row is None:
-        return 0
-    take = max(min(wanted, row.capacity - row.booked), 0)
-    if take:
+    waiting = and_(Person.last_event_id == event_id, Person.doses_given == 0, Person.reserved_slot_id.is_(None),
+                   Person.slot_id.is_not(None))
+    booked = dict(db.session.execute(
+        select(Person.slot_id, func.count()).where(waiting).group_by(Person.slot_id)).all())
+    if not booked:
+        return Reservations()
+    bounds = {slot.id: _bounds(slot, interval) for slot in db.session.execute(
+        select(AppointmentSlot).where(AppointmentSlot.id.in_(sorted(booked)))).scalars()}
+    places = _free_windows(station_id, min(b[0] for b in bounds.values()), max(b[1] for b in bounds.values()))
+    starts = [starts_at for _, starts_at, _ in places]
+    groups = {(slot_id,): Group(booked[slot_id], bisect_left(starts, low), bisect_left(starts, high) - 1)
+              for slot_id, (low, high) in bounds.items()}
+    quotas = plan(groups, [(window_id, free) for window_id, _, free in places])
+    if quotas:
+        chosen = assigned(waiting, [Person.slot_id], quotas)
         db.session.execute(
-            update(AppointmentSlot).where(AppointmentSlot.id == window_id,
-                                          AppointmentSlot.booked + take <= AppointmentSlot.capacity)
-            .values(booked=AppointmentSlot.booked + take).execution_options(synchronize_session=False)
-        )
-    return take
+            update(Person).where(Person.id == chosen.c.person_id).values(reserved_slot_id=chosen.c.window_id)
+            .execution_options(synchronize_session=False))
+        add_booked(per_window(quotas))
+        db.session.expire_all()
+    return Reservations(wanted=sum(booked.values()), reserved=sum(q.size for q in quotas))
 
 
-def _give_back(window_id, count):
-    db.session.execute(
-        update(AppointmentSlot).where(AppointmentSlot.id == window_id)
-        .values(booked=AppointmentSlot.booked - count).execution_options(synchronize_session=False)
-    )
+def _bounds(slot, interval):
+    """[first start, end) of the dose-2 windows for a dose 1 in `slot`: inside the interval, after the window."""
+    low, high = interval
+    day = slot.starts_at.date()
+    return (max(datetime.combine(day + timedelta(days=low), time.min), slot.ends_at),
+            datetime.combine(day + timedelta(days=high + 1), time.min))
+
+
+def _free_windows(station_id, first_start, end):
+    """The station's open windows with free places starting in [first_start, end), earliest first.
+
+    Locked with SKIP LOCKED: a window another transaction is filling right now is passed
+    over, not waited for, because this booking already holds its dose-1 windows and waiting
+    could deadlock with a booker going the other way.
+    """
+    return lock_windows(and_(AppointmentSlot.station_id == station_id, AppointmentSlot.starts_at >= first_start,
+                             AppointmentSlot.starts_at < end, AppointmentSlot.ends_at > now(),
+                             AppointmentSlot.booked < AppointmentSlot.capacity), skip_locked=True)
 
 
 def release(condition):
@@ -142,19 +132,18 @@ def release(condition):
     holding = and_(condition, Person.reserved_slot_id.is_not(None))
     # One row per window (a few), so the condition, which may itself read windows, is never
     # evaluated inside an UPDATE of appointment_slot (it would correlate to the updated row).
-    per_window = db.session.execute(
+    held = db.session.execute(
         select(Person.reserved_slot_id, func.count()).where(holding).group_by(Person.reserved_slot_id)
         .order_by(Person.reserved_slot_id)
     ).all()
-    if not per_window:
+    if not held:
         return 0
     db.session.execute(
         update(Person).where(holding).values(reserved_slot_id=None).execution_options(synchronize_session=False)
     )
-    for window_id, count in per_window:
-        _give_back(window_id, count)
+    add_booked({window_id: -count for window_id, count in held})
     db.session.expire_all()
-    return sum(count for _, count in per_window)
+    return sum(count for _, count in held)
 
 
 def move_after_reschedule(event_id, slot):
@@ -165,7 +154,7 @@ def move_after_reschedule(event_id, slot):
         return Reservations(), release(moved)
     still_inside = Person.reserved_slot_id.in_(select(AppointmentSlot.id).where(_windows_for(slot, interval)))
     released = release(and_(moved, ~still_inside))
-    return reserve_for_booked(event_id, slot), released
+    return reserve_for_booked(event_id, slot.station_id), released
 
 
 def day_of(column):

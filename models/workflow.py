@@ -11,7 +11,23 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Date, Select, and_, case, cast, false, func, insert, literal, null, or_, select, true, update
+from sqlalchemy import (
+    Date,
+    Select,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    type_coerce,
+    update,
+)
 
 from extensions import db
 from models.audit import AuditEvent, PersonEvent
@@ -44,6 +60,7 @@ from models.status import (
 )
 from models.user import ADMIN, CENTER, ENTERPRISE, REVIEW, STATION
 from models.vaccines import VaccineProduct
+from models.window_assignment import Group, add_booked, assigned, index_range, lock_windows, per_window, plan
 
 logger = logging.getLogger("binhai.workflow")
 
@@ -118,6 +135,8 @@ class TransitionResult:
     # Dose-2 places sought and held for the dose-1 people booked (models/reservations.py).
     reservations: Reservations = field(default_factory=Reservations)
     released_reservations: int = 0
+    # {window id: people booked into it} of a booking into windows.
+    per_slot: dict = field(default_factory=dict)
 
     @property
     def skipped(self):
@@ -192,8 +211,7 @@ def apply_transition(action, actor, *, ids=None, where=None, reason=None, statio
     if requested == 0:
         return TransitionResult(action, 0, 0, event.id)
 
-    eligible = and_(chosen, person_scope(actor), Person.status.in_(transition.sources),
-                    _dose_condition(transition, override_by))
+    eligible = _eligible(transition, actor, chosen, override_by)
     if slot is not None:
         eligible = and_(eligible, Person.station_id == slot.station_id,
                         (Person.slot_id.is_(None)) | (Person.slot_id != slot.id), inside_dose_window(slot))
@@ -205,7 +223,7 @@ def apply_transition(action, actor, *, ids=None, where=None, reason=None, statio
     if limit is not None:
         eligible = Person.id.in_(select(Person.id).where(eligible).order_by(Person.id).limit(limit))
 
-    changed = _move_rows(transition, actor, eligible, event.id, reason, station, slot, extra, product)
+    changed = _move_rows(transition, actor, eligible, event.id, reason, station, slot and slot.id, extra, product)
     if action in ("vaccinate", "mark_not_vaccinated"):
         _write_vaccinations(transition, actor, event.id, product, extra)
         if product is not None:
@@ -216,13 +234,104 @@ def apply_transition(action, actor, *, ids=None, where=None, reason=None, statio
         _release_previous_slots(event.id)
     _write_history(event.id)
     event.changed = changed
-    result = TransitionResult(action, requested, changed, event.id)
+    result = TransitionResult(action, requested, changed, event.id, per_slot={slot.id: changed} if slot else {})
     if changed:
         _follow_reservations(result, actor, event, slot)
     db.session.flush()
-    logger.info("workflow action=%s user=%s role=%s requested=%d changed=%d event=%s",
-                action, actor.id, actor.role, requested, changed, event.id)
+    _log(result, actor)
     return result
+
+
+def _log(result, actor):
+    logger.info("workflow action=%s user=%s role=%s requested=%d changed=%d event=%s",
+                result.action, actor.id, actor.role, result.requested, result.changed, result.event_id)
+
+
+def _eligible(transition, actor, chosen, override_by=None):
+    """The chosen rows the actor may move by `transition`: in scope, in a source status, the dose rules kept."""
+    return and_(chosen, person_scope(actor), Person.status.in_(transition.sources),
+                _dose_condition(transition, override_by))
+
+
+def appoint_across_windows(actor, *, where, windows, limit=None):
+    """The appoint transition into several windows of one station at once (分期分量预约, 待续种 booking).
+
+    The rules are apply_transition("appoint", slot=...)'s for each window: the actor's
+    scope, the source statuses, the window's station, never before the first nor after the
+    last day of a person's next-dose interval, never past a window's capacity. They are
+    kept in one UPDATE: the people whose intervals cover the same windows are counted per
+    group, models/window_assignment plans the windows' free places (earliest window first,
+    the people whose interval closes first first, by id within a group), and the UPDATE
+    joins the people ranked against that plan. Then one capacity UPDATE, one history
+    INSERT ... SELECT, one audit event and one dose-2 reservation step for the whole
+    booking. `windows`: the station's windows, earliest first; at most `limit` people.
+    Under concurrent bookers PostgreSQL holds the windows' rows (locked in id order) from
+    the plan to the commit; people booked meanwhile by another are skipped by the UPDATE's
+    status re-check, and their planned places are not taken.
+    """
+    transition = _checked_transition("appoint", actor, None, None, windows[0] if windows else None, None, where)
+    chosen = _chosen_condition(None, where)
+    station_id = windows[0].station_id
+    event = _open_event(transition, actor, None, 0, None, None)
+    event.detail = f"station={station_id}"
+    places = lock_windows(AppointmentSlot.id.in_([w.id for w in windows]) & (AppointmentSlot.ends_at > now()))
+    eligible = and_(_eligible(transition, actor, chosen), Person.station_id == station_id)
+    keys = _interval_keys(places)
+    groups = _groups(eligible, keys, [starts_at.date() for _, starts_at, _ in places])
+    total = sum(g.count for g in groups.values())
+    requested = total if limit is None else min(total, limit)
+    event.requested = requested
+    quotas = plan(groups, [(window_id, free) for window_id, _, free in places], requested)
+    result = TransitionResult("appoint", requested, 0, event.id)
+    if quotas:
+        assignment = assigned(eligible, keys, quotas)
+        moved = and_(Person.id == assignment.c.person_id, Person.status.in_(transition.sources),
+                     Person.station_id == station_id,
+                     or_(Person.slot_id.is_(None), Person.slot_id != assignment.c.window_id))
+        result.changed = _move_rows(transition, actor, moved, event.id, None, None, assignment.c.window_id, None)
+        result.per_slot = _booked_per_window(event.id, per_window(quotas))
+        add_booked(result.per_slot)
+        _release_previous_slots(event.id)
+        _write_history(event.id)
+    event.changed = result.changed
+    event.detail = " ".join([event.detail, *(f"slot={window_id}" for window_id in sorted(result.per_slot))])
+    if result.changed:
+        _follow_reservations(result, actor, event, None, station_id)
+    db.session.flush()
+    _log(result, actor)
+    return result
+
+
+def _interval_keys(places):
+    """A person's next-dose interval clipped to the windows' days: what their group is known by."""
+    if not places:
+        return []
+    first, last = places[0][1].date(), places[-1][1].date()
+    earliest, latest = Person.next_dose_earliest, Person.next_dose_latest
+    # No first day (dose 1) is the windows' first day, no last day their last.
+    return [type_coerce(case((earliest > first, earliest), else_=literal(first, Date)), Date),
+            type_coerce(case((latest < last, latest), else_=literal(last, Date)), Date)]
+
+
+def _groups(eligible, keys, days):
+    """{(first day, last day): Group} of the eligible people, their admissible windows as indexes of `days`."""
+    if not keys:
+        return {}
+    rows = db.session.execute(select(*keys, func.count()).where(eligible).group_by(*keys)).all()
+    groups = {}
+    for first_day, last_day, count in rows:
+        first, last = index_range(days, first_day, last_day)
+        groups[(first_day, last_day)] = Group(count, first, last)
+    return groups
+
+
+def _booked_per_window(event_id, planned):
+    """{window id: people this event booked into it}; the plan's figures unless the UPDATE skipped someone."""
+    if sum(planned.values()) == _count(Person.last_event_id == event_id):
+        return planned
+    return dict(db.session.execute(
+        select(Person.slot_id, func.count()).where(Person.last_event_id == event_id).group_by(Person.slot_id)
+    ).all())
 
 
 def _checked_transition(action, actor, reason, station, slot, ids, where):
@@ -289,7 +398,7 @@ def _stage_values(transition, actor, at):
     return values
 
 
-def _action_values(transition, reason, station, slot, extra):
+def _action_values(transition, reason, station, slot_id, extra):
     action = transition.action
     values = {}
     if action == "submit":
@@ -301,7 +410,7 @@ def _action_values(transition, reason, station, slot, extra):
     elif action == "cancel_allocation":
         values["station_id"] = None
     elif transition.needs_slot:
-        values.update(slot_id=slot.id, previous_slot_id=Person.slot_id, not_vaccinated_reason=None)
+        values.update(slot_id=slot_id, previous_slot_id=Person.slot_id, not_vaccinated_reason=None)
     elif action == "cancel_appointment":
         values.update(slot_id=None, previous_slot_id=Person.slot_id)
     elif action == "mark_not_vaccinated":
@@ -315,7 +424,8 @@ def _action_values(transition, reason, station, slot, extra):
     return values
 
 
-def _move_rows(transition, actor, condition, event_id, reason, station, slot, extra, product=None):
+def _move_rows(transition, actor, condition, event_id, reason, station, slot_id, extra, product=None):
+    """The one UPDATE of a transition; `slot_id` is the window (a value, or a column of an assignment)."""
     values = {
         "previous_status": Person.status,
         "status": transition.target,
@@ -323,7 +433,7 @@ def _move_rows(transition, actor, condition, event_id, reason, station, slot, ex
         "version": Person.version + 1,
     }
     values.update(_stage_values(transition, actor, now()))
-    values.update(_action_values(transition, reason, station, slot, extra))
+    values.update(_action_values(transition, reason, station, slot_id, extra))
     values.update(_dose_values(transition, product))
     statement = (
         update(Person)
@@ -410,11 +520,11 @@ TAKE_UP_RESERVATION = _t("take_up_reservation", {DUE_NEXT}, APPOINTED, {STATION}
 AUDITED_ACTIONS = frozenset({*TRANSITIONS, TAKE_UP_RESERVATION.action})
 
 
-def _follow_reservations(result, actor, event, slot):
+def _follow_reservations(result, actor, event, slot, station_id=None):
     """Keep each dose-2 reservation with its dose-1 booking: made, moved, taken up or released, never left."""
     moved = Person.last_event_id == event.id
     if result.action == "appoint":
-        result.reservations = reserve_for_booked(event.id, slot)
+        result.reservations = reserve_for_booked(event.id, station_id or slot.station_id)
     elif result.action == "reschedule":
         result.reservations, result.released_reservations = move_after_reschedule(event.id, slot)
     elif result.action in ("cancel_appointment", "mark_not_vaccinated"):

@@ -30,6 +30,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from sqlalchemy import bindparam, event, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from extensions import db
 from models.base import CAMPAIGN_TZ, now
@@ -178,12 +179,16 @@ def send_sms(phone, body, kind="notice", secret=None):
 
 
 def notify_persons_of_event(event_id, body, kind):
-    """Queue the same message to every person an audit event moved, with one INSERT … SELECT."""
+    """Queue a message to every person an audit event moved, with one INSERT … SELECT.
+
+    `body` is the text, or an SQL expression of the person's row (a text per window).
+    """
     at = now()
+    text = body if isinstance(body, ColumnElement) else literal(body)
     result = db.session.execute(
         insert(SmsMessage).from_select(
             ["phone", "body", "kind", "status", "created_at", "attempts", "next_attempt_at"],
-            select(Person.phone, literal(body), literal(kind), literal(QUEUED), literal(at), literal(0), literal(at))
+            select(Person.phone, text, literal(kind), literal(QUEUED), literal(at), literal(0), literal(at))
             .where(Person.last_event_id == event_id, Person.phone.is_not(None)),
         )
     )

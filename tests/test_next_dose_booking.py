@@ -4,10 +4,11 @@ import threading
 from datetime import datetime, time, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from extensions import db as _db
-from models import AppointmentSlot, Person, User, appointments, today
+from models import AppointmentSlot, AuditEvent, Person, SmsMessage, User, appointments, today
+from models.workflow import apply_transition
 
 APPOINTMENTS = "/center/appointments/"
 
@@ -114,3 +115,106 @@ def test_concurrent_next_dose_bookings_keep_to_the_interval_and_the_capacity(app
     assert sum(booked) == 20
     for day, window in windows.items():
         assert db.session.get(AppointmentSlot, window.id).booked == held.get(window.id, 0), day
+
+
+def test_a_booking_over_many_windows_is_one_transition_with_one_update(db, make_station, make_slot, make_enterprise,
+                                                                      make_persons, make_user):
+    station = make_station("集中预约接种点")
+    windows = [make_slot(station, starts_at=at(d, h), capacity=3) for d in (2, 3, 4) for h in (8, 10, 14)]
+    due = _due(make_persons, make_enterprise(), station, 25, earliest=3, latest=40)
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split())[:40])
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        outcome = appointments.book_in_phases(make_user("center"), station, Person.id.in_(due), 25, today(),
+                                              today() + timedelta(days=5), notice=lambda slot: f"{slot.id}号时段")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    # Day 2 is before everyone's first day: the six windows of days 3 and 4, three each.
+    assert outcome.booked == 18 and outcome.remaining == 7
+    assert [(slot.id, n) for slot, n in outcome.per_slot] == [(w.id, 3) for w in windows[3:]]
+    assert sum(s.startswith("UPDATE person SET") for s in statements) == 1
+    assert sum(s.startswith("INSERT INTO person_event") for s in statements) == 1
+    assert sum(s.startswith("INSERT INTO sms_message") for s in statements) == 1
+    [booking] = db.session.execute(select(AuditEvent).where(AuditEvent.action == "appoint")).scalars().all()
+    assert (booking.requested, booking.changed) == (25, 18)
+    texts = db.session.execute(select(SmsMessage.body, func.count()).group_by(SmsMessage.body)).all()
+    assert sorted(texts) == sorted((f"{w.id}号时段", 3) for w in windows[3:])
+    for window in windows:
+        assert db.session.get(AppointmentSlot, window.id).booked == len(
+            [p for p in due if db.session.get(Person, p).slot_id == window.id])
+
+
+def test_a_window_goes_first_to_those_whose_interval_closes_before_the_next(db, make_station, make_slot,
+                                                                            make_enterprise, make_persons, make_user):
+    station = make_station("先到期先约接种点")
+    day1, day3 = make_slot(station, starts_at=at(1), capacity=5), make_slot(station, starts_at=at(3), capacity=5)
+    enterprise = make_enterprise()
+    open_long = _due(make_persons, enterprise, station, 6, earliest=-10, latest=40, name="间隔尚长")
+    closing = _due(make_persons, enterprise, station, 5, earliest=-30, latest=2, name="明日截止")
+    outcome = appointments.book_in_phases(make_user("center"), station, Person.id.in_(open_long + closing), 20,
+                                          today(), today() + timedelta(days=5), notice=lambda slot: "请按时接种")
+    # By id alone day 1 would go to the first five of the longer intervals, and nobody closing
+    # on day 2 would be booked at all: ten places, ten booked.
+    assert outcome.booked == 10 and outcome.remaining == 1
+    assert _slot_of(db, closing) == [day1.id] * 5
+    assert _slot_of(db, open_long) == [day3.id] * 5 + [None]
+
+
+@pytest.mark.postgres_only
+def test_concurrent_phased_and_single_window_bookers_share_the_windows_within_capacity(
+        app, db, is_postgres, make_station, make_slot, make_enterprise, make_persons, make_user):
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL: SQLite serialises writers and hides races")
+    station = make_station("并发混合预约接种点")
+    windows = [make_slot(station, starts_at=at(d, h), capacity=8) for d in (2, 3) for h in (8, 10, 14)]
+    enterprise = make_enterprise()
+    phased = [_due(make_persons, enterprise, station, 30, earliest=2, latest=30) for _ in range(2)]
+    single = [make_persons(enterprise, 10, status="allocated", station=station) for _ in range(2)]
+    operators = [make_user("center").id for _ in range(4)]
+    station_id, window_ids = station.id, [w.id for w in windows]
+    db.session.commit()
+    barrier = threading.Barrier(4)
+    booked, errors = [], []
+
+    def book_phased(operator_id, ids):
+        actor = _db.session.get(User, operator_id)
+        target = _db.session.get(type(station), station_id)
+        barrier.wait(timeout=10)
+        return appointments.book_in_phases(actor, target, Person.id.in_(ids), 30, today(),
+                                           today() + timedelta(days=5), notice=lambda slot: "请按时接种").booked
+
+    def book_one_window(operator_id, ids):
+        actor = _db.session.get(User, operator_id)
+        window = _db.session.get(AppointmentSlot, window_ids[0])
+        barrier.wait(timeout=10)
+        return apply_transition("appoint", actor, ids=ids, slot=window).changed
+
+    def run(work, operator_id, ids):
+        try:
+            with app.app_context():
+                booked.append(work(operator_id, ids))
+                _db.session.commit()
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    jobs = [(book_phased, operators[0], phased[0]), (book_phased, operators[1], phased[1]),
+            (book_one_window, operators[2], single[0]), (book_one_window, operators[3], single[1])]
+    threads = [threading.Thread(target=run, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert errors == []
+    db.session.expire_all()
+    # 48 places, 80 people wanting them: every place taken once, none twice.
+    assert sum(booked) == 48
+    for window in windows:
+        row = db.session.get(AppointmentSlot, window.id)
+        holders = db.session.execute(select(func.count()).select_from(Person).where(
+            Person.slot_id == window.id)).scalar_one()
+        assert row.booked == holders == row.capacity
+
