@@ -1,44 +1,36 @@
 """忘记密码: 输入手机号 → 输入验证码 → 设置新密码, with a code sent by SMS.
 
-Codes are six random digits, stored only as a keyed hash, valid for five minutes and
-burnt after five wrong tries; a phone gets at most one code a minute and a few a day.
-The pages answer the same whether or not a phone belongs to an account: an unknown
-phone gets a code row (so the limits apply alike) but no message. The progress
-between the steps lives on the code's row (verified_at, reset_at): the browser's
-session holds only the row's id, so the cookie shows nothing personal and a saved
-copy of it cannot set a password a second time.
+The code follows the rules of every SMS code here (models/verification_codes.py: six digits,
+a keyed hash, five minutes, five tries, one a minute and a few a day). The pages answer the
+same whether or not a phone belongs to an account: an unknown phone gets a code row (so the
+limits apply alike) but no message. The progress between the steps lives on the code's row
+(verified_at, reset_at): the browser's session holds only the row's id, so the cookie shows
+nothing personal and a saved copy of it cannot set a password a second time.
 """
 
-import hashlib
-import hmac
-import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from admin_views.labels import ROLE_LABELS, error_text
 from extensions import db, limiter
+from models import verification_codes
 from models.audit import record_event
 from models.base import now
 from models.identity import normalise_phone, phone_error
 from models.passwords import account_context, new_password_error
 from models.sms import SmsCode
 from models.user import User
-from services import sms
+from models.verification_codes import CODE_DIGITS, CodePurpose
 
 bp = Blueprint("forgot_password", __name__)
 
 PURPOSE = "reset_password"
-CODE_DIGITS = 6
-CODE_LIFETIME = timedelta(minutes=5)
-MAX_ATTEMPTS = 5
-RESEND_INTERVAL = timedelta(minutes=1)
-DAILY_CAP = 10
 # Time allowed between entering the right code and choosing the new password.
 VERIFIED_LIFETIME = timedelta(minutes=10)
 SESSION_KEY = "password_reset"
@@ -62,10 +54,12 @@ class NewPasswordForm(FlaskForm):
 
 # ---------------------------------------------------------------- codes
 
-def hash_code(phone, code):
-    """A keyed hash of a code: useless without the app's secret key, even for 10^6 guesses."""
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"{PURPOSE}:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+# The rules of every SMS code (models/verification_codes.py); the code is bound to the phone alone.
+RESET = CodePurpose(
+    PURPOSE,
+    "【滨海新区疫苗接种】您正在找回密码，验证码{code}，5分钟内有效。如非本人操作，请忽略本短信。",
+    sms_kind="reset_code",
+)
 
 
 def accounts_with_phone(phone):
@@ -74,64 +68,14 @@ def accounts_with_phone(phone):
     ).scalars().all()
 
 
-def rate_limit_error(phone, at):
-    """Return why no code may be sent to `phone` now, or None."""
-    codes = select(func.count(SmsCode.id)).where(SmsCode.phone == phone, SmsCode.purpose == PURPOSE)
-    if db.session.execute(codes.where(SmsCode.created_at > at - RESEND_INTERVAL)).scalar_one():
-        return "获取验证码过于频繁，请1分钟后再试"
-    start_of_day = datetime.combine(at.date(), datetime.min.time())
-    if db.session.execute(codes.where(SmsCode.created_at >= start_of_day)).scalar_one() >= DAILY_CAP:
-        return "该手机号今日获取验证码次数已达上限，请明天再试"
-    return None
-
-
 def issue_code(phone):
-    """Create a code for `phone` and text it when the phone has an account; return (code row, error)."""
-    at = now()
-    error = rate_limit_error(phone, at)
-    if error:
-        return None, error
-    # A new code replaces any earlier one still open.
-    db.session.execute(
-        update(SmsCode)
-        .where(SmsCode.phone == phone, SmsCode.purpose == PURPOSE, SmsCode.used_at.is_(None))
-        .values(used_at=at)
-    )
-    code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
-    row = SmsCode(phone=phone, purpose=PURPOSE, code_hash=hash_code(phone, code), created_at=at,
-                  expires_at=at + CODE_LIFETIME, attempts=0)
-    db.session.add(row)
-    db.session.flush()
-    if accounts_with_phone(phone):
-        body = f"【滨海新区疫苗接种】您正在找回密码，验证码{code}，5分钟内有效。如非本人操作，请忽略本短信。"
-        # Through a real gateway the 短信记录 keeps the code masked (sealed until the worker sends it).
-        sms.send_sms(phone, body, kind="reset_code", secret=code)
-    return row, None
+    """A code for `phone`, texted only when the phone has an account; return (code row, error)."""
+    return verification_codes.issue_code(RESET, phone, "", send=bool(accounts_with_phone(phone)))
 
 
 def check_code(code_id, phone, code):
-    """Spend one try on a code; return None when it is right, else the message to show."""
-    at = now()
-    live = (SmsCode.id == code_id, SmsCode.phone == phone, SmsCode.purpose == PURPOSE,
-            SmsCode.used_at.is_(None))
-    # Counting the try first, in one conditional UPDATE, keeps parallel guesses within the limit.
-    counted = db.session.execute(
-        update(SmsCode).where(*live, SmsCode.attempts < MAX_ATTEMPTS, SmsCode.expires_at > at)
-        .values(attempts=SmsCode.attempts + 1)
-    ).rowcount
-    row = db.session.execute(select(SmsCode).where(SmsCode.id == code_id, SmsCode.phone == phone)).scalar_one_or_none()
-    if not counted:
-        if row is not None and row.used_at is None and row.attempts < MAX_ATTEMPTS and row.expires_at <= at:
-            return "验证码已过期，请重新获取"
-        return "验证码已失效，请重新获取"
-    if hmac.compare_digest(row.code_hash, hash_code(phone, code)):
-        used = db.session.execute(update(SmsCode).where(*live).values(used_at=at, verified_at=at)).rowcount
-        return None if used else "验证码已失效，请重新获取"
-    left = MAX_ATTEMPTS - row.attempts
-    if left <= 0:
-        row.used_at = at
-        return "验证码错误次数过多，已失效，请重新获取"
-    return f"验证码错误，还可尝试{left}次"
+    """Spend one try on a code; return None when it is right, else the FieldError saying why not."""
+    return verification_codes.check_code(RESET, code_id, phone, "", code)
 
 
 # ---------------------------------------------------------------- the steps

@@ -8,10 +8,12 @@ from PIL import Image
 from pyzbar.pyzbar import decode
 from sqlalchemy import func, select
 
+from bench.fake_sms_gateway import FakeGateway
 from models import Enterprise, User
 from models.org import TERRITORY
 from models.sms import SmsCode, SmsMessage
 from public_forms import registration
+from services.sms import deliver_batch
 from tests.conftest import sms_code_sent_to
 
 VALID_CODE = "914403001922038216"
@@ -289,3 +291,19 @@ def test_a_common_or_own_phone_password_is_refused_and_nothing_registered(client
         response = client.post("/register", data={**form, "password": guessable, "confirm": guessable})
         assert any("太容易被猜到" in m for m in messages(response)), messages(response)
     assert enterprise_count(db) == 0
+
+
+def test_through_a_real_gateway_the_phone_gets_the_code_and_the_record_shows_it_masked(client, typed, db, app,
+                                                                                     monkeypatch):
+    with FakeGateway() as gateway:
+        for key, value in (("SMS_BACKEND", "http"), ("SMS_GATEWAY_URL", gateway.url), ("SMS_GATEWAY_TOKEN", "gw"),
+                           ("SMS_FALLBACK_GATEWAY_URL", None), ("SMS_GATEWAY_TIMEOUT", 2)):
+            monkeypatch.setitem(app.config, key, value)
+        client.post("/register/code", data=typed)
+        stored = db.session.execute(select(SmsMessage).where(SmsMessage.kind == "register")).scalar_one()
+        assert "******" in stored.body and not re.search(r"验证码\d{6}", stored.body)
+        deliver_batch()
+    received = next(iter(gateway.accepted.values()))[2]
+    code = re.search(r"验证码(\d{6})", received).group(1)  # the phone reads digits, not asterisks
+    page = client.post("/register", data={**typed, "sms_code": code})
+    assert page.status_code == 302 and enterprise_count(db) == 1
