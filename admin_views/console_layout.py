@@ -4,12 +4,15 @@ The menu of a console is the same for every page of one view and every user who 
 same items: it is rendered by Flask-Admin's own macro the first time and kept, keyed by the
 console, the page's view and which items the user may reach (each item's is_accessible still
 runs on every request, so an account sees exactly the items it saw before). The URLs of
-Flask-Admin's CSS and scripts (a dozen url_for calls a page) are built once per console.
+Flask-Admin's CSS and scripts (a dozen url_for calls a page) are built once per console, and
+the blocks that list them once per console and view, with the request's CSP nonce put in.
 """
 
 from flask import current_app, request, url_for
 from jinja2 import pass_context
 from markupsafe import Markup
+
+from services.security_headers import csp_nonce
 
 # Far more than the consoles' views times the kinds of account: a full cache means something keys it oddly.
 MAX_ENTRIES = 512
@@ -52,6 +55,26 @@ def admin_static_url(admin_endpoint, filename, **kwargs):
     return _remember("static_urls", key, lambda: url_for(f"{admin_endpoint}.static", filename=filename, **kwargs))
 
 
+NONCE_SLOT = "\x00nonce\x00"  # cannot occur in rendered HTML
+
+
+@pass_context
+def flask_admin_block(context, name, parent):
+    """Flask-Admin's own `name` block (head_css, tail_js: its asset links), rendered once per console and view.
+
+    `parent` is the block's `super`; the kept copy holds a slot where each request's nonce goes.
+    """
+    view = context["admin_view"]
+    key = (request.script_root, view.admin.endpoint, name, tuple(view.extra_css or ()), tuple(view.extra_js or ()))
+    nonce = csp_nonce()
+
+    def render():
+        return str(parent()).replace(nonce, NONCE_SLOT)
+
+    return Markup(_remember("blocks", key, render).replace(NONCE_SLOT, nonce))
+
+
 def init_console_layout(app):
-    app.extensions["console_layout"] = {"menus": {}, "static_urls": {}}
-    app.jinja_env.globals.update(console_menu=console_menu, admin_static_url=admin_static_url)
+    app.extensions["console_layout"] = {"menus": {}, "static_urls": {}, "blocks": {}}
+    app.jinja_env.globals.update(console_menu=console_menu, admin_static_url=admin_static_url,
+                                 flask_admin_block=flask_admin_block)

@@ -42,3 +42,16 @@ def test_asset_links_are_the_ones_flask_admin_builds(app, make_user, login):
         jquery = url_for("center.static", filename="vendor/jquery.min.js", v="3.5.1")
     assert f'src="{jquery}"' in page
     assert 'href="/center/static/admin/css/bootstrap4/admin.css?v=1.1.1"' in page
+
+
+def test_the_kept_asset_blocks_carry_each_responses_own_nonce(app, make_user, login):
+    client = login(make_user("center"))
+    seen = set()
+    for _ in range(3):
+        response = client.get("/center/lots/")
+        [nonce] = re.findall(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"])
+        page = response.get_data(as_text=True)
+        tags = re.findall(r'<(?:script|link)\b[^>]*\bnonce="([^"]*)"', page)
+        assert len(tags) >= 10 and set(tags) == {nonce}
+        seen.add(nonce)
+    assert len(seen) == 3
