@@ -87,9 +87,7 @@ def create_card_read():
             raise
         return replay(stored, authenticated_token())
     mark_used(token)
-    # Everything the answer and the live event need is read before the commit expires the
-    # loaded rows: afterwards each would be selected again (five queries on a 5-ms budget).
-    body = read_body(read, verdict_detail(match), match.name_mismatch, dose=match.dose)
+    body = read_body(read, match.person, verdict_detail(match), match.name_mismatch, dose=match.dose)
     channel = events.station_channel(token.station_id)
     event = {"type": "card_read", "read": read.id, "verdict": read.verdict, "reader": read.reader or ""}
     db.session.commit()
@@ -135,8 +133,8 @@ def authenticated_read():
     except ApiError:
         authenticated_token()
         raise
-    row = db.session.execute(DESK_READ, {"token_hash": hash_token(value), "id_number": payload.id_number}
-                             ).one_or_none()
+    row = db.session.connection().execute(DESK_READ, {"token_hash": hash_token(value),
+                                                      "id_number": payload.id_number}).one_or_none()
     return payload, _desk_token(row), row
 
 
@@ -263,12 +261,11 @@ def replay(read, token):
     """Answer a read_id that is already stored with its stored result."""
     if read.station_id != token.station_id:
         raise ApiError(409, "read_id_conflict", "该 read_id 已被其他接种站使用")
-    return jsonify(read_body(read, "", bool(read.name_mismatch), replayed=True)), 200
+    return jsonify(read_body(read, read.person, "", bool(read.name_mismatch), replayed=True)), 200
 
 
-def read_body(read, detail, name_mismatch, replayed=False, dose=None):
+def read_body(read, person, detail, name_mismatch, replayed=False, dose=None):
     """The JSON answer: verdict, and the person, enterprise and appointment where this station may see them."""
-    person = read.person
     mine = person is not None and person.station_id == read.station_id
     label, _ = VERDICTS[read.verdict]
     body = {

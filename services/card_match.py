@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, func, insert, select
-from sqlalchemy.orm import aliased, joinedload, load_only
+from sqlalchemy.orm import aliased
 
 from extensions import db
 from models.base import now
@@ -80,7 +80,7 @@ class Dose:
 class CardMatch:
     verdict: str
     station_id: int
-    person: Person | None = None
+    person: "DeskPerson | None" = None
     detail: str = ""
     name_mismatch: bool = False
     # A status the desk should be told beside the detail (worded by the view: admin_views/labels.py).
@@ -114,23 +114,68 @@ def window_text(slot):
     return f"{slot.starts_at:%Y-%m-%d %H:%M}-{slot.ends_at:%H:%M}" if slot is not None else ""
 
 
+@dataclass(frozen=True)
+class Named:
+    """A station, enterprise or product as the desk names it."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class DeskProduct:
+    name: str
+    primary_doses: int
+
+
+@dataclass(frozen=True)
+class DeskSlot:
+    starts_at: datetime
+    ends_at: datetime
+    station: Named
+
+
+@dataclass
+class DeskPerson:
+    """What the desk reads of a person: the columns a verdict, the API's answer and the panel show.
+
+    Read by Core in the desk's one statement (an ORM Person with its four joined rows cost
+    as much again as the statement itself); attributes as on Person, read-only.
+    """
+
+    id: int
+    name: str
+    gender: str
+    id_number: str
+    age: int
+    phone: str
+    category: str
+    status: str
+    station_id: int | None
+    checked_in_at: datetime | None
+    finished_at: datetime | None
+    not_vaccinated_reason: str | None
+    product_id: int | None
+    dose_number: int
+    doses_given: int
+    next_dose_earliest: date | None
+    next_dose_latest: date | None
+    enterprise: Named
+    station: Named | None
+    slot: DeskSlot | None
+    product: DeskProduct | None
+
+
+_PERSON_COLUMNS = ("id", "name", "gender", "id_number", "age", "phone", "category", "status", "station_id",
+                   "checked_in_at", "finished_at", "not_vaccinated_reason", "product_id", "dose_number",
+                   "doses_given", "next_dose_earliest", "next_dose_latest")
+_person_station = aliased(Station, name="person_station")
+_slot = aliased(AppointmentSlot, name="person_slot")
+_slot_station = aliased(Station, name="slot_station")
+_product = aliased(VaccineProduct, name="person_product")
 # The last dose given: a correlated look-up of its id, joined with its product and station.
 _last_dose = aliased(Vaccination, name="last_dose")
 _last_product = aliased(VaccineProduct, name="last_product")
 _last_station = aliased(Station, name="last_station")
-# Only the columns a verdict, the reader API's answer and the desk's panel read: the row is
-# wide (person and four joined rows), and each column costs the driver and the ORM per read.
-_PERSON_LOADS = (
-    load_only(Person.enterprise_id, Person.name, Person.gender, Person.id_number, Person.age, Person.phone,
-              Person.category, Person.status, Person.station_id, Person.slot_id, Person.checked_in_at,
-              Person.finished_at, Person.not_vaccinated_reason, Person.product_id, Person.dose_number,
-              Person.doses_given, Person.next_dose_earliest, Person.next_dose_latest, Person.version),
-    joinedload(Person.slot).load_only(AppointmentSlot.station_id, AppointmentSlot.starts_at, AppointmentSlot.ends_at)
-    .joinedload(AppointmentSlot.station).load_only(Station.name),
-    joinedload(Person.station).load_only(Station.name),
-    joinedload(Person.enterprise).load_only(Enterprise.name),
-    joinedload(Person.product).load_only(VaccineProduct.name, VaccineProduct.primary_doses),
-)
 
 
 def _last_dose_id():
@@ -143,21 +188,46 @@ def _last_dose_id():
 def with_desk_person(statement, id_number, station_id):
     """`statement` outer-joined to the person of `id_number` with all a verdict and the desk show.
 
-    Adds the Person (slot and its station, station, enterprise, product), the last dose's
-    time, product and station, and whether `station_id` (a value or a column) gives the
-    person's product: one round trip for the whole match.
+    Adds the person's columns (person_…), their enterprise, station, slot and its station and
+    product, the last dose's time, product and station, and whether `station_id` (a value or
+    a column) gives the person's product: one round trip for the whole match.
     """
     given_here = (select(StationProduct.product_id)
                   .where(StationProduct.station_id == station_id, StationProduct.product_id == Person.product_id)
                   .exists())
-    return (statement.add_columns(Person, _last_dose.at.label("last_at"),
-                                  func.coalesce(_last_product.name, _last_dose.product_name).label("last_product"),
-                                  _last_station.name.label("last_station"), given_here.label("given_here"))
+    columns = [getattr(Person, name).label(f"person_{name}") for name in _PERSON_COLUMNS] + [
+        Enterprise.name.label("enterprise_name"), _person_station.name.label("station_name"),
+        _slot.starts_at.label("slot_starts_at"), _slot.ends_at.label("slot_ends_at"),
+        _slot_station.name.label("slot_station_name"),
+        _product.name.label("product_name"), _product.primary_doses.label("product_primary_doses"),
+        _last_dose.at.label("last_at"),
+        func.coalesce(_last_product.name, _last_dose.product_name).label("last_product"),
+        _last_station.name.label("last_station"), given_here.label("given_here")]
+    return (statement.add_columns(*columns)
             .outerjoin(Person, Person.id_number == id_number)
+            .outerjoin(Enterprise, Enterprise.id == Person.enterprise_id)
+            .outerjoin(_person_station, _person_station.id == Person.station_id)
+            .outerjoin(_slot, _slot.id == Person.slot_id)
+            .outerjoin(_slot_station, _slot_station.id == _slot.station_id)
+            .outerjoin(_product, _product.id == Person.product_id)
             .outerjoin(_last_dose, _last_dose.id == _last_dose_id())
             .outerjoin(_last_product, _last_product.id == _last_dose.product_id)
-            .outerjoin(_last_station, _last_station.id == _last_dose.station_id)
-            .options(*_PERSON_LOADS))
+            .outerjoin(_last_station, _last_station.id == _last_dose.station_id))
+
+
+def desk_person(row):
+    """The DeskPerson of a row of `with_desk_person`, or None when no person has the number."""
+    if row is None or row.person_id is None:
+        return None
+    values = row._mapping
+    slot = (DeskSlot(row.slot_starts_at, row.slot_ends_at, Named(row.slot_station_name))
+            if row.slot_starts_at is not None else None)
+    return DeskPerson(
+        **{name: values[f"person_{name}"] for name in _PERSON_COLUMNS},
+        enterprise=Named(row.enterprise_name),
+        station=Named(row.station_name) if row.station_name is not None else None,
+        slot=slot,
+        product=DeskProduct(row.product_name, row.product_primary_doses) if row.product_name is not None else None)
 
 
 # Built once: a statement's cache key is computed per object, and this one has many parts.
@@ -167,13 +237,14 @@ DESK_LOOKUP = with_desk_person(select(Station.id).select_from(Station).where(Sta
 
 def match_card(station_id, id_number, at, card_name=None):
     """Return the CardMatch of an ID number read at the station `station_id` at time `at`."""
-    row = db.session.execute(DESK_LOOKUP, {"station_id": station_id, "id_number": id_number}).one_or_none()
+    # Through the session's connection: rows of plain columns, without the ORM's result machinery.
+    row = db.session.connection().execute(DESK_LOOKUP, {"station_id": station_id, "id_number": id_number}).one_or_none()
     return match_row(station_id, row, at, card_name)
 
 
 def match_row(station_id, row, at, card_name=None):
     """The CardMatch of a row of `with_desk_person` (None: no such station)."""
-    person = row.Person if row is not None else None
+    person = desk_person(row)
     if person is None:
         return _match(station_id, UNKNOWN, None, "系统中没有此身份证号的申报记录")
     result = _verdict_of(station_id, person, at)
@@ -218,8 +289,8 @@ def store_read(match, id_number, at, *, read_id=None, reader=None, token_id=None
               "reader": reader, "id_number": id_number, "read_at": at, "received_at": now(),
               "verdict": match.verdict, "person_id": match.person.id if match.person else None,
               "name_mismatch": match.name_mismatch, **(card or {})}
-    read_pk = db.session.execute(STORE_READ, values).scalar_one()
-    return CardRead(id=read_pk, person=match.person, **values)
+    read_pk = db.session.connection().execute(STORE_READ, values).scalar_one()
+    return CardRead(id=read_pk, **values)
 
 
 def _match(station_id, verdict, person, detail):
