@@ -34,7 +34,6 @@ from models.audit import AuditEvent, PersonEvent
 from models.base import now, today
 from models.counters import status_totals
 from models.doses import GIVEN, NOT_GIVEN, Vaccination
-from models.errors import DomainError
 from models.org import AppointmentSlot, Enterprise, department_ids_under
 from models.person import Person
 from models.reservations import (
@@ -79,8 +78,17 @@ class PersonActor:
     role: str = SELF
 
 
-class WorkflowError(DomainError):
-    """A transition that cannot be applied as asked; its code is worded by admin_views/labels.ERROR_MESSAGES."""
+class WorkflowError(Exception):
+    """A transition that cannot be applied as asked.
+
+    `code` names the refusal and `params` its details; the UI words it
+    (admin_views/labels.ERROR_MESSAGES). Subclasses raised with a plain message
+    (no code) are shown as they are.
+    """
+
+    def __init__(self, code, **params):
+        super().__init__(code if not params else f"{code}: {params}")
+        self.code, self.params = code, params
 
 
 @dataclass(frozen=True)
@@ -383,6 +391,12 @@ def _open_event(transition, actor, reason, requested, station, slot):
     return event
 
 
+# Booking, moving or cancelling the appointment of someone who already had a dose stamps
+# only the appointment: the check-in and exit times (and the rest) are their last visit's,
+# kept until the next visit stamps its own (the dose itself is in its vaccination record).
+KEEPS_LAST_VISIT = frozenset({"appoint", "reschedule", "cancel_appointment", "take_up_reservation"})
+
+
 def _stage_values(transition, actor, at):
     """Stamp the stage reached and clear the stamps of stages a backward move undoes."""
     values = {}
@@ -395,6 +409,11 @@ def _stage_values(transition, actor, at):
     if stamp:
         values[f"{stamp}_at"] = at
         values[f"{stamp}_by_id"] = actor.id
+    if transition.action in KEEPS_LAST_VISIT:
+        had_a_dose = Person.doses_given > 0
+        for column, value in values.items():
+            if transition.target != APPOINTED or not column.startswith("appointed_"):
+                values[column] = case((had_a_dose, getattr(Person, column)), else_=value)
     return values
 
 

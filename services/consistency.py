@@ -71,20 +71,26 @@ def _missing_stamp_sql():
     return "SELECT id FROM person WHERE " + " OR ".join(conditions)
 
 
+# Someone who already had a dose keeps their last visit's check-in and exit times while
+# their next dose is booked (models/workflow.KEEPS_LAST_VISIT).
+LAST_VISIT = ("checked_in", "finished")
+
+
 def _stamp_beyond_status_sql():
     conditions = []
     for stamp in _stage_order():
         not_reached = [s for s in ALL_STATUSES if s not in _statuses_reaching(stamp)]
-        conditions.append(f"(status IN {_in(not_reached)} AND {stamp}_at IS NOT NULL)")
+        kept = " AND doses_given = 0" if stamp in LAST_VISIT else ""
+        conditions.append(f"(status IN {_in(not_reached)} AND {stamp}_at IS NOT NULL{kept})")
     return "SELECT id FROM person WHERE " + " OR ".join(conditions)
 
 
 def _stamp_order_sql():
     stamps = _stage_order()
-    pairs = [f"({a}_at IS NOT NULL AND {b}_at IS NOT NULL AND {a}_at > {b}_at)"
+    pairs = [f"({a}_at IS NOT NULL AND {b}_at IS NOT NULL AND {a}_at > {b}_at"
+             f"{' AND doses_given = 0' if a == 'appointed' and b in LAST_VISIT else ''})"
              for i, a in enumerate(stamps) for b in stamps[i + 1:]]
     return "SELECT id FROM person WHERE " + " OR ".join(pairs)
-
 
 
 def _counter_sql(table, keys, person_keys, where, source="person"):

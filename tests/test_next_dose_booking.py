@@ -9,6 +9,7 @@ from sqlalchemy import event, func, select
 from extensions import db as _db
 from models import AppointmentSlot, AuditEvent, Person, SmsMessage, User, appointments, today
 from models.workflow import apply_transition
+from services.consistency import run_checks
 
 APPOINTMENTS = "/center/appointments/"
 
@@ -218,3 +219,34 @@ def test_concurrent_phased_and_single_window_bookers_share_the_windows_within_ca
             Person.slot_id == window.id)).scalar_one()
         assert row.booked == holders == row.capacity
 
+
+STAMP_CHECKS = ("stage_stamp_missing", "stage_stamp_unreached", "stage_stamp_order")
+
+
+def test_booking_and_cancelling_a_next_dose_keep_the_last_visits_times(db, make_station, make_slot, make_enterprise,
+                                                                       make_persons, make_user):
+    station = make_station("留存时间接种点")
+    window = make_slot(station, starts_at=at(4), capacity=5)
+    visit = {f"{stage}_at": datetime.combine(today() - timedelta(days=30), time(8)) + timedelta(minutes=10 * i)
+             for i, stage in enumerate(("submitted", "dept_approved", "center_approved", "allocated", "appointed",
+                                        "checked_in", "finished"))}
+    due = make_persons(make_enterprise(), 2, status="due_next", station=station, dose_number=2, doses_given=1,
+                       next_dose_earliest=today() + timedelta(days=1), **visit)
+    center = make_user("center")
+    appointments.book_in_phases(center, station, Person.id.in_(due), 2, today(), today() + timedelta(days=7),
+                                notice=lambda slot: "请按时接种")
+    db.session.expire_all()
+    first, second = (db.session.get(Person, pid) for pid in due)
+    assert first.status == "appointed" and first.slot_id == window.id
+    assert (first.checked_in_at, first.finished_at) == (visit["checked_in_at"], visit["finished_at"])
+    assert first.appointed_at > visit["finished_at"] and first.allocated_at == visit["allocated_at"]
+    appointments.cancel_appointments(center, Person.id == second.id, "本人要求", notice=lambda slot, reason: "已取消")
+    db.session.expire_all()
+    second = db.session.get(Person, due[1])
+    assert second.status == "due_next"
+    assert (second.allocated_at, second.checked_in_at, second.finished_at) == (
+        visit["allocated_at"], visit["checked_in_at"], visit["finished_at"])
+    db.session.commit()
+    with db.engine.connect() as connection:
+        failing = [f.check.key for f in run_checks(connection) if f.check.key in STAMP_CHECKS and not f.ok]
+    assert failing == []
