@@ -18,6 +18,7 @@ from extensions import db
 from models.audit import record_event
 from models.base import now
 from models.doses import dose_label
+from models.exit_queue import claim_next_person, others_waiting
 from models.lots import StockError, normalise_trace_code, resolve_trace_code, trace_code_error
 from models.options import NOT_VACCINATED_REASON, option_labels
 from models.person import Person
@@ -105,16 +106,20 @@ class StationQueueView(StationView):
 
     @expose("/next")
     def next_person(self):
-        """下一位: 出站确认 of whoever has waited longest, other than the person whose form is open (`after`)."""
+        """下一位: 出站确认 of whoever has waited longest and no other nurse has taken, other than `after`."""
         after = int_arg("after")
-        query = waiting_query(current_user.station_id).limit(1)
-        person = db.session.execute(query.where(Person.id != after) if after else query).scalar_one_or_none()
-        if person is not None:
-            return redirect(url_for(".exit_form", person_id=person.id))
-        if after and self._waiting(after):
+        person_id = claim_next_person(current_user, skip=after)
+        db.session.commit()
+        if person_id is not None:
+            return redirect(url_for(".exit_form", person_id=person_id))
+        if others_waiting(current_user, skip=after):
+            flash("其余候诊人员正由其他工作人员处理", "info")
+        elif after and self._waiting(after):
             flash("候诊队列中没有其他人员", "info")
+        else:
+            flash("当前没有候诊人员", "info")
+        if after and self._waiting(after):
             return redirect(url_for(".exit_form", person_id=after))
-        flash("当前没有候诊人员", "info")
         return redirect(url_for(".index"))
 
     @expose("/<int:person_id>/")

@@ -59,6 +59,9 @@ class Person(db.Model):
     finished_at, finished_by_id = _stage_columns("finished")
 
     not_vaccinated_reason = db.Column(db.String(200))
+    # Which exit-desk nurse took this waiting person with 下一位, and when (models/exit_queue.py).
+    exit_claimed_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    exit_claimed_at = db.Column(db.DateTime)
     vaccine_product = db.Column(db.String(100))
     vaccine_lot = db.Column(db.String(50))
     signature_png = deferred(db.Column(db.LargeBinary))

@@ -219,3 +219,61 @@ def test_next_opens_whoever_waited_longest_and_never_another_stations_person(cli
     db.session.commit()
     empty = client.get(f"/station/queue/next?after={stranger}", follow_redirects=True).get_data(as_text=True)
     assert "当前没有候诊人员" in empty and "候诊队列中没有其他人员" not in empty and "孙外站" not in empty
+
+
+# ---------------------------------------------------------------- 下一位 with two exit desks
+
+def test_two_nurses_pressing_next_get_different_people_and_a_left_claim_expires(app, client, login, db, exit_desk,
+                                                                                make_user):
+    other_nurse = make_user("station", exit_desk["station"], username="xinhe_exit2")
+    second = app.test_client()
+    login(exit_desk["user"])
+    login(other_nurse, test_client=second)
+    assert client.get("/station/queue/next").headers["Location"].endswith(f"/station/queue/{exit_desk['long']}/")
+    assert second.get("/station/queue/next").headers["Location"].endswith(f"/station/queue/{exit_desk['short']}/")
+    assert second.get("/station/queue/next").headers["Location"].endswith(f"/station/queue/{exit_desk['short']}/")
+    busy = client.get(f"/station/queue/next?after={exit_desk['long']}", follow_redirects=True).get_data(as_text=True)
+    assert "其余候诊人员正由其他工作人员处理" in busy and "出站确认 · 张久等" in busy
+    # The first nurse's claim left alone past its time: the person is offered again.
+    db.session.execute(Person.__table__.update().where(Person.id == exit_desk["long"])
+                       .values(exit_claimed_at=now() - timedelta(minutes=11)))
+    db.session.commit()
+    moved_on = second.get(f"/station/queue/next?after={exit_desk['short']}")
+    assert moved_on.headers["Location"].endswith(f"/station/queue/{exit_desk['long']}/")
+
+
+@pytest.mark.postgres_only
+def test_next_pressed_at_the_same_moment_on_two_connections_claims_two_people(app, db, is_postgres, exit_desk,
+                                                                              make_user):
+    import threading
+
+    from extensions import db as _db
+    from models import User
+    from models.exit_queue import claim_next_person
+
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL: SQLite serialises writers and hides races")
+    nurses = [exit_desk["user"].id, make_user("station", exit_desk["station"], username="xinhe_exit3").id]
+    db.session.commit()
+    barrier = threading.Barrier(2)
+    claimed, errors = [], []
+
+    def press(nurse_id):
+        try:
+            with app.app_context():
+                nurse = _db.session.get(User, nurse_id)
+                barrier.wait(timeout=10)
+                claimed.append(claim_next_person(nurse))
+                # Both claims are open at once: neither may see the other's person as free.
+                barrier.wait(timeout=10)
+                _db.session.commit()
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=press, args=(nurse,)) for nurse in nurses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert sorted(claimed) == sorted([exit_desk["long"], exit_desk["short"]])
