@@ -94,16 +94,18 @@ def _stamp_order_sql():
 
 
 def _counter_sql(table, keys, person_keys, where, source="person"):
-    """Keys of counter rows that differ from the count of `source` rows, or rows counted by no counter row."""
-    actual = (f"SELECT {', '.join(f'{expr} AS {key}' for key, expr in zip(keys, person_keys))}, COUNT(*) AS actual "
+    """Keys of counter rows that differ from the count of `source` rows, or rows counted by no counter row.
+
+    Two set differences (sorted or hashed once each): a join of the counters to the
+    grouped count ran as a nested loop on SQLite (rows of one times rows of the other).
+    """
+    key_list = ", ".join(keys)
+    actual = (f"SELECT {', '.join(f'{expr} AS {key}' for key, expr in zip(keys, person_keys))}, COUNT(*) AS n "
               f"FROM {source} WHERE {where} GROUP BY {', '.join(person_keys)}")
-    same_key = " AND ".join(f"p.{key} = c.{key}" for key in keys)
-    counter_id = " || ':' || ".join(f"c.{key}" for key in keys)
-    person_id = " || ':' || ".join(f"p.{key}" for key in keys)
-    return (f"SELECT {counter_id} AS id FROM {table} c LEFT JOIN ({actual}) p ON {same_key} "
-            f"WHERE c.n <> COALESCE(p.actual, 0) "
-            f"UNION ALL SELECT {person_id} AS id FROM ({actual}) p "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} c WHERE {same_key})")
+    counted = f"SELECT {key_list}, n FROM {table}"
+    key_id = " || ':' || ".join(keys)
+    return (f"SELECT {key_id} AS id FROM ({counted} WHERE n <> 0 EXCEPT {actual}) AS wrong "
+            f"UNION SELECT {key_id} AS id FROM ({actual} EXCEPT {counted}) AS uncounted")
 
 # Each given, valid record under its dose, and once more under 'complete' when it completes the
 # course (as models/dose_counts.py counts them), with the keys of the dose counters.
