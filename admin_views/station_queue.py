@@ -22,7 +22,7 @@ from models.exit_queue import claim_next_person, others_waiting
 from models.lots import StockError, normalise_trace_code, resolve_trace_code, trace_code_error
 from models.options import NOT_VACCINATED_REASON, option_labels
 from models.person import Person
-from models.status import CHECKED_IN, NOT_VACCINATED, VACCINATED
+from models.status import CHECKED_IN, DUE_NEXT, NOT_VACCINATED, VACCINATED
 from models.vaccines import VaccineProduct, is_primary_dose, products_for_dose, station_products
 from models.workflow import WorkflowError, apply_transition, person_scope
 from services import events
@@ -276,11 +276,18 @@ class StationQueueView(StationView):
         return Response(person.signature_png, mimetype="image/png", headers={"Cache-Control": "private, no-store"})
 
     def _scoped_person(self, person_id):
-        """A waiting person of this station, or 404 (other stations' people do not exist here)."""
+        """A waiting person of this station; for one of its people no longer waiting a page saying
+        so (409); else 404 (other stations' people do not exist here)."""
         person = self._waiting(person_id)
+        if person is not None:
+            return person
+        person = db.session.execute(
+            select(Person).where(Person.id == person_id, person_scope(current_user))).scalar_one_or_none()
         if person is None:
             abort(404)
-        return person
+        page = self.render("station/exit_handled.html", person=person,
+                           finished=person.status in (VACCINATED, NOT_VACCINATED, DUE_NEXT))
+        abort(Response(page, status=409))
 
     def _waiting(self, person_id):
         """The person if waiting in this station's queue, else None."""

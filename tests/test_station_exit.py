@@ -182,8 +182,9 @@ def test_a_person_already_through_the_exit_cannot_be_confirmed_again(client, log
     url = f"/station/queue/{exit_desk['long']}/vaccinate"
     data = {"vaccine_product": "X", "vaccine_lot": "L1", "signature": png_data_url()}
     client.post(url, data=data)
-    assert client.post(url, data=data).status_code == 404
-    assert client.get(f"/station/queue/{exit_desk['long']}/").status_code == 404
+    again = client.post(url, data=data)
+    assert again.status_code == 409 and "该人员已完成出站确认（已接种" in again.get_data(as_text=True)
+    assert client.get(f"/station/queue/{exit_desk['long']}/").status_code == 409
 
 
 def test_station_sets_its_default_vaccine(client, login, db, exit_desk):
@@ -277,3 +278,26 @@ def test_next_pressed_at_the_same_moment_on_two_connections_claims_two_people(ap
         thread.join(timeout=30)
     assert errors == []
     assert sorted(claimed) == sorted([exit_desk["long"], exit_desk["short"]])
+
+
+def test_a_stale_exit_link_says_the_person_was_handled_and_leads_back_to_the_queue(client, login, db, exit_desk,
+                                                                                   make_station, make_persons):
+    login(exit_desk["user"])
+    form = {"reason": "发热(体温≥37.3℃)"}
+    assert client.post(f"/station/queue/{exit_desk['long']}/not-vaccinated", data=form).status_code == 302
+    stale = client.get(f"/station/queue/{exit_desk['long']}/")
+    page = stale.get_data(as_text=True)
+    assert stale.status_code == 409
+    assert "出站确认 · 张久等" in page and "该人员已完成出站确认（未接种" in page
+    assert 'href="/station/queue/"' in page and "返回候诊队列" in page
+    again = client.post(f"/station/queue/{exit_desk['long']}/not-vaccinated", data=form)
+    assert again.status_code == 409 and "该人员已完成出站确认" in again.get_data(as_text=True)
+    assert db.session.get(Person, exit_desk["long"]).not_vaccinated_reason == "发热(体温≥37.3℃)"
+    [appointed] = make_persons(exit_desk["enterprise"], 1, status="appointed", station=exit_desk["station"],
+                               name="周未到")
+    db.session.commit()
+    early = client.get(f"/station/queue/{appointed}/").get_data(as_text=True)
+    assert "该人员不在候诊队列中（当前状态：已预约）" in early
+    [stranger] = make_persons(exit_desk["enterprise"], 1, status="vaccinated", station=make_station("大港接种点"))
+    db.session.commit()
+    assert client.get(f"/station/queue/{stranger}/").status_code == 404
