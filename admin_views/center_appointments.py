@@ -17,8 +17,15 @@ from sqlalchemy.exc import IntegrityError
 
 from admin_views.base import RoleAccessMixin, bounded_ids, int_arg, query_args
 from admin_views.center_tree import ToolButton, TreePersonListView
-from admin_views.labels import error_text, reservation_message
-from admin_views.notices import appointment_notice, cancellation_notice, change_notice, window_text
+from admin_views.labels import error_text, reservation_message, window_cancellation_message
+from admin_views.notices import (
+    appointment_notice,
+    cancellation_notice,
+    change_notice,
+    reservation_notice,
+    reserved_notice,
+    window_text,
+)
 from extensions import db
 from models import appointments, stats
 from models.appointments import APPOINTABLE, MAX_RANGE_DAYS, BookingError, SlotNotFound
@@ -205,7 +212,7 @@ class CenterAppointmentView(TreePersonListView):
             first_day, last_day = parse_day_range(request.form.get("first_day"), request.form.get("last_day"))
             return appointments.book_in_phases(current_user, station, self.chosen_condition(),
                                                int_arg("amount", request.form), first_day, last_day,
-                                               notice=appointment_notice)
+                                               notice=appointment_notice, reserved_notice=reserved_notice)
 
         outcome = run_and_commit(operation)
         if outcome is not None:
@@ -223,7 +230,12 @@ class CenterAppointmentView(TreePersonListView):
         if request.form.get("scope") in ("all", "ticked"):
             self.cancel_and_report(self.chosen_condition)
         else:
-            self.cancel_and_report(self.window_condition)
+            outcome = run_and_commit(lambda: appointments.cancel_windows(
+                current_user, self.cancelled_windows(), request.form.get("reason"), notice=cancellation_notice,
+                reservation_notice=reservation_notice))
+            if outcome is not None:
+                flash(window_cancellation_message(outcome),
+                      "success" if outcome.cancelled or outcome.moved or outcome.lost else "warning")
         return redirect(self.next_url())
 
     def cancel_and_report(self, chosen):
@@ -238,16 +250,16 @@ class CenterAppointmentView(TreePersonListView):
         """Where to go after a cancellation: the page it came from (same site only) or the list."""
         return safe_next(request.form.get("next"), self.get_url(".index_view", **self.list_args()))
 
-    def window_condition(self):
-        """The appointed people of one window (form slot=) or of one station's day (station=, day=)."""
+    def cancelled_windows(self):
+        """The window of form slot=, or the windows of one station's day (station=, day=): what 取消 empties."""
         slot_id = int_arg("slot", request.form)
         if slot_id:
-            return appointments.appointed_in_window(slot_id)
+            return [slot_id]
         station = self.current_station()
         day = parse_day(request.form.get("day"), None)
         if station is None or day is None:
             abort(400)
-        return appointments.appointed_on_day(station.id, day)
+        return db.session.execute(appointments.slot_ids_between(station.id, day, day)).scalars().all()
 
     @expose("/reschedule", methods=("POST",))
     def change(self):
@@ -260,7 +272,8 @@ class CenterAppointmentView(TreePersonListView):
             return self.back()
         label = window_text(slot)
         result = run_and_commit(lambda: appointments.reschedule(current_user, self.chosen_condition(), slot,
-                                                                notice=change_notice))
+                                                                notice=change_notice,
+                                                                reserved_notice=reserved_notice))
         if result is not None:
             message = f"已改约 {result.changed} 人到 {label}"
             if result.skipped:

@@ -361,3 +361,14 @@ def reservation_message(reservations):
         text += (f"；另有 {reservations.unreserved} 人未能预留第2剂：本站第2剂接种间隔之内的时段名额不足。"
                  "请增加相应日期的时段或容量；这些人员完成第1剂后将列入“待续种”，届时再预约第2剂")
     return text + "。"
+
+
+def window_cancellation_message(outcome):
+    """What cancelling windows did, the dose-2 places held in them included."""
+    skipped = max(outcome.requested - outcome.cancelled, 0)
+    text = f"已取消预约 {outcome.cancelled} 人，跳过 {skipped} 人（状态已变化或无权限）"
+    if outcome.moved or outcome.lost:
+        text += (f"；另有 {outcome.moved + outcome.lost} 人在所取消时段预留了第2剂："
+                 f"{outcome.moved} 人已改到接种间隔内的其他时段，"
+                 f"{outcome.lost} 人无其他空余时段、预留已取消，均已短信通知")
+    return text

@@ -34,3 +34,17 @@ def change_notice(slot):
 def cancellation_notice(slot, reason):
     return (f"{SMS_PREFIX}您在{slot.station.name}{window_text(slot)}的接种预约已取消，"
             f"原因：{reason}。新的预约时间将另行短信通知。")
+
+
+def reserved_notice(slot):
+    """Added to a dose-1 booking's text when a dose-2 window is held for the person."""
+    return f"第2剂已为您预留：{window_text(slot)}（同一接种点），完成第1剂后即为第2剂预约。"
+
+
+def reservation_notice(slot, reason):
+    """A dose-2 window held for the person was cancelled: its replacement (`slot`), or none."""
+    if slot is None:
+        return (f"{SMS_PREFIX}您预留的第2剂接种时段已取消，原因：{reason}。接种间隔内暂无其他空余时段，"
+                f"完成第1剂后将另行短信通知第2剂预约。{self_service_link()}")
+    return (f"{SMS_PREFIX}您预留的第2剂接种时段已取消，原因：{reason}。已改为：{slot.station.name}，"
+            f"{window_text(slot)}。{self_service_link()}")

@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, select
 
 from admin_views import notices
 from admin_views.base import bounded_ids, int_arg, mask_id_number, mask_phone
-from admin_views.labels import STATUS_LABELS, error_text, reservation_message
+from admin_views.labels import STATUS_LABELS, error_text, reservation_message, window_cancellation_message
 from admin_views.station_common import StationView, current_station
 from extensions import db
 from models import appointments
@@ -166,7 +166,14 @@ class StationAppointmentView(StationView):
                     return back
                 message = appointed_message(slot, appointments.book_into_slot(
                     current_user, people, slot, notice=notices.appointment_notice,
-                    change_notice=notices.change_notice))
+                    change_notice=notices.change_notice, reserved_notice=notices.reserved_notice))
+            elif action == "cancel" and request.form.get("windows") == "day" and chosen.day:
+                # 取消当日全部预约: the day's windows are emptied, dose-2 places held in them included.
+                message = window_cancellation_message(appointments.cancel_windows(
+                    current_user, db.session.execute(appointments.slot_ids_between(
+                        station.id, chosen.day, chosen.day)).scalars().all(),
+                    request.form.get("reason", "")[:200], notice=notices.cancellation_notice,
+                    reservation_notice=notices.reservation_notice))
             elif action == "cancel":
                 requested, cancelled = appointments.cancel_appointments(
                     current_user, people, request.form.get("reason", "")[:200], notice=notices.cancellation_notice)

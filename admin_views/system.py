@@ -68,11 +68,13 @@ ACTION_LABELS = {
     "vaccine_product_created": "新增疫苗品种", "vaccine_product_updated": "修改疫苗品种",
     "station_products": "设置接种站疫苗品种", "interval_override_refused": "提前接种批准失败",
     "slots_created": "新建预约时段", "slot_capacity_changed": "修改时段容量", "slot_deleted": "删除预约时段",
+    "reservations_moved": "调整第2剂预留时段",
 }
 TARGET_LABELS = {"person": "人员", "user": "账号", "department": "审核部门", "enterprise": "企业", "sms": "短信",
                  "station": "接种站", "slot": "预约时段", "vaccine_product": "疫苗品种"}
 SMS_KIND_LABELS = {"notice": "通知", "reset_code": "找回密码验证码", "appointment": "预约通知",
                    "appointment_change": "改约通知", "appointment_cancel": "取消预约通知",
+                   "reservation_change": "第2剂预留变更通知",
                    "reminder_day_before": "前一天提醒", "reminder_hours_before": "接种前提醒"}
 SMS_STATUS_LABELS = {"queued": "待发送", "sending": "发送中", "sent": "已发送", "delivered": "已送达",
                      "failed": "发送失败"}
@@ -94,7 +96,8 @@ def status_list(view, context, model, name):
     return "、".join(STATUS_LABELS.get(status, status) for status in value.split(",")) if value else ""
 
 
-DETAIL_KEYS = {"ids": "编号", "rows": "行数", "inserted": "导入", "rejected": "未导入", "fields": "修改项",
+DETAIL_KEYS = {"moved": "已改到其他时段", "lost": "预留已取消",
+               "ids": "编号", "rows": "行数", "inserted": "导入", "rejected": "未导入", "fields": "修改项",
                "card_read": "读卡记录", "station": "接种站", "slot": "时段", "name": "名称", "xlsx rows": "导出行数",
                "created": "新建", "capacity": "容量"}
 DETAIL_PART = re.compile(r"(xlsx rows|[a-z_]+)=(\S*)")

@@ -18,11 +18,12 @@ from models.audit import record_event
 from models.base import now
 from models.org import AppointmentSlot
 from models.person import Person
-from models.reservations import Reservations
+from models.reservations import Reservations, move_out_of
 from models.status import ALLOCATED, APPOINTED, DUE_NEXT, NOT_VACCINATED
-from models.user import ADMIN, CENTER
+from models.user import ADMIN, CENTER, STATION
+from models.window_assignment import lock_windows_of
 from models.workflow import TRANSITIONS, WorkflowError, apply_transition, appoint_across_windows
-from services.sms import notify_persons_of_event
+from services.sms import notify_persons, notify_persons_of_event
 
 APPOINTABLE = tuple(sorted(TRANSITIONS["appoint"].sources))
 SLOT_MANAGERS = (CENTER, ADMIN)
@@ -217,30 +218,80 @@ def reschedule(actor, people, slot, *, notice, reserved_notice=None):
 
 
 def cancel_appointments(actor, people, reason, *, notice):
-    """Cancel the appointments of the people matching `people`, window by window; text each of them.
+    """Cancel the appointments of the people matching `people` in one transition; text each of them.
 
-    `notice(slot, reason)` is the text; it names the window, so one transition per
-    window. Returns (requested, cancelled).
+    `notice(slot, reason)` is the text naming the window they had (one per window, by CASE).
+    Returns (requested, cancelled).
     """
     reason = (reason or "").strip()
     if not reason:
         raise BookingError("cancel_reason_required")
     requested = _count(people)
-    slot_ids = db.session.execute(
-        select(Person.slot_id).where(people, Person.status == APPOINTED,
-                                     Person.slot_id.is_not(None))
-        .group_by(Person.slot_id).order_by(Person.slot_id)
-    ).scalars().all()
-    cancelled = 0
-    for slot_id in slot_ids:
-        slot = db.session.get(AppointmentSlot, slot_id)
-        text = notice(slot, reason)
-        result = apply_transition("cancel_appointment", actor, where=and_(people, Person.slot_id == slot_id),
-                                  reason=reason)
-        if result.changed:
-            notify_persons_of_event(result.event_id, text, "appointment_cancel")
-            cancelled += result.changed
-    return requested, cancelled
+    windows = db.session.execute(select(AppointmentSlot).where(AppointmentSlot.id.in_(
+        select(Person.slot_id).where(people, Person.status == APPOINTED, Person.slot_id.is_not(None))))).scalars().all()
+    texts = {w.id: notice(w, reason) for w in windows}
+    if not texts:
+        return requested, 0
+    result = apply_transition("cancel_appointment", actor, where=people, reason=reason)
+    if result.changed:
+        notify_persons_of_event(result.event_id, case(texts, value=Person.previous_slot_id), "appointment_cancel")
+    return requested, result.changed
+
+
+@dataclass
+class WindowCancellation:
+    """What cancelling windows did: appointments cancelled, dose-2 places held in them moved or lost."""
+
+    requested: int
+    cancelled: int
+    moved: int = 0
+    lost: int = 0
+
+
+def cancel_windows(actor, window_ids, reason, *, notice, reservation_notice):
+    """取消本时段/当天预约: cancel everything booked into the windows, appointments and dose-2 places.
+
+    The appointments go as cancel_appointments cancels them. Whoever holds a dose-2 place
+    in one of the windows (dose 1 booked elsewhere) is given a place in another window
+    inside their interval when one has room, else loses it; either way they are texted
+    `reservation_notice(new window or None, reason)`, and one audit event counts them.
+    Every window this touches is locked first, in one order (no deadlock with another
+    cancellation over the same windows).
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise BookingError("cancel_reason_required")
+    windows = db.session.execute(select(AppointmentSlot).where(AppointmentSlot.id.in_(window_ids))).scalars().all()
+    if len(windows) != len(set(window_ids)):
+        raise SlotNotFound(window_ids)
+    if actor.role == STATION and any(w.station_id != actor.station_id for w in windows):
+        raise BookingError("not_allowed")
+    appointed = and_(Person.slot_id.in_(window_ids), Person.status == APPOINTED)
+    holding = Person.reserved_slot_id.in_(window_ids)
+    lock_windows_of(or_(appointed, holding))
+    requested, cancelled = cancel_appointments(actor, appointed, reason, notice=notice)
+    outcome = WindowCancellation(requested, cancelled)
+    holders = db.session.execute(select(Person.id).where(holding)).scalars().all()
+    if holders:
+        outcome.moved, outcome.lost = move_out_of(holders, window_ids, windows[0].station_id)
+        _text_reservation_holders(holders, reason, reservation_notice)
+        record_event(actor, "reservations_moved", target_type="slot", reason=reason,
+                     detail=" ".join([*(f"slot={w}" for w in sorted(window_ids)), f"moved={outcome.moved}",
+                                      f"lost={outcome.lost}"]),
+                     requested=len(holders), changed=outcome.moved)
+    db.session.flush()
+    return outcome
+
+
+def _text_reservation_holders(person_ids, reason, reservation_notice):
+    """Tell each holder where their dose-2 place went (its new window), or that it is gone."""
+    people = Person.id.in_(sorted(person_ids))
+    new = db.session.execute(select(AppointmentSlot).where(AppointmentSlot.id.in_(
+        select(Person.reserved_slot_id).where(people, Person.reserved_slot_id.is_not(None))))).scalars().all()
+    lost = reservation_notice(None, reason)
+    body = case({w.id: reservation_notice(w, reason) for w in new}, value=Person.reserved_slot_id,
+                else_=literal(lost, String)) if new else literal(lost, String)
+    notify_persons(people, body, "reservation_change")
 
 
 def appointed_in_window(slot_id):

@@ -81,18 +81,23 @@ def reserve_for_booked(event_id, station_id):
     window; models/window_assignment plans the free places (the people of the earliest
     dose-1 windows first, by id within a window) and one UPDATE of persons holds them all.
     """
+    return reserve_places(Person.last_event_id == event_id, station_id)
+
+
+def reserve_places(people, station_id, excluded=()):
+    """Hold a dose-2 place for each dose-1 person of `people` holding none, outside the windows `excluded`."""
     interval = dose_two_interval(station_id)
     if interval is None:
         return Reservations()
-    waiting = and_(Person.last_event_id == event_id, Person.doses_given == 0, Person.reserved_slot_id.is_(None),
-                   Person.slot_id.is_not(None))
+    waiting = and_(people, Person.doses_given == 0, Person.reserved_slot_id.is_(None), Person.slot_id.is_not(None))
     booked = dict(db.session.execute(
         select(Person.slot_id, func.count()).where(waiting).group_by(Person.slot_id)).all())
     if not booked:
         return Reservations()
     bounds = {slot.id: _bounds(slot, interval) for slot in db.session.execute(
         select(AppointmentSlot).where(AppointmentSlot.id.in_(sorted(booked)))).scalars()}
-    places = _free_windows(station_id, min(b[0] for b in bounds.values()), max(b[1] for b in bounds.values()))
+    places = [p for p in _free_windows(station_id, min(b[0] for b in bounds.values()),
+                                       max(b[1] for b in bounds.values())) if p[0] not in excluded]
     starts = [starts_at for _, starts_at, _ in places]
     groups = {(slot_id,): Group(booked[slot_id], bisect_left(starts, low), bisect_left(starts, high) - 1)
               for slot_id, (low, high) in bounds.items()}
@@ -175,3 +180,17 @@ def inside_next_dose_window():
 
 def _count(condition):
     return db.session.execute(select(func.count()).select_from(Person).where(condition)).scalar_one()
+
+
+def move_out_of(person_ids, window_ids, station_id):
+    """The dose-2 places the people hold in windows being cancelled: moved to another window, else given up.
+
+    Another window of the station inside each holder's interval (counted from their dose-1
+    window) when one has room, never one of `window_ids`. Returns (moved, lost).
+    """
+    if not person_ids:
+        return 0, 0
+    people = Person.id.in_(sorted(person_ids))
+    release(people)
+    moved = reserve_places(people, station_id, excluded=set(window_ids)).reserved
+    return moved, len(person_ids) - moved

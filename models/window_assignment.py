@@ -129,3 +129,23 @@ def add_booked(counts):
         .values(booked=AppointmentSlot.booked + case(counts, value=AppointmentSlot.id, else_=0))
         .execution_options(synchronize_session=False)
     )
+
+
+def lock_windows_of(people):
+    """Lock, in id order, the windows the people matching `people` are booked into or hold a place in.
+
+    Taken (on PostgreSQL) before any of those people's rows change, so two operations over
+    overlapping windows queue on the first window they share instead of each holding one
+    the other needs. Windows a concurrent change gave them meanwhile are locked in a second pass.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    locked = set()
+    for _ in range(2):
+        held = select(Person.slot_id).where(people, Person.slot_id.is_not(None)).union(
+            select(Person.reserved_slot_id).where(people, Person.reserved_slot_id.is_not(None)))
+        wanted = set(db.session.execute(held).scalars()) - locked
+        if not wanted:
+            return
+        lock_windows(AppointmentSlot.id.in_(sorted(wanted)))
+        locked |= wanted

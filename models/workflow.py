@@ -59,7 +59,16 @@ from models.status import (
 )
 from models.user import ADMIN, CENTER, ENTERPRISE, REVIEW, STATION
 from models.vaccines import VaccineProduct
-from models.window_assignment import Group, add_booked, assigned, index_range, lock_windows, per_window, plan
+from models.window_assignment import (
+    Group,
+    add_booked,
+    assigned,
+    index_range,
+    lock_windows,
+    lock_windows_of,
+    per_window,
+    plan,
+)
 
 logger = logging.getLogger("binhai.workflow")
 
@@ -231,6 +240,8 @@ def apply_transition(action, actor, *, ids=None, where=None, reason=None, statio
     if limit is not None:
         eligible = Person.id.in_(select(Person.id).where(eligible).order_by(Person.id).limit(limit))
 
+    if action == "cancel_appointment":
+        lock_windows_of(eligible)
     changed = _move_rows(transition, actor, eligible, event.id, reason, station, slot and slot.id, extra, product)
     if action in ("vaccinate", "mark_not_vaccinated"):
         _write_vaccinations(transition, actor, event.id, product, extra)

@@ -183,13 +183,18 @@ def notify_persons_of_event(event_id, body, kind):
 
     `body` is the text, or an SQL expression of the person's row (a text per window).
     """
+    return notify_persons(Person.last_event_id == event_id, body, kind)
+
+
+def notify_persons(people, body, kind):
+    """Queue a message to every person matching the condition `people`, with one INSERT … SELECT."""
     at = now()
     text = body if isinstance(body, ColumnElement) else literal(body)
     result = db.session.execute(
         insert(SmsMessage).from_select(
             ["phone", "body", "kind", "status", "created_at", "attempts", "next_attempt_at"],
             select(Person.phone, text, literal(kind), literal(QUEUED), literal(at), literal(0), literal(at))
-            .where(Person.last_event_id == event_id, Person.phone.is_not(None)),
+            .where(people, Person.phone.is_not(None)),
         )
     )
     if result.rowcount:

@@ -222,7 +222,7 @@ def test_booking_form_checks_its_input(client, login, world):
 def test_a_database_refusal_while_booking_is_explained_not_a_500(client, login, world, monkeypatch):
     login(world["center"])
 
-    def overfill(actor, station, people, amount, first, last, *, notice):
+    def overfill(actor, station, people, amount, first, last, *, notice, reserved_notice=None):
         _db.session.execute(update(AppointmentSlot).where(AppointmentSlot.id == world["slots"]["t1"].id)
                             .values(booked=AppointmentSlot.capacity + 1))
         return appointments.BookingOutcome(wanted=1, booked=1)

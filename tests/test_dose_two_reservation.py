@@ -1,13 +1,15 @@
 """Booking dose 1 also reserves a dose-2 window at the same station (per product); the place follows dose 1."""
 
+import contextlib
 import threading
 from datetime import datetime, time, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from admin_views.notices import window_text
 from extensions import db as _db
-from models import AppointmentSlot, AuditEvent, Person, Station, User, appointments, today
+from models import AppointmentSlot, AuditEvent, Person, SmsMessage, Station, User, appointments, today
 from models.vaccines import seed_vaccine_products, set_station_products
 from models.workflow import apply_transition
 from services.consistency import run_checks
@@ -211,3 +213,100 @@ def test_concurrent_dose_one_bookings_never_overfill_a_dose_two_window(app, db, 
     for person in db.session.execute(select(Person).where(Person.reserved_slot_id.is_not(None))).scalars():
         gap = (db.session.get(AppointmentSlot, person.reserved_slot_id).starts_at - person.slot.starts_at).days
         assert 21 <= gap <= 56
+
+
+def _texts(db, kind):
+    return db.session.execute(select(SmsMessage.body).where(SmsMessage.kind == kind).order_by(SmsMessage.id)
+                              ).scalars().all()
+
+
+def test_the_booking_text_tells_the_reserved_dose_two_window(client, login, db, world):
+    login(world["center"])
+    db.session.commit()
+    client.post(f"{APPOINTMENTS}book?station={world['station'].id}&tab=allocated",
+                data={"amount": 6, "first_day": today().isoformat(),
+                      "last_day": (today() + timedelta(days=1)).isoformat(), "scope": "all"})
+    texts = _texts(db, "appointment")
+    assert len(texts) == 5
+    held = [t for t in texts if "第2剂已为您预留" in t]
+    assert len(held) == 4
+    assert sum(window_text(world["slots"][25]) in t for t in held) == 2
+    assert sum(window_text(world["slots"][30]) in t for t in held) == 2
+
+
+def test_cancelling_a_window_moves_or_gives_up_the_dose_two_places_held_in_it(client, login, db, world, make_slot):
+    _book(world, amount=4)
+    slots = world["slots"]
+    later = make_slot(world["station"], starts_at=at(40), capacity=1)
+    login(world["center"])
+    db.session.commit()
+    holders = [p.id for p in _people(db, world["people"]) if p.reserved_slot_id == slots[25].id]
+    page = client.post(f"{APPOINTMENTS}cancel", data={"slot": slots[25].id, "reason": "疫苗到货延迟",
+                                                      "next": "/center/slots/"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "另有 2 人在所取消时段预留了第2剂：1 人已改到接种间隔内的其他时段，1 人无其他空余时段" in page
+    # Day 30 is full; day 40 (39 days after dose 1) has one place; the other holder has none left.
+    assert sorted((p.reserved_slot_id for p in _people(db, holders)), key=lambda v: (v is None, v)) == [later.id, None]
+    assert [_booked(db, slot) for slot in (slots[25], slots[30], later)] == [0, 2, 1]
+    texts = _texts(db, "reservation_change")
+    assert len(texts) == 2 and all("疫苗到货延迟" in t for t in texts)
+    assert sum(window_text(later) in t for t in texts) == 1 and sum("暂无其他空余时段" in t for t in texts) == 1
+    event_row = db.session.execute(select(AuditEvent).where(AuditEvent.action == "reservations_moved")).scalar_one()
+    assert (event_row.requested, event_row.changed) == (2, 1)
+    assert _check_data_failures(db) == []
+
+
+@pytest.mark.postgres_only
+def test_two_days_cancelled_at_once_never_deadlock(app, db, is_postgres, make_station, make_slot, make_enterprise,
+                                                   make_persons, make_user):
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL: row locks")
+    station = make_station("并发取消接种点")
+    first = [make_slot(station, starts_at=at(1, h), capacity=5) for h in (8, 10)]
+    second = [make_slot(station, starts_at=at(25, h), capacity=5) for h in (8, 10)]
+    enterprise = make_enterprise()
+    # Day 1's people hold dose-2 places on day 25, crosswise; day 25 has dose-2 appointments of its own.
+    for window, reserved in ((first[0], second[1]), (first[1], second[0])):
+        make_persons(enterprise, 2, status="appointed", station=station, slot=window, reserved_slot_id=reserved.id)
+        reserved.booked += 2
+    for window in second:
+        make_persons(enterprise, 2, status="appointed", station=station, slot=window, doses_given=1, dose_number=2)
+    operators = [make_user("center").id for _ in range(2)]
+    days = {"first": [w.id for w in first], "second": [w.id for w in second]}
+    db.session.commit()
+    barrier, waited, errors = threading.Barrier(2), threading.local(), []
+
+    def hold_then_meet(conn, cursor, statement, *args):
+        # Each canceller, once it holds its first window, waits for the other to hold one too.
+        locking = statement.startswith("UPDATE appointment_slot") or "FOR UPDATE" in statement
+        if locking and not getattr(waited, "done", False):
+            waited.done = True
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=5)
+
+    def cancel(operator_id, window_ids):
+        try:
+            with app.app_context():
+                actor = _db.session.get(User, operator_id)
+                appointments.cancel_windows(actor, window_ids, "停电", notice=lambda slot, reason: "已取消",
+                                            reservation_notice=lambda slot, reason: "预留已变更")
+                _db.session.commit()
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    event.listen(db.engine, "after_cursor_execute", hold_then_meet)
+    try:
+        threads = [threading.Thread(target=cancel, args=(operators[i], days[key]))
+                   for i, key in enumerate(("first", "second"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", hold_then_meet)
+    assert errors == []
+    db.session.expire_all()
+    for window in first + second:
+        assert db.session.get(AppointmentSlot, window.id).booked == 0
+    assert db.session.execute(select(func.count()).select_from(Person).where(
+        Person.station_id == station.id, Person.status == "appointed")).scalar_one() == 0
