@@ -130,3 +130,20 @@ def test_the_center_dashboard_tables_are_cards_on_a_phone(phone, station_day, sc
     expect(progress.locator("td[data-label='今日 预约']")).to_have_text("2")
     expect(progress.locator("td[data-label='待预约']")).to_be_visible()
     look_at(page, screenshot, "center-dashboard")
+
+
+CENTER_LISTS = ("/center/lots/", "/center/stock/", "/center/reports/", "/center/aefi/", "/center/slots/",
+                "/center/self-cancellations/")
+
+
+def test_the_center_console_lists_are_cards_on_a_phone(phone, station_day, screenshot):
+    page = phone
+    log_in(page, "center", "phone-center")
+    for url in CENTER_LISTS:
+        page.goto(url)
+        assert page.locator("table.model-list").count(), url
+        look_at(page, screenshot, "center" + url.rstrip("/").replace("/center", "").replace("/", "-"))
+    page.goto("/center/lots/")
+    expect(cell(page, "#lot-table", "批号")).to_have_text("PH2026A")
+    page.goto("/center/aefi/")
+    expect(page.locator("#aefi-table td[data-label]").first).to_be_visible()
