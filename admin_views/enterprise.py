@@ -29,7 +29,14 @@ from sqlalchemy.exc import IntegrityError
 from admin_views.base import PersonListView, RoleAccessMixin, query_args
 from admin_views.enterprise_import import EnterpriseImportView
 from admin_views.home import FunnelHomeView
-from admin_views.labels import ENTERPRISE_FIGURE_LABELS, GENDER_LABELS, STATUS_LABELS, field_messages, figure_labels
+from admin_views.labels import (
+    ENTERPRISE_FIGURE_LABELS,
+    GENDER_LABELS,
+    STATUS_LABELS,
+    dose_label,
+    field_messages,
+    figure_labels,
+)
 from extensions import db
 from models import dose_counts, doses, persons
 from models.audit import record_event
@@ -101,7 +108,7 @@ def export_response(condition, enterprise, actor, label="人员清单"):
     statement = export_statement(and_(condition, person_scope(actor)))
     slots = doses.dose_slots(db.session.execute(select(func.max(VaccineProduct.primary_doses))).scalar() or 1)
     station_names = dict(db.session.execute(select(Station.id, Station.name)).all())
-    headers = (*EXPORT_HEADERS, *(f"{doses.dose_label(n, booster)}{column}" for n, booster in slots
+    headers = (*EXPORT_HEADERS, *(f"{dose_label(n, booster)}{column}" for n, booster in slots
                                   for column in DOSE_EXPORT_COLUMNS))
     lot_columns = tuple(len(EXPORT_HEADERS) + i * len(DOSE_EXPORT_COLUMNS) + 2 for i in range(len(slots)))
     written = [0]

@@ -12,6 +12,7 @@ from models import user as users
 from models.errors import DomainError, FieldError, plain_text, use_wording
 from models.reminders import ReminderWords, use_words
 from models.stats import FUNNEL_KEYS
+from services import card_match
 
 STATUS_LABELS = {
     s.REGISTERED: "未提交",
@@ -302,11 +303,51 @@ def field_messages(errors):
     return {key: error_text(problem) for key, problem in errors.items()}
 
 
+def dose_label(dose_number, is_booster=False):
+    """第1剂, 第2剂, … or 加强."""
+    return "加强" if is_booster else f"第{dose_number}剂"
+
+
+# The desk's verdicts (services/card_match.py): the panel's heading, and the detail line by its code.
+VERDICT_LABELS = {
+    card_match.APPOINTED_HERE: "本站已预约", card_match.WRONG_WINDOW: "时段不符",
+    card_match.OTHER_STATION: "另有预约", card_match.NOT_THIS_STATION: "非本站",
+    card_match.NOT_APPOINTED: "未预约/未分配", card_match.UNKNOWN: "未登记",
+    card_match.ALREADY_VACCINATED: "已接种", card_match.ALREADY_CHECKED_IN: "已登记，候诊中",
+    card_match.TOO_EARLY: "间隔不足",
+}
+VERDICT_DETAILS = {
+    "no_declaration": "系统中没有此身份证号的申报记录",
+    "other_station": "另有预约：{station}，{window}",
+    "not_this_station": "非本站人员，请到{station}",
+    "vaccinated_here_at": "已于{at:%Y-%m-%d %H:%M}在本站完成接种",
+    "vaccinated_here": "已在本站完成接种",
+    "vaccinated_at_station": "已在{station}完成接种",
+    "vaccinated_elsewhere": "已在其他接种站完成接种",
+    "checked_in_at": "已于{at:%H:%M}登记，正在候诊",
+    "checked_in": "已登记，正在候诊",
+    "too_early": "{dose}最早可于 {earliest:%Y-%m-%d} 接种，今日间隔不足",
+    "due_next_from": "待续种：{dose}{earliest:%Y-%m-%d} 起可接种，尚未预约",
+    "due_next": "待续种：{dose}可接种，尚未预约",
+    "appointed_now": "预约时间 {window}",
+    "appointed_other_window": "预约时间为 {window}，不是当前时段",
+    "not_vaccinated_because": "上次未接种（{reason}），需重新预约",
+    "not_vaccinated_no_reason": "上次未接种（未注明原因），需重新预约",
+    "not_vaccinated": "上次未接种，需重新预约",
+    "allocated_here": "已分配至本站，尚未预约",
+    "not_allocated": "尚未分配接种站",
+}
+
+
 def verdict_detail(match):
     """The detail line of a card read's verdict (services.card_match.CardMatch), with the status it names."""
+    params = dict(match.detail_params)
+    if "dose_number" in params:
+        params["dose"] = dose_label(params.pop("dose_number"), params.pop("booster"))
+    detail = VERDICT_DETAILS[match.detail].format(**params)
     if match.status_shown:
-        return f"当前状态：{status_label(match.status_shown)}，{match.detail}"
-    return match.detail
+        return f"当前状态：{status_label(match.status_shown)}，{detail}"
+    return detail
 
 
 # Params that are codes themselves, worded with their table before they go into the message.

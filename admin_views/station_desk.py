@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from admin_views.base import ConsoleHomeView, int_arg, mask_id_number, mask_phone
-from admin_views.labels import STATUS_LABELS, error_text, verdict_detail
+from admin_views.labels import STATUS_LABELS, VERDICT_LABELS, error_text, verdict_detail
 from admin_views.station_common import StationView, answer, current_station, wants_json
 from admin_views.station_queue import publish_queue_changed, queue_context
 from extensions import db, limiter
@@ -29,7 +29,6 @@ from services import events
 from services.card_match import (
     ALREADY_CHECKED_IN,
     TOO_EARLY,
-    VERDICTS,
     WRONG_WINDOW,
     match_card,
     record_read,
@@ -211,7 +210,7 @@ class StationDeskView(StationView, ConsoleHomeView):
         ).scalars().all()
         return [{"read": r, "masked_id": mask_id_number(r.id_number),
                  "name": r.person.name if r.person is not None and r.person.station_id == station_id else "",
-                 "label": VERDICTS[r.verdict][0] + ("·证件已过期" if r.card_expired else "")} for r in reads]
+                 "label": VERDICT_LABELS[r.verdict] + ("·证件已过期" if r.card_expired else "")} for r in reads]
 
     def _panel_context(self, read, match=None):
         """What the read panel shows now; the full ID number shown is written to the audit log."""

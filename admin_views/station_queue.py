@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from admin_views.base import int_arg, mask_id_number
-from admin_views.labels import error_text
+from admin_views.labels import dose_label, error_text
 from admin_views.station_common import StationView, answer, current_station, format_duration
 from admin_views.station_exit_lot import chosen_lot, lot_context, record_dose
 from admin_views.station_observation import publish_observation_changed
@@ -17,7 +17,6 @@ from admin_views.station_signature import SignatureError, signature_png
 from extensions import db
 from models.audit import record_event
 from models.base import now
-from models.doses import dose_label
 from models.exit_queue import claim_next_person, others_waiting
 from models.lots import StockError, normalise_trace_code, resolve_trace_code, trace_code_error
 from models.options import NOT_VACCINATED_REASON, option_labels

@@ -19,7 +19,15 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from admin_views.labels import CARD_TYPE_LABELS, GENDER_LABELS, STATUS_LABELS, error_text, verdict_detail
+from admin_views.labels import (
+    CARD_TYPE_LABELS,
+    GENDER_LABELS,
+    STATUS_LABELS,
+    VERDICT_LABELS,
+    dose_label,
+    error_text,
+    verdict_detail,
+)
 from api import ApiError, bp
 from extensions import db, limiter
 from models.base import CAMPAIGN_TZ, now
@@ -27,7 +35,7 @@ from models.identity import id_number_error, normalise_id_number
 from models.org import Station
 from models.reader import CardRead, ReaderToken, hash_token
 from services import events
-from services.card_match import VERDICTS, match_row, store_read, with_desk_person
+from services.card_match import match_row, store_read, with_desk_person
 
 MAX_BODY_BYTES = 4096
 LAST_USED_PRECISION = timedelta(minutes=1)
@@ -267,7 +275,7 @@ def replay(read, token):
 def read_body(read, person, detail, name_mismatch, replayed=False, dose=None):
     """The JSON answer: verdict, and the person, enterprise and appointment where this station may see them."""
     mine = person is not None and person.station_id == read.station_id
-    label, _ = VERDICTS[read.verdict]
+    label = VERDICT_LABELS[read.verdict]
     body = {
         "read_id": read.read_id,
         "verdict": read.verdict,
@@ -289,7 +297,7 @@ def read_body(read, person, detail, name_mismatch, replayed=False, dose=None):
                           "age": person.age, "status": person.status,
                           "status_label": STATUS_LABELS.get(person.status, "")}
         body["enterprise"] = {"name": person.enterprise.name}
-        body["dose"] = dose.as_json() if dose is not None else None
+        body["dose"] = dose.as_json(dose_label(dose.number, dose.booster)) if dose is not None else None
     if person is not None and person.slot is not None:
         body["appointment"] = {"station": person.slot.station.name,
                                "starts_at": person.slot.starts_at.isoformat(),

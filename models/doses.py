@@ -56,15 +56,6 @@ class Vaccination(db.Model):
         Index("ix_vaccination_station_at", "station_id", "at"),
     )
 
-    @property
-    def dose_label(self):
-        return dose_label(self.dose_number, self.is_booster)
-
-
-def dose_label(dose_number, is_booster=False):
-    """第1剂, 第2剂, … or 加强 (Chinese labels belong to the UI, kept here beside the one place that numbers doses)."""
-    return "加强" if is_booster else f"第{dose_number}剂"
-
 
 # ---------------------------------------------------------------- reading, for exports
 

@@ -10,7 +10,7 @@ someone was not vaccinated), and no answer to whether a name goes with the numbe
 """
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 
 from extensions import db
 from models.base import now
-from models.doses import GIVEN, VALID, Vaccination, dose_label
+from models.doses import GIVEN, VALID, Vaccination
 from models.org import AppointmentSlot, Enterprise, Station
 from models.person import Person
 from models.reader import CardRead
@@ -36,17 +36,17 @@ ALREADY_VACCINATED = "vaccinated"
 ALREADY_CHECKED_IN = "checked_in"
 TOO_EARLY = "too_early"
 
-# code -> (label shown at the desk, colour of the panel)
-VERDICTS = {
-    APPOINTED_HERE: ("本站已预约", "success"),
-    WRONG_WINDOW: ("时段不符", "warning"),
-    OTHER_STATION: ("另有预约", "warning"),
-    NOT_THIS_STATION: ("非本站", "warning"),
-    NOT_APPOINTED: ("未预约/未分配", "secondary"),
-    UNKNOWN: ("未登记", "danger"),
-    ALREADY_VACCINATED: ("已接种", "info"),
-    ALREADY_CHECKED_IN: ("已登记，候诊中", "primary"),
-    TOO_EARLY: ("间隔不足", "danger"),
+# code -> colour of the desk's panel (the words: admin_views/labels.VERDICT_LABELS)
+VERDICT_COLOURS = {
+    APPOINTED_HERE: "success",
+    WRONG_WINDOW: "warning",
+    OTHER_STATION: "warning",
+    NOT_THIS_STATION: "warning",
+    NOT_APPOINTED: "secondary",
+    UNKNOWN: "danger",
+    ALREADY_VACCINATED: "info",
+    ALREADY_CHECKED_IN: "primary",
+    TOO_EARLY: "danger",
 }
 
 # Verdicts after which the desk may check the person in (时段不符 after a confirmation).
@@ -58,7 +58,7 @@ class Dose:
     """The dose due and the last one given, as the desk shows them (only for the desk's own people)."""
 
     number: int
-    label: str
+    booster: bool
     complete: bool
     first_day: date | None
     last_day: date | None
@@ -67,8 +67,9 @@ class Dose:
     last_station: str = ""
     product_mismatch: str = ""  # the course's product, when this station does not give it
 
-    def as_json(self):
-        return {"number": self.number, "label": self.label, "complete": self.complete,
+    def as_json(self, label):
+        """The dose as the reader API answers it; `label` is its words (第2剂, 加强: the view's)."""
+        return {"number": self.number, "label": label, "complete": self.complete,
                 "first_day": self.first_day.isoformat() if self.first_day else None,
                 "last_day": self.last_day.isoformat() if self.last_day else None,
                 "last": {"at": self.last_at.isoformat(), "product": self.last_product,
@@ -81,19 +82,17 @@ class CardMatch:
     verdict: str
     station_id: int
     person: "DeskPerson | None" = None
+    # Why, as a code and its values (worded by the view: admin_views/labels.verdict_detail).
     detail: str = ""
+    detail_params: dict = field(default_factory=dict)
     name_mismatch: bool = False
     # A status the desk should be told beside the detail (worded by the view: admin_views/labels.py).
     status_shown: str | None = None
     dose: Dose | None = None
 
     @property
-    def label(self):
-        return VERDICTS[self.verdict][0]
-
-    @property
     def colour(self):
-        return VERDICTS[self.verdict][1]
+        return VERDICT_COLOURS[self.verdict]
 
     @property
     def can_check_in(self):
@@ -246,7 +245,7 @@ def match_row(station_id, row, at, card_name=None):
     """The CardMatch of a row of `with_desk_person` (None: no such station)."""
     person = desk_person(row)
     if person is None:
-        return _match(station_id, UNKNOWN, None, "系统中没有此身份证号的申报记录")
+        return _match(station_id, UNKNOWN, None, "no_declaration")
     result = _verdict_of(station_id, person, at)
     # Only for the desk's own people: elsewhere it would confirm a guessed name.
     result.name_mismatch = result.at_this_station and bool(card_name) and card_name.strip() != person.name
@@ -258,7 +257,7 @@ def match_row(station_id, row, at, card_name=None):
 def dose_of(person, row):
     """The person's dose due, their last dose given and whether the desk's station gives the course."""
     primary = is_primary_dose(person)
-    dose = Dose(number=person.dose_number, label=dose_label(person.dose_number, not primary),
+    dose = Dose(number=person.dose_number, booster=not primary,
                 complete=person.status == VACCINATED, first_day=person.next_dose_earliest,
                 last_day=person.next_dose_latest)
     if row.last_at is not None:
@@ -293,47 +292,61 @@ def store_read(match, id_number, at, *, read_id=None, reader=None, token_id=None
     return CardRead(id=read_pk, **values)
 
 
-def _match(station_id, verdict, person, detail):
-    return CardMatch(verdict, station_id, person, detail)
+def _match(station_id, verdict, person, detail, **params):
+    return CardMatch(verdict, station_id, person, detail, detail_params=params)
+
+
+def _dose_due(person):
+    return {"dose_number": person.dose_number, "booster": not is_primary_dose(person)}
 
 
 def _elsewhere(station_id, person):
     """Where a person of another station belongs, and nothing more."""
     station = person.station.name
     if person.status in (APPOINTED, CHECKED_IN) and person.slot is not None:
-        return _match(station_id, OTHER_STATION, person, f"另有预约：{station}，{window_text(person.slot)}")
-    return _match(station_id, NOT_THIS_STATION, person, f"非本站人员，请到{station}")
+        return _match(station_id, OTHER_STATION, person, "other_station", station=station,
+                      window=window_text(person.slot))
+    return _match(station_id, NOT_THIS_STATION, person, "not_this_station", station=station)
 
 
 def _verdict_of(station_id, person, at):
     here = person.station_id == station_id
     status = person.status
     if status == VACCINATED:
-        where = "本站" if here else (person.station.name if person.station else "其他接种站")
-        when = f"于{person.finished_at:%Y-%m-%d %H:%M}" if person.finished_at and here else ""
-        return _match(station_id, ALREADY_VACCINATED, person, f"已{when}在{where}完成接种")
+        if here:
+            if person.finished_at:
+                return _match(station_id, ALREADY_VACCINATED, person, "vaccinated_here_at", at=person.finished_at)
+            return _match(station_id, ALREADY_VACCINATED, person, "vaccinated_here")
+        if person.station:
+            return _match(station_id, ALREADY_VACCINATED, person, "vaccinated_at_station", station=person.station.name)
+        return _match(station_id, ALREADY_VACCINATED, person, "vaccinated_elsewhere")
     if person.station_id is not None and not here:
         return _elsewhere(station_id, person)
     if status == CHECKED_IN:
-        when = f"于{person.checked_in_at:%H:%M}" if person.checked_in_at else ""
-        return _match(station_id, ALREADY_CHECKED_IN, person, f"已{when}登记，正在候诊")
+        if person.checked_in_at:
+            return _match(station_id, ALREADY_CHECKED_IN, person, "checked_in_at", at=person.checked_in_at)
+        return _match(station_id, ALREADY_CHECKED_IN, person, "checked_in")
     if status == APPOINTED and person.next_dose_earliest and at.date() < person.next_dose_earliest:
-        label = dose_label(person.dose_number, not is_primary_dose(person))
-        return _match(station_id, TOO_EARLY, person,
-                      f"{label}最早可于 {person.next_dose_earliest:%Y-%m-%d} 接种，今日间隔不足")
+        return _match(station_id, TOO_EARLY, person, "too_early", earliest=person.next_dose_earliest,
+                      **_dose_due(person))
     if status == DUE_NEXT:
-        label = dose_label(person.dose_number, not is_primary_dose(person))
-        first = f"{person.next_dose_earliest:%Y-%m-%d} 起可接种" if person.next_dose_earliest else "可接种"
-        return _match(station_id, NOT_APPOINTED, person, f"待续种：{label}{first}，尚未预约")
+        if person.next_dose_earliest:
+            return _match(station_id, NOT_APPOINTED, person, "due_next_from", earliest=person.next_dose_earliest,
+                          **_dose_due(person))
+        return _match(station_id, NOT_APPOINTED, person, "due_next", **_dose_due(person))
     if status == APPOINTED and person.slot is not None:
         window = window_text(person.slot)
         slot = person.slot
         if slot.starts_at - grace() <= at <= slot.ends_at + grace():
-            return _match(station_id, APPOINTED_HERE, person, f"预约时间 {window}")
-        return _match(station_id, WRONG_WINDOW, person, f"预约时间为 {window}，不是当前时段")
+            return _match(station_id, APPOINTED_HERE, person, "appointed_now", window=window)
+        return _match(station_id, WRONG_WINDOW, person, "appointed_other_window", window=window)
     if status == NOT_VACCINATED:
-        reason = f"（{person.not_vaccinated_reason or '未注明原因'}）" if here else ""
-        return _match(station_id, NOT_APPOINTED, person, f"上次未接种{reason}，需重新预约")
+        if here and person.not_vaccinated_reason:
+            return _match(station_id, NOT_APPOINTED, person, "not_vaccinated_because",
+                          reason=person.not_vaccinated_reason)
+        if here:
+            return _match(station_id, NOT_APPOINTED, person, "not_vaccinated_no_reason")
+        return _match(station_id, NOT_APPOINTED, person, "not_vaccinated")
     if person.station_id is not None:
-        return _match(station_id, NOT_APPOINTED, person, "已分配至本站，尚未预约")
-    return CardMatch(NOT_APPOINTED, station_id, person, "尚未分配接种站", status_shown=status)
+        return _match(station_id, NOT_APPOINTED, person, "allocated_here")
+    return CardMatch(NOT_APPOINTED, station_id, person, "not_allocated", status_shown=status)
