@@ -85,9 +85,11 @@ STATION_COUNT = 50
 MAX_ENTERPRISES = 10_000
 PAST_DAYS, FUTURE_DAYS = 14, 15
 CHUNK = 50_000
-# A throwaway file being built: no rollback journal, no fsync, a big page cache (SQLite only).
+# A throwaway file being built: no fsync, a big page cache (SQLite only). The journal stays WAL, as
+# every connection of the app opens it (extensions.py): leaving WAL needs the file to itself, and
+# other connections (a served app, the pool) may hold it.
 BULK_TABLES = ("person", "person_event", "vaccination")  # loaded without their indexes and triggers (SQLite)
-BUILD_PRAGMAS = ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF", "PRAGMA cache_size = -500000")
+BUILD_PRAGMAS = ("PRAGMA synchronous = OFF", "PRAGMA cache_size = -500000")
 
 # The moves a person makes, each its own audit event: (key, action, from, to, stage stamped, actor kind).
 MOVES = (
