@@ -279,10 +279,11 @@ class Campaign:
                 if slot.id not in busy:
                     continue
                 arrive, served = self._minutes(5, 30), self._minutes(20, 45)
-                if day < 0 or slot.ends_at <= self.current:
-                    self.at(slot.starts_at + arrive, self.check_in, station, slot, served)
-                elif index == active:
+                # Today's active window keeps a queue even in the evening, when every window is over.
+                if index == active:
                     self._schedule_window_being_served(station, slot, arrive)
+                elif day < 0 or slot.ends_at <= self.current:
+                    self.at(slot.starts_at + arrive, self.check_in, station, slot, served)
 
     def _windows_with_people(self, windows, statuses=(APPOINTED,)):
         """Ids of `windows` someone is booked into, or holds a reserved place in (with RESERVED)."""
