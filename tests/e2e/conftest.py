@@ -86,6 +86,16 @@ def screenshot():
 
 
 @pytest.fixture
+def phone_page(browser, base_url):
+    """A page on a 375-pixel-wide touch phone."""
+    context = browser.new_context(viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True, locale="zh-CN", base_url=base_url)
+    context.set_default_timeout(10000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
 def phone_context(browser, playwright, base_url):
     context = browser.new_context(**playwright.devices["iPhone 13"], locale="zh-CN", accept_downloads=True,
                                   base_url=base_url)

@@ -21,17 +21,8 @@ def district(make_territory, make_department, make_enterprise, make_persons, mak
     db.session.commit()
 
 
-@pytest.fixture
-def phone(browser, base_url):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                  locale="zh-CN", base_url=base_url)
-    context.set_default_timeout(10000)
-    yield context.new_page()
-    context.close()
-
-
-def test_center_review_on_a_phone_shows_the_people_first_as_cards(phone, district, screenshot):
-    page = phone
+def test_center_review_on_a_phone_shows_the_people_first_as_cards(phone_page, district, screenshot):
+    page = phone_page
     log_in(page, "center", "center-phone")
     page.goto("/center/review/")
     screenshot(page, "center-review-375")
@@ -55,8 +46,8 @@ def test_center_review_on_a_phone_shows_the_people_first_as_cards(phone, distric
     page.wait_for_load_state()
 
 
-def test_the_enterprise_list_on_a_phone_is_cards_without_empty_lines(phone, district, screenshot):
-    page = phone
+def test_the_enterprise_list_on_a_phone_is_cards_without_empty_lines(phone_page, district, screenshot):
+    page = phone_page
     log_in(page, "enterprise", "tug-phone")
     page.goto("/enterprise/enterprise_persons/")
     screenshot(page, "enterprise-list-375")
@@ -69,7 +60,7 @@ def test_the_enterprise_list_on_a_phone_is_cards_without_empty_lines(phone, dist
     page.wait_for_load_state()
 
 
-def test_the_review_list_on_a_phone_starts_within_the_first_screen(phone, db, make_department, make_enterprise,
+def test_the_review_list_on_a_phone_starts_within_the_first_screen(phone_page, db, make_department, make_enterprise,
                                                                    make_persons, make_user, screenshot):
     department = make_department("区交通运输局")
     for number in range(15):  # a department with many enterprises: their panel sits above the list
@@ -77,7 +68,7 @@ def test_the_review_list_on_a_phone_starts_within_the_first_screen(phone, db, ma
                      status="submitted", name=f"司机{number + 1}")
     make_user("review", department, username="jtj-phone")
     db.session.commit()
-    page = phone
+    page = phone_page
     log_in(page, "review", "jtj-phone")
     page.goto("/review/review_persons/")
     screenshot(page, "review-list-375")

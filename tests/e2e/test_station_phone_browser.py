@@ -42,15 +42,6 @@ def station_day(db, make_station, make_enterprise, make_slot, make_persons, make
     return {"slot": morning}
 
 
-@pytest.fixture
-def phone(browser, base_url):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                  locale="zh-CN", base_url=base_url)
-    context.set_default_timeout(10000)
-    yield context.new_page()
-    context.close()
-
-
 def fits_the_phone(page):
     return page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
 
@@ -68,8 +59,8 @@ def look_at(page, screenshot, name):
     page.set_viewport_size(PHONE)
 
 
-def test_the_station_lists_are_cards_on_a_phone(phone, station_day, screenshot):
-    page = phone
+def test_the_station_lists_are_cards_on_a_phone(phone_page, station_day, screenshot):
+    page = phone_page
     log_in(page, "station", "phone-station")
 
     page.goto("/station/appointments/")
@@ -118,8 +109,8 @@ def test_the_station_lists_are_cards_on_a_phone(phone, station_day, screenshot):
     look_at(page, screenshot, "station-aefi")
 
 
-def test_the_center_dashboard_tables_are_cards_on_a_phone(phone, station_day, screenshot):
-    page = phone
+def test_the_center_dashboard_tables_are_cards_on_a_phone(phone_page, station_day, screenshot):
+    page = phone_page
     log_in(page, "center", "phone-center")
     station = page.locator(".dose-figures tr", has_text="新河街社区卫生服务中心接种点").first
     expect(station.locator("td.col-name")).to_be_visible()
@@ -136,8 +127,8 @@ CENTER_LISTS = ("/center/lots/", "/center/stock/", "/center/reports/", "/center/
                 "/center/self-cancellations/")
 
 
-def test_the_center_console_lists_are_cards_on_a_phone(phone, station_day, screenshot):
-    page = phone
+def test_the_center_console_lists_are_cards_on_a_phone(phone_page, station_day, screenshot):
+    page = phone_page
     log_in(page, "center", "phone-center")
     for url in CENTER_LISTS:
         page.goto(url)
