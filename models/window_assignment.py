@@ -131,8 +131,11 @@ def add_booked(counts):
     )
 
 
-def lock_windows_of(people):
+def lock_windows_of(people, also=()):
     """Lock, in id order, the windows the people matching `people` are booked into or hold a place in.
+
+    `also`: windows locked with theirs in the same ascending pass (the window a 改约 or a
+    booking moves them into), so no path takes a higher window before a lower one.
 
     Taken (on PostgreSQL) before any of those people's rows change, so two operations over
     overlapping windows queue on the first window they share instead of each holding one
@@ -141,10 +144,12 @@ def lock_windows_of(people):
     if db.session.get_bind().dialect.name != "postgresql":
         return
     locked = set()
+    extra = set(also)
     for _ in range(2):
         held = select(Person.slot_id).where(people, Person.slot_id.is_not(None)).union(
             select(Person.reserved_slot_id).where(people, Person.reserved_slot_id.is_not(None)))
-        wanted = set(db.session.execute(held).scalars()) - locked
+        wanted = (set(db.session.execute(held).scalars()) | extra) - locked
+        extra = set()
         if not wanted:
             return
         lock_windows(AppointmentSlot.id.in_(sorted(wanted)))

@@ -232,6 +232,10 @@ def apply_transition(action, actor, *, ids=None, where=None, reason=None, statio
     if slot is not None:
         eligible = and_(eligible, Person.station_id == slot.station_id,
                         (Person.slot_id.is_(None)) | (Person.slot_id != slot.id), inside_dose_window(slot))
+    if action in LOCKS_WINDOWS_FIRST or slot is not None:
+        # Windows before persons, in ascending id order, like every path over windows and persons:
+        # the people's windows (booked and reserved) and the one they move into, in one pass.
+        lock_windows_of(eligible, also=[slot.id] if slot is not None else ())
     reserved = None
     if slot is not None:
         wanted = _count(eligible) if limit is None else min(_count(eligible), limit)
@@ -240,8 +244,6 @@ def apply_transition(action, actor, *, ids=None, where=None, reason=None, statio
     if limit is not None:
         eligible = Person.id.in_(select(Person.id).where(eligible).order_by(Person.id).limit(limit))
 
-    if action == "cancel_appointment":
-        lock_windows_of(eligible)
     changed = _move_rows(transition, actor, eligible, event.id, reason, station, slot and slot.id, extra, product)
     if action in ("vaccinate", "mark_not_vaccinated"):
         _write_vaccinations(transition, actor, event.id, product, extra)
@@ -259,6 +261,11 @@ def apply_transition(action, actor, *, ids=None, where=None, reason=None, statio
     db.session.flush()
     _log(result, actor)
     return result
+
+
+# The actions that change windows (places given back or dose-2 places released or taken up)
+# besides persons, without a window of their own to book into.
+LOCKS_WINDOWS_FIRST = frozenset({"cancel_appointment", "vaccinate", "mark_not_vaccinated"})
 
 
 def _log(result, actor):
