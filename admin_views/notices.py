@@ -48,3 +48,24 @@ def reservation_notice(slot, reason):
                 f"完成第1剂后将另行短信通知第2剂预约。{self_service_link()}")
     return (f"{SMS_PREFIX}您预留的第2剂接种时段已取消，原因：{reason}。已改为：{slot.station.name}，"
             f"{window_text(slot)}。{self_service_link()}")
+
+
+def next_dose_appointment_notice(slot):
+    """出站确认 of dose 1: the dose-2 window held for the person is now their dose-2 appointment."""
+    station = slot.station
+    return (f"{SMS_PREFIX}您已完成第1剂接种。预留的第2剂时段已为您预约：{station.name}，时间：{window_text(slot)}，"
+            f"地址：{station.address}。请携带身份证按时前往。{self_service_link()}")
+
+
+def reservation_released_notice(slot, reason):
+    """出站确认 gave back the dose-2 window held for the person (`slot`), for `reason`."""
+    return (f"{SMS_PREFIX}您在{slot.station.name}{window_text(slot)}预留的第2剂接种时段已取消，原因：{reason}。"
+            f"第2剂预约将另行短信通知。{self_service_link()}")
+
+
+# Why 出站确认 gave a dose-2 place back, in reservation_released_notice.
+GIVEN_OUTSIDE_INTERVAL = "实际接种的疫苗品种或日期与该时段的第2剂接种间隔不符"
+
+
+def not_given_reason(reason):
+    return f"本次未接种第1剂（{reason}）"

@@ -10,11 +10,18 @@ from sqlalchemy import func, select
 
 from admin_views.base import int_arg, mask_id_number
 from admin_views.labels import dose_label, error_text
+from admin_views.notices import (
+    GIVEN_OUTSIDE_INTERVAL,
+    next_dose_appointment_notice,
+    not_given_reason,
+    reservation_released_notice,
+)
 from admin_views.station_common import StationView, answer, current_station, format_duration
 from admin_views.station_exit_lot import chosen_lot, lot_context, record_dose
 from admin_views.station_observation import publish_observation_changed
 from admin_views.station_signature import SignatureError, signature_png
 from extensions import db
+from models.appointments import reservations_held, text_reservation_outcomes
 from models.audit import record_event
 from models.base import now
 from models.exit_queue import claim_next_person, others_waiting
@@ -224,6 +231,7 @@ class StationQueueView(StationView):
 
     def _finish(self, person, action, done_message, after=None, **kwargs):
         station_id, person_id = person.station_id, person.id
+        held = reservations_held(Person.id == person_id)
         try:
             result = apply_transition(action, current_user, ids=[person.id], **kwargs)
         except WorkflowError as error:
@@ -240,6 +248,10 @@ class StationQueueView(StationView):
             except StockError as error:
                 db.session.rollback()
                 return self._invalid(person_id, lot_error=error_text(error))
+        # A dose-2 place taken up or given back here is texted, as at booking or a window's cancellation.
+        why = GIVEN_OUTSIDE_INTERVAL if action == "vaccinate" else not_given_reason(kwargs.get("reason"))
+        text_reservation_outcomes(held, taken_notice=next_dose_appointment_notice,
+                                  released_notice=lambda window: reservation_released_notice(window, why))
         db.session.commit()
         publish_queue_changed(station_id)
         if action == "vaccinate":

@@ -408,3 +408,33 @@ def delete_slot(actor, slot_id):
         raise BookingError("slot_has_bookings")
     record_event(actor, "slot_deleted", target_type="slot", target_id=slot_id, detail=f"station={station_id}")
     db.session.flush()
+
+
+# ---------------------------------------------------------------- dose-2 places at the exit desk
+
+def reservations_held(people):
+    """{person id: the dose-2 window they hold} of the people matching `people`, read before 出站确认."""
+    return dict(db.session.execute(
+        select(Person.id, Person.reserved_slot_id).where(people, Person.reserved_slot_id.is_not(None))).all())
+
+
+def text_reservation_outcomes(held, *, taken_notice, released_notice):
+    """After 出站确认 of dose 1: text each person of `held` ({person id: window}) what became of their place.
+
+    The window became their dose-2 appointment (完成接种 inside the interval): `taken_notice(window)`;
+    it was given back (未接种, or dose 1 given with another product or too late for it):
+    `released_notice(window)`. One INSERT … SELECT each, the text chosen per window by CASE.
+    Returns (taken, released) texts queued.
+    """
+    if not held:
+        return 0, 0
+    windows = db.session.execute(select(AppointmentSlot).where(AppointmentSlot.id.in_(sorted(set(held.values()))))
+                                 ).scalars().all()
+    people = Person.id.in_(sorted(held))
+    window_held = case(held, value=Person.id)
+    taken = and_(people, Person.status == APPOINTED, Person.slot_id == window_held)
+    released = and_(people, Person.reserved_slot_id.is_(None), ~taken)
+    return (notify_persons(taken, case({w.id: taken_notice(w) for w in windows}, value=Person.slot_id),
+                           "appointment"),
+            notify_persons(released, case({w.id: released_notice(w) for w in windows}, value=window_held),
+                           "reservation_change"))

@@ -310,3 +310,43 @@ def test_two_days_cancelled_at_once_never_deadlock(app, db, is_postgres, make_st
         assert db.session.get(AppointmentSlot, window.id).booked == 0
     assert db.session.execute(select(func.count()).select_from(Person).where(
         Person.station_id == station.id, Person.status == "appointed")).scalar_one() == 0
+
+
+# ---------------------------------------------------------------- texts from the exit desk
+
+def _through_the_exit_desk(client, login, db, world, form_action, data):
+    from tests.test_station_exit import png_data_url
+
+    _book(world, amount=1)
+    [pid] = world["people"][:1]
+    apply_transition("check_in", world["desk"], ids=[pid])
+    db.session.commit()
+    login(world["desk"])
+    data = {"signature": png_data_url(), **data}
+    assert client.post(f"/station/queue/{pid}/{form_action}", data=data).status_code == 302
+    return _people(db, [pid])[0]
+
+
+def test_the_exit_desk_texts_the_dose_two_appointment_its_reserved_window_became(client, login, db, world):
+    person = _through_the_exit_desk(client, login, db, world, "vaccinate",
+                                    {"product_id": world["products"][VERO].id, "vaccine_lot": "L1"})
+    assert (person.status, person.slot_id) == ("appointed", world["slots"][25].id)
+    [text] = [t for t in _texts(db, "appointment") if "已完成第1剂" in t]
+    assert window_text(world["slots"][25]) in text and "塘沽接种点" in text and "第2剂" in text
+
+
+def test_the_exit_desk_texts_a_dose_two_place_it_gives_back(client, login, db, world):
+    # CHO given: its dose 2 is 28 days later, the place held on day 25 goes back.
+    person = _through_the_exit_desk(client, login, db, world, "vaccinate",
+                                    {"product_id": world["products"][CHO].id, "vaccine_lot": "L1"})
+    assert (person.status, person.reserved_slot_id) == ("due_next", None)
+    [text] = _texts(db, "reservation_change")
+    assert window_text(world["slots"][25]) in text and "塘沽接种点" in text and "已取消" in text
+
+
+def test_the_exit_desk_texts_the_place_given_back_when_dose_one_is_not_given(client, login, db, world):
+    person = _through_the_exit_desk(client, login, db, world, "not-vaccinated", {"reason": "发热(体温≥37.3℃)"})
+    assert (person.status, person.reserved_slot_id) == ("not_vaccinated", None)
+    [text] = _texts(db, "reservation_change")
+    assert window_text(world["slots"][25]) in text and "塘沽接种点" in text and "发热(体温≥37.3℃)" in text
+    assert _texts(db, "appointment_change") == []
