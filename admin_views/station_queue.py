@@ -110,10 +110,14 @@ class StationQueueView(StationView):
         return self.render("station/_queue_panel.html", compact=request.args.get("compact") == "1",
                            **queue_context(current_user.station_id))
 
-    @expose("/next")
+    @expose("/next", methods=("POST",))
     def next_person(self):
-        """下一位: 出站确认 of whoever has waited longest and no other nurse has taken, other than `after`."""
-        after = int_arg("after")
+        """下一位: 出站确认 of whoever has waited longest and no other nurse has taken, other than `after`.
+
+        A POST with the CSRF token (a GET answers 405): it claims the person, so a link or an
+        image of another site opened in a nurse's logged-in browser must not press it.
+        """
+        after = int_arg("after", request.form)
         person_id = claim_next_person(current_user, skip=after)
         db.session.commit()
         if person_id is not None:

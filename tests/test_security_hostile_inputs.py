@@ -51,7 +51,8 @@ ACTS_ON_ONE_FIELD = {
     "admin_territories.create_view",  # a name is all a new row needs
     "enterprise_qr.rotate",  # rotates on any post
     "station_queue.defaults",  # clears the station's default product/lot when a field is empty
-    "station_queue.next_person",  # 下一位 claims the next waiting person, whatever its query says
+    # 下一位 (a POST only: a GET answers 405) claims the next waiting person, whatever its `after` says
+    "station_queue.next_person",
 }
 
 FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S | re.I)

@@ -206,20 +206,36 @@ def test_next_opens_whoever_waited_longest_and_never_another_stations_person(cli
                               checked_in_at=now() - timedelta(hours=3))
     db.session.commit()
     login(exit_desk["user"])
-    first = client.get("/station/queue/next")
+    first = client.post("/station/queue/next")
     assert first.headers["Location"].endswith(f"/station/queue/{exit_desk['long']}/")
-    after = client.get(f"/station/queue/next?after={exit_desk['long']}")
+    after = client.post("/station/queue/next", data={"after": exit_desk["long"]})
     assert after.headers["Location"].endswith(f"/station/queue/{exit_desk['short']}/")
-    alone = client.get(f"/station/queue/next?after={exit_desk['short']}")
+    alone = client.post("/station/queue/next", data={"after": exit_desk["short"]})
     assert alone.headers["Location"].endswith(f"/station/queue/{exit_desk['long']}/")
     db.session.execute(Person.__table__.update().where(Person.id == exit_desk["long"]).values(status="vaccinated"))
     db.session.commit()
-    last = client.get(f"/station/queue/next?after={exit_desk['short']}", follow_redirects=True).get_data(as_text=True)
+    last = client.post("/station/queue/next", data={"after": exit_desk["short"]},
+                       follow_redirects=True).get_data(as_text=True)
     assert "候诊队列中没有其他人员" in last and "出站确认 · 李刚到" in last
     db.session.execute(Person.__table__.update().where(Person.id == exit_desk["short"]).values(status="vaccinated"))
     db.session.commit()
-    empty = client.get(f"/station/queue/next?after={stranger}", follow_redirects=True).get_data(as_text=True)
+    empty = client.post("/station/queue/next", data={"after": stranger}, follow_redirects=True).get_data(as_text=True)
     assert "当前没有候诊人员" in empty and "候诊队列中没有其他人员" not in empty and "孙外站" not in empty
+
+
+def test_next_claims_only_on_a_post_a_get_answers_405_and_claims_nobody(client, login, db, exit_desk):
+    # A cross-site image or link opened in a logged-in nurse's browser is a GET: it must not claim.
+    login(exit_desk["user"])
+    assert client.get("/station/queue/next").status_code == 405
+    assert client.get(f"/station/queue/next?after={exit_desk['long']}").status_code == 405
+    db.session.expire_all()
+    assert db.session.get(Person, exit_desk["long"]).exit_claimed_by_id is None
+    # The pages' 下一位 is a form's button posting to it, with the CSRF token field.
+    for path in ("/station/queue/", f"/station/queue/{exit_desk['long']}/"):
+        page = client.get(path).get_data(as_text=True)
+        assert 'method="post" action="/station/queue/next"' in page and 'name="csrf_token"' in page
+        assert 'data-next-key="F2"' in page and 'href="/station/queue/next' not in page
+    assert f'name="after" value="{exit_desk["long"]}"' in page
 
 
 # ---------------------------------------------------------------- 下一位 with two exit desks
@@ -230,16 +246,17 @@ def test_two_nurses_pressing_next_get_different_people_and_a_left_claim_expires(
     second = app.test_client()
     login(exit_desk["user"])
     login(other_nurse, test_client=second)
-    assert client.get("/station/queue/next").headers["Location"].endswith(f"/station/queue/{exit_desk['long']}/")
-    assert second.get("/station/queue/next").headers["Location"].endswith(f"/station/queue/{exit_desk['short']}/")
-    assert second.get("/station/queue/next").headers["Location"].endswith(f"/station/queue/{exit_desk['short']}/")
-    busy = client.get(f"/station/queue/next?after={exit_desk['long']}", follow_redirects=True).get_data(as_text=True)
+    assert client.post("/station/queue/next").headers["Location"].endswith(f"/station/queue/{exit_desk['long']}/")
+    assert second.post("/station/queue/next").headers["Location"].endswith(f"/station/queue/{exit_desk['short']}/")
+    assert second.post("/station/queue/next").headers["Location"].endswith(f"/station/queue/{exit_desk['short']}/")
+    busy = client.post("/station/queue/next", data={"after": exit_desk["long"]},
+                       follow_redirects=True).get_data(as_text=True)
     assert "其余候诊人员正由其他工作人员处理" in busy and "出站确认 · 张久等" in busy
     # The first nurse's claim left alone past its time: the person is offered again.
     db.session.execute(Person.__table__.update().where(Person.id == exit_desk["long"])
                        .values(exit_claimed_at=now() - timedelta(minutes=11)))
     db.session.commit()
-    moved_on = second.get(f"/station/queue/next?after={exit_desk['short']}")
+    moved_on = second.post("/station/queue/next", data={"after": exit_desk["short"]})
     assert moved_on.headers["Location"].endswith(f"/station/queue/{exit_desk['long']}/")
 
 

@@ -5,9 +5,10 @@
   document.addEventListener("keydown", function (event) {
     if (event.key !== "F2" || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) { return; }
     event.preventDefault();
-    var next = document.querySelector("a[data-next-key='F2']");
+    // 下一位 is a form's button (a POST: it claims the person it opens); submitted as if clicked.
+    var next = document.querySelector("[data-next-key='F2']");
     if (next) {
-      window.location.assign(next.href);
+      next.click();
     } else {
       document.dispatchEvent(new CustomEvent("station:queue-empty"));
     }

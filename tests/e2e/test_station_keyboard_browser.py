@@ -100,7 +100,7 @@ def test_a_read_outside_its_window_asks_before_enter_checks_in(page, browser_log
 
 def test_f2_opens_the_next_person_in_the_queue_from_every_station_page(page, browser_login, desk_day, screenshot):
     open_desk(page, browser_login)
-    expect(page.get_by_role("link", name=re.compile("下一位"))).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("下一位"))).to_be_visible()
     screenshot(page, "station-desk-keys-1366")
     page.keyboard.press("F2")  # from the desk, the cursor in the ID field
     expect(page.locator("h4")).to_contain_text("出站确认 · 赵候诊")  # waiting longest
@@ -152,9 +152,9 @@ def test_the_queue_and_the_exit_page_on_a_tablet(browser, base_url, desk_day, sc
     screenshot(page, "station-queue-tablet-800")
     assert fits_sideways(page)
     assert finger_sized(rows.first.get_by_role("link", name="出站确认"))
-    assert finger_sized(page.get_by_role("link", name=re.compile("下一位")))
+    assert finger_sized(page.get_by_role("button", name=re.compile("下一位")))
 
-    page.get_by_role("link", name=re.compile("下一位")).click()
+    page.get_by_role("button", name=re.compile("下一位")).click()
     expect(page.locator("h4")).to_contain_text("出站确认 · 赵候诊")
     screenshot(page, "station-exit-tablet-800")
     assert fits_sideways(page)
