@@ -275,7 +275,9 @@ def make_persons(db):
             slot.booked += count
         db.session.flush()
         numbers = [r["id_number"] for r in rows]
-        return list(db.session.execute(select(Person.id).where(Person.id_number.in_(numbers))).scalars())
+        # In id order, the order they were inserted: tests take "the first" as booking would.
+        return list(db.session.execute(select(Person.id).where(Person.id_number.in_(numbers))
+                                       .order_by(Person.id)).scalars())
     return make
 
 
