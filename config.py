@@ -4,6 +4,8 @@ import os
 import secrets
 from pathlib import Path
 
+from services.rate_limit_storage import SCHEME as SWEPT_MEMORY  # importing it registers the scheme
+
 BASE_DIR = Path(__file__).resolve().parent
 
 
@@ -92,7 +94,7 @@ class Config:
         self.BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
         self.BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
         self.CAMPAIGN_TIMEZONE = env_str("CAMPAIGN_TIMEZONE", "Asia/Shanghai")
-        self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", self.REDIS_URL or "memory://")
+        self.RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", self.REDIS_URL or f"{SWEPT_MEMORY}://")
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = True
         # Redis down: count in process memory meanwhile instead of failing every limited request (500).

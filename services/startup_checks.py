@@ -88,7 +88,7 @@ def deployment_warnings(config, workers):
         warnings.append(f"未设置 REDIS_URL 而有 {workers} 个服务进程：刷卡等实时消息只到达同一进程的页面，"
                         "限流按进程计数 / no REDIS_URL with several server processes: live events reach only "
                         "pages served by the same process and rate limits count per process")
-    elif str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory") and workers > 1:
+    elif "memory" in str(config.get("RATELIMIT_STORAGE_URI", "")).partition(":")[0] and workers > 1:
         warnings.append("限流计数保存在进程内存中 / rate limits are counted in process memory "
                         "(RATELIMIT_STORAGE_URI): set it to the Redis URL")
     if not config.get("SESSION_COOKIE_SECURE"):
