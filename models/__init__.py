@@ -6,6 +6,7 @@ from models.audit import AuditEvent, PersonEvent, record_event
 from models.base import now, today
 from models.certificates import Certificate, CertificateDose
 from models.counters import PersonStatusCount
+from models.department_counts import DepartmentStatusCount
 from models.dose_counts import DoseCount, DoseEnterpriseTotal, DoseStationTotal
 from models.doses import Vaccination
 from models.import_file import ImportRejectFile
@@ -21,7 +22,8 @@ from models.user import User
 from models.vaccines import StationProduct, VaccineDoseRule, VaccineProduct
 
 __all__ = [
-    "AefiReport", "AppointmentSlot", "AuditEvent", "CardRead", "Certificate", "CertificateDose", "DoseCount",
+    "AefiReport", "AppointmentSlot", "AuditEvent", "CardRead", "Certificate", "CertificateDose",
+    "DepartmentStatusCount", "DoseCount",
     "DoseEnterpriseTotal", "DoseStationTotal",
     "Enterprise", "ImportRejectFile", "JobRun", "LotDoseCount", "LotPackage", "LotStock", "Observation", "OptionItem",
     "Person", "PersonEvent",

@@ -176,7 +176,7 @@ def _create_triggers(target, connection, **kw):
         connection.execute(DDL(statement.replace("%", "%%")))
 
 
-def _leave_room_on_pages(target, connection, **kw):
+def leave_room_on_pages(target, connection, **kw):
     # Room on every page, so that changing n rewrites the row in place (PostgreSQL HOT update);
     # no index holds n for the same reason. Migration 0004 does the same.
     if connection.dialect.name == "postgresql":
@@ -184,7 +184,7 @@ def _leave_room_on_pages(target, connection, **kw):
 
 
 for _table in (TABLE, StationStatusCount.__table__, VaccinationDayCount.__table__):
-    event.listen(_table, "after_create", _leave_room_on_pages)
+    event.listen(_table, "after_create", leave_room_on_pages)
 
 # create_all() (tests, a new SQLite file) gets the triggers with the person table; the
 # migration adds them by hand. Neither engine checks the counters tables exist until a trigger runs.
@@ -274,7 +274,12 @@ def vaccinations_by_day(first_day, last_day):
 # ---------------------------------------------------------------- repair
 
 def _actual_counts():
-    """{table: select of (key..., n)} counting the persons themselves, one per counter table."""
+    """{table: select of (key..., n)} counting the persons themselves, one per counter table.
+
+    The department counters come last: rebuilding the enterprise counters moves them too.
+    """
+    from models import department_counts  # it reads this module's table
+
     return {
         TABLE: select(Person.enterprise_id, Person.status, func.count())
         .group_by(Person.enterprise_id, Person.status),
@@ -283,6 +288,7 @@ def _actual_counts():
         VaccinationDayCount.__table__: select(func.date(Person.finished_at), Person.station_id, func.count())
         .where(Person.status == VACCINATED, Person.finished_at.is_not(None), Person.station_id.is_not(None))
         .group_by(func.date(Person.finished_at), Person.station_id),
+        department_counts.TABLE: department_counts.actual_counts(),
     }
 
 

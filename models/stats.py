@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import and_, func, select, true
 
 from extensions import db
+from models import department_counts
 from models.base import now, today
 from models.counters import COUNTS_TABLE, on_counters, station_status_totals, status_totals, vaccinations_by_day
 from models.dose_counts import department_doses
@@ -234,11 +235,21 @@ def persons_by_department(statuses, condition=None):
 
     A few dozen rows whatever the district's size: the tree's departments roll these up.
     """
+    if condition is None:
+        counts = {}
+        for (dept_id, _), n in department_counts.persons_by_department_and_status(statuses).items():
+            counts[dept_id] = counts.get(dept_id, 0) + n
+        return counts
     return {dept_id: int(n) for dept_id, n in _persons_grouped([Enterprise.department_id], statuses, condition)}
 
 
 def persons_by_department_and_status(statuses, condition=None):
-    """Return {(department id, status): persons}: a tree's counts and its list's tabs from one query."""
+    """Return {(department id, status): persons}: a tree's counts and its list's tabs from one query.
+
+    By statuses alone, the department counters answer (models/department_counts.py).
+    """
+    if condition is None:
+        return department_counts.persons_by_department_and_status(statuses)
     return {(dept_id, status): int(n) for dept_id, status, n
             in _persons_grouped([Enterprise.department_id], statuses, condition, by_status=True)}
 

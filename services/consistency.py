@@ -173,6 +173,12 @@ CHECKS = [
     Check("status_counters", "企业各状态人数计数器等于实际人数", "enterprise/status counters equal the counted persons",
           _counter_sql("person_status_count", ("enterprise_id", "status"), ("enterprise_id", "status"), "1 = 1"),
           "person_status_count", tables=("person_status_count",)),
+    Check("department_counters", "审核部门各状态人数计数器等于实际人数",
+          "department/status counters equal the counted persons",
+          _counter_sql("department_status_count", ("department_id", "status"), ("department_id", "status"), "1 = 1",
+                       source="(SELECT e.department_id, p.status FROM person p "
+                              "JOIN enterprise e ON e.id = p.enterprise_id) AS pd"),
+          "department_status_count", tables=("department_status_count",)),
     Check("station_counters", "接种站各状态人数计数器等于实际人数", "station/status counters equal the counted persons",
           _counter_sql("station_status_count", ("station_id", "status"), ("station_id", "status"),
                        "station_id IS NOT NULL"),

@@ -75,7 +75,9 @@ def test_rebuild_repairs_counts_written_behind_the_triggers_back(db, make_enterp
     enterprise = make_enterprise()
     make_persons(enterprise, 4)
     db.session.execute(TABLE.update().values(n=99))
-    assert mismatches() == [("person_status_count", (enterprise.id, "registered"), 99, 4)]
+    # The department's count follows the enterprise's, wrong as it is (a trigger on person_status_count).
+    assert mismatches() == [("person_status_count", (enterprise.id, "registered"), 99, 4),
+                            ("department_status_count", (enterprise.department_id, "registered"), 99, 4)]
     rebuild()
     assert mismatches() == []
 
