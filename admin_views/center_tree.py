@@ -109,7 +109,7 @@ class _Index:
         for department in self.departments:
             self.child_departments.setdefault(department.parent_id, []).append(department)
         self.own_counts = stats.persons_by_department(statuses, condition) if own_counts is None else own_counts
-        self.enterprise_totals = stats.enterprises_by_department()
+        self.with_enterprises = stats.departments_with_enterprises()
         self._subsidiaries = None
         self.person_counts = {}
 
@@ -230,7 +230,7 @@ def build_tree(statuses, selected=None, condition=None, own_counts=None):
         node = TreeNode(key, "dept", department.name, counts.get(department.id, 0),
                         open=department.id in open_departments, selected=key == selected)
         node.children = [department_node(child) for child in index.child_departments.get(department.id, ())]
-        if index.enterprise_totals.get(department.id):
+        if department.id in index.with_enterprises:
             if node.open:
                 node.children.extend(_enterprises_of(department.id, index, open_enterprises, selected))
             else:
