@@ -36,6 +36,7 @@ from models.org import Station
 from models.reader import CardRead, ReaderToken, hash_token
 from services import events
 from services.card_match import match_row, store_read, with_desk_person
+from services.desk_connection import desk_connection
 
 MAX_BODY_BYTES = 4096
 LAST_USED_PRECISION = timedelta(minutes=1)
@@ -76,25 +77,29 @@ def rate_limit():
 def create_card_read():
     if request.method != "POST":
         raise ApiError(405, "method_not_allowed", "不支持的请求方法，请用 POST", {"Allow": "POST"})
-    if not db.session().in_transaction():
-        # Each statement commits on its own: the read is one INSERT, and BEGIN and COMMIT
-        # would be two more round trips to the database on the desk's 5-ms budget.
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    payload, token, row = authenticated_read()
-    match = match_row(token.station_id, row, payload.read_at, payload.name)
-    # No look-up of read_id first: a replay is rare, and the unique read_id refuses the
-    # insert below, which then answers with the stored read (two statements a read).
-    try:
-        read = store_read(match, payload.id_number, payload.read_at, read_id=payload.read_id,
-                          reader=payload.reader or token.name or None, token_id=token.id, card=payload.card)
-    except IntegrityError:
+    # Each statement commits on its own: the read is one INSERT, and BEGIN and COMMIT would be
+    # two more round trips to the database on the desk's 5-ms budget.
+    with desk_connection() as connection:
+        payload, token, row = authenticated_read(connection)
+        match = match_row(token.station_id, row, payload.read_at, payload.name)
+        # No look-up of read_id first: a replay is rare, and the unique read_id refuses the
+        # insert below, which then answers with the stored read (two statements a read).
+        try:
+            read = store_read(match, payload.id_number, payload.read_at, read_id=payload.read_id,
+                              reader=payload.reader or token.name or None, token_id=token.id, card=payload.card,
+                              connection=connection)
+        except IntegrityError as error:
+            refused = error
+        else:
+            refused = None
+            mark_used(token, connection)
+    if refused is not None:
         # A replay of a stored read_id (or the same read twice at once): answer what was stored.
         db.session.rollback()
         stored = stored_read(payload.read_id)
         if stored is None:
-            raise
+            raise refused
         return replay(stored, authenticated_token())
-    mark_used(token)
     body = read_body(read, match.person, verdict_detail(match), match.name_mismatch, dose=match.dose)
     channel = events.station_channel(token.station_id)
     event = {"type": "card_read", "read": read.id, "verdict": read.verdict, "reader": read.reader or ""}
@@ -103,11 +108,11 @@ def create_card_read():
     return jsonify(body), 201
 
 
-def mark_used(token):
+def mark_used(token, connection):
     """Keep 最近使用 to the minute: a desk reading all day writes its token row once a minute, not per read."""
     current = now()
     if token.last_used_at is None or current - token.last_used_at >= LAST_USED_PRECISION:
-        db.session.execute(update(ReaderToken).where(ReaderToken.id == token.id).values(last_used_at=current))
+        connection.execute(update(ReaderToken).where(ReaderToken.id == token.id).values(last_used_at=current))
 
 
 @dataclass
@@ -128,7 +133,7 @@ TOKEN_LOOKUP = (select(ReaderToken.id, ReaderToken.station_id, ReaderToken.name,
 DESK_READ = with_desk_person(TOKEN_LOOKUP, bindparam("id_number"), ReaderToken.station_id)
 
 
-def authenticated_read():
+def authenticated_read(connection):
     """The validated body, the desk's token and the person of the card, in one round trip.
 
     A missing, unknown or revoked token is refused before a bad body, as if checked first.
@@ -141,8 +146,7 @@ def authenticated_read():
     except ApiError:
         authenticated_token()
         raise
-    row = db.session.connection().execute(DESK_READ, {"token_hash": hash_token(value),
-                                                      "id_number": payload.id_number}).one_or_none()
+    row = connection.execute(DESK_READ, {"token_hash": hash_token(value), "id_number": payload.id_number}).one_or_none()
     return payload, _desk_token(row), row
 
 

@@ -277,18 +277,20 @@ def record_read(station_id, id_number, at, *, card_name=None, **stored):
     return store_read(match, id_number, at, **stored), match
 
 
-def store_read(match, id_number, at, *, read_id=None, reader=None, token_id=None, card=None):
+def store_read(match, id_number, at, *, read_id=None, reader=None, token_id=None, card=None, connection=None):
     """Store the CardRead of a matched read (uncommitted) and return it.
 
     `card` holds what the card says of itself (card_type, card_valid_from, card_valid_until,
     card_long_term), as the reader agent sent it. The returned CardRead carries the stored
     values and its id but is not in the session. A read_id already stored raises IntegrityError.
+    `connection`: where to write it (the session's by default; the reader API's own pool,
+    services/desk_connection.py).
     """
     values = {"read_id": read_id or str(uuid.uuid4()), "station_id": match.station_id, "reader_token_id": token_id,
               "reader": reader, "id_number": id_number, "read_at": at, "received_at": now(),
               "verdict": match.verdict, "person_id": match.person.id if match.person else None,
               "name_mismatch": match.name_mismatch, **(card or {})}
-    read_pk = db.session.connection().execute(STORE_READ, values).scalar_one()
+    read_pk = (connection or db.session.connection()).execute(STORE_READ, values).scalar_one()
     return CardRead(id=read_pk, **values)
 
 

@@ -19,9 +19,10 @@ from extensions import db
 
 def init_connection_check(app):
     with app.app_context():
-        engine = db.engine
-    if engine.dialect.name == "postgresql":
-        event.listen(engine, "checkout", _checker(engine.dialect))
+        engines = list(db.engines.values())  # the app's, and the card reads' own (services/desk_connection.py)
+    for engine in engines:
+        if engine.dialect.name == "postgresql":
+            event.listen(engine, "checkout", _checker(engine.dialect))
 
 
 def _checker(dialect):

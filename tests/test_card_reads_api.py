@@ -283,14 +283,16 @@ def test_a_read_costs_two_statements_and_a_replay_is_caught_by_the_unique_read_i
         statements.append(statement.split()[0])
 
     token = desk["token"]
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", remember)
+    engines = list(db.engines.values())  # the app's, and on PostgreSQL the card reads' own pool
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", remember)
     try:
         first = post(client, token, payload)
         counted = list(statements)
         again = post(client, token, payload)
     finally:
-        event.remove(engine, "before_cursor_execute", remember)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", remember)
     assert first.status_code == 201 and counted == ["SELECT", "INSERT"]
     assert again.status_code == 200 and again.get_json()["replayed"] is True
     assert stored_reads(db) == 2  # the warm-up read and this one, once
@@ -375,3 +377,26 @@ def test_cli_issues_a_working_token(app, client, db, desk):
     token = result.output.strip()
     assert result.exit_code == 0 and token.startswith("rdr_")
     assert post(client, token, body(make_id_number())).status_code == 201
+
+
+@pytest.mark.postgres_only
+def test_the_reads_statements_stay_prepared_while_the_pages_roll_back(client, db, desk, is_postgres):
+    """The reader API has its own autocommit pool: a page's rollback does not drop its prepared statements
+    (psycopg forgets them on every ROLLBACK, and the read's SELECT costs more to plan than to run)."""
+    from sqlalchemy import text
+
+    from services.desk_connection import desk_engine
+
+    if not is_postgres:
+        pytest.skip("SQLite prepares nothing across statements")
+    for _ in range(8):
+        assert post(client, desk["token"], body(make_id_number())).status_code == 201
+    # A page's work on the app's pool: read in a transaction, hand the connection back (ROLLBACK).
+    db.session.execute(select(func.count()).select_from(CardRead))
+    db.session.rollback()
+    assert post(client, desk["token"], body(make_id_number())).status_code == 201
+    with desk_engine().connect() as connection:
+        prepared = connection.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+    assert any("FROM reader_token" in statement for statement in prepared), prepared
+    assert any(statement.startswith("INSERT INTO card_read") for statement in prepared), prepared
+    assert stored_reads(db) == 9
