@@ -52,11 +52,10 @@ node_modules/.installed: package.json package-lock.json
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
-# Every test runs twice: on SQLite (TEST_DATABASE_URL emptied, whatever the environment says),
-# then on PostgreSQL (TEST_DATABASE_URL).
+# Every test runs twice, on SQLite (TEST_DATABASE_URL emptied, whatever the environment says) and
+# on PostgreSQL (TEST_DATABASE_URL), the two side by side (scripts/test-both-databases.sh).
 test: system-packages $(VENV)/.installed-dev node_modules/.installed lint
-	TEST_DATABASE_URL= $(BIN)/python -m pytest -p no:cacheprovider
-	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest -p no:cacheprovider
+	./scripts/test-both-databases.sh "$(TEST_DATABASE_URL)"
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
