@@ -87,10 +87,15 @@ def postgresql_triggers():
     apply, move = FUNCTIONS
     insert, update, delete = TRIGGER_NAMES["postgresql"]["person_status_count"]
     (moved,) = TRIGGER_NAMES["postgresql"]["enterprise"]
+    # The person triggers write person_status_count with statements that often change no row (a
+    # person's phone edited): those return at once.
     counts = _function(apply, (
-        "IF TG_OP = 'INSERT' THEN\n" + _apply(_counts_of("new_rows", 1)) + "\n"
-        "ELSIF TG_OP = 'DELETE' THEN\n" + _apply(_counts_of("old_rows", -1)) + "\n"
-        "ELSE\n" + _apply(_counts_of("old_rows", -1) + " UNION ALL " + _counts_of("new_rows", 1)) + "\nEND IF;"))
+        "IF TG_OP = 'INSERT' THEN\nIF NOT EXISTS (SELECT 1 FROM new_rows) THEN RETURN NULL; END IF;\n"
+        + _apply(_counts_of("new_rows", 1)) + "\n"
+        "ELSIF TG_OP = 'DELETE' THEN\nIF NOT EXISTS (SELECT 1 FROM old_rows) THEN RETURN NULL; END IF;\n"
+        + _apply(_counts_of("old_rows", -1)) + "\n"
+        "ELSE\nIF NOT EXISTS (SELECT 1 FROM old_rows) THEN RETURN NULL; END IF;\n"
+        + _apply(_counts_of("old_rows", -1) + " UNION ALL " + _counts_of("new_rows", 1)) + "\nEND IF;"))
     moves = _function(move, _apply(_moved_enterprises("o", -1) + " UNION ALL " + _moved_enterprises("w", 1)))
     return (
         counts,

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, inspect, text
 from app import create_app
 from extensions import db
 from models.counters import trigger_ddl
+from models.department_counts import trigger_ddl as department_trigger_ddl
 
 VERSIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
 APP_PACKAGES = {"models", "services", "admin_views", "public_forms", "api", "app", "extensions", "config", "cli"}
@@ -43,6 +44,8 @@ def test_migrations_reach_the_models_schema(database_url, tmp_path):
         assert differences == []
         assert {"person", "enterprise", "appointment_slot", "audit_event", "person_event"} <= tables
         assert _migrated_triggers(url) == _model_triggers(url), "the counters' triggers changed without a migration"
+        assert _migrated_department_triggers(url) == _model_department_triggers(url), \
+            "the department counters' triggers changed without a migration"
     finally:
         if cleanup:
             engine, schema = cleanup
@@ -74,6 +77,36 @@ def _migrated_triggers(url):
                 return names, body.strip()
             return sorted(connection.execute(text(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'person'")).all())
+    finally:
+        engine.dispose()
+
+
+def _model_department_triggers(url):
+    """What models/department_counts.py would create: trigger names and function bodies, or the SQLite SQL."""
+    statements = department_trigger_ddl("postgresql" if url.startswith("postgresql") else "sqlite")
+    if url.startswith("postgresql"):
+        bodies = sorted(re.search(r"\$\$(.*)\$\$", s, re.S).group(1).strip() for s in statements if "$$" in s)
+        names = sorted(re.search(r"CREATE TRIGGER (\w+)", s).group(1) for s in statements if "$$" not in s)
+        return names, bodies
+    return sorted((re.search(r"CREATE TRIGGER (\w+)", s).group(1), s) for s in statements)
+
+
+def _migrated_department_triggers(url):
+    engine = create_engine(url)
+    tables = ("person_status_count", "enterprise")
+    try:
+        with engine.connect() as connection:
+            if url.startswith("postgresql"):
+                names = sorted(connection.execute(text(
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid IN ('person_status_count'::regclass, "
+                    "'enterprise'::regclass) AND NOT tgisinternal")).scalars())
+                bodies = sorted(body.strip() for body in connection.execute(text(
+                    "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                    "WHERE p.proname IN ('department_counts_apply', 'department_counts_move') "
+                    "AND n.nspname = current_schema()")).scalars())
+                return names, bodies
+            return sorted(tuple(row) for row in connection.execute(text(
+                f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN {tables}")).all())
     finally:
         engine.dispose()
 

@@ -23,6 +23,7 @@ depends_on = None
 POSTGRESQL = ('CREATE OR REPLACE FUNCTION department_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$\n'
  'BEGIN\n'
  "IF TG_OP = 'INSERT' THEN\n"
+ 'IF NOT EXISTS (SELECT 1 FROM new_rows) THEN RETURN NULL; END IF;\n'
  'PERFORM 1 FROM department_status_count c JOIN (SELECT department_id, status, sum(k) AS k FROM (SELECT '
  'e.department_id, r.status, 1 * r.n AS k FROM new_rows r JOIN enterprise e ON e.id = r.enterprise_id) AS m GROUP BY '
  'department_id, status HAVING sum(k) <> 0) d ON c.department_id = d.department_id AND c.status = d.status ORDER BY '
@@ -36,6 +37,7 @@ POSTGRESQL = ('CREATE OR REPLACE FUNCTION department_counts_apply() RETURNS trig
  'enterprise e ON e.id = r.enterprise_id) AS m GROUP BY department_id, status HAVING sum(k) <> 0) d WHERE k > 0 '
  'ORDER BY department_id, status ON CONFLICT (department_id, status) DO UPDATE SET n = c.n + EXCLUDED.n;\n'
  "ELSIF TG_OP = 'DELETE' THEN\n"
+ 'IF NOT EXISTS (SELECT 1 FROM old_rows) THEN RETURN NULL; END IF;\n'
  'PERFORM 1 FROM department_status_count c JOIN (SELECT department_id, status, sum(k) AS k FROM (SELECT '
  'e.department_id, r.status, -1 * r.n AS k FROM old_rows r JOIN enterprise e ON e.id = r.enterprise_id) AS m GROUP '
  'BY department_id, status HAVING sum(k) <> 0) d ON c.department_id = d.department_id AND c.status = d.status ORDER '
@@ -49,6 +51,7 @@ POSTGRESQL = ('CREATE OR REPLACE FUNCTION department_counts_apply() RETURNS trig
  'enterprise e ON e.id = r.enterprise_id) AS m GROUP BY department_id, status HAVING sum(k) <> 0) d WHERE k > 0 '
  'ORDER BY department_id, status ON CONFLICT (department_id, status) DO UPDATE SET n = c.n + EXCLUDED.n;\n'
  'ELSE\n'
+ 'IF NOT EXISTS (SELECT 1 FROM old_rows) THEN RETURN NULL; END IF;\n'
  'PERFORM 1 FROM department_status_count c JOIN (SELECT department_id, status, sum(k) AS k FROM (SELECT '
  'e.department_id, r.status, -1 * r.n AS k FROM old_rows r JOIN enterprise e ON e.id = r.enterprise_id UNION ALL '
  'SELECT e.department_id, r.status, 1 * r.n AS k FROM new_rows r JOIN enterprise e ON e.id = r.enterprise_id) AS m '
