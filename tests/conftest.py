@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from flask import g, has_request_context, request
-from sqlalchemy import create_engine, event, insert, select, text
+from sqlalchemy import create_engine, event, exists, insert, select, text
 from sqlalchemy.orm import Session
 
 from app import create_app
@@ -143,8 +143,18 @@ def db(app):
         yield _db
         _db.session.rollback()
         _db.session.remove()
-        with _db.engine.begin() as connection:
-            for table in reversed(_db.metadata.sorted_tables):
+        empty_every_table()
+
+
+def empty_every_table():
+    """Delete the rows of every table that has any, dependents first: one SELECT asks which have rows
+    (a test leaves a handful of the sixty tables with rows; a DELETE per table cost more than most tests)."""
+    tables = list(reversed(_db.metadata.sorted_tables))
+    with _db.engine.begin() as connection:
+        has_rows = connection.execute(select(*(exists().select_from(t).label(f"t{i}")
+                                               for i, t in enumerate(tables)))).one()
+        for table, filled in zip(tables, has_rows):
+            if filled:
                 connection.execute(table.delete())
 
 
