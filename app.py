@@ -12,7 +12,7 @@ from config import Config, instance_dir
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 from public_forms.expired_session import expired_form_page
 from services.connection_check import init_connection_check
-from services.desk_connection import configure_desk_bind, dispose_with_the_apps_engine
+from services.desk_connection import init_desk_engine
 from services.input_hygiene import init_input_hygiene
 from services.request_log import init_request_log
 from services.security_headers import init_security_headers
@@ -44,9 +44,8 @@ def init_logging(app):
 
 
 def init_extensions(app):
-    configure_desk_bind(app.config)
     db.init_app(app)
-    dispose_with_the_apps_engine(app)
+    init_desk_engine(app)
     init_connection_check(app)
     migrate.init_app(app, db, compare_type=True, render_as_batch=True)
     login_manager.init_app(app)

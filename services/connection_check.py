@@ -19,8 +19,8 @@ from extensions import db
 
 def init_connection_check(app):
     with app.app_context():
-        engines = list(db.engines.values())  # the app's, and the card reads' own (services/desk_connection.py)
-    for engine in engines:
+        engines = [db.engine, app.extensions.get("desk_engine")]  # the card reads' own: services/desk_connection.py
+    for engine in filter(None, engines):
         if engine.dialect.name == "postgresql":
             event.listen(engine, "checkout", _checker(engine.dialect))
 

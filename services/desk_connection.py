@@ -1,4 +1,4 @@
-"""The card reads' own connections to PostgreSQL: an autocommit pool of their own (bind `desk`).
+"""The card reads' own connections to PostgreSQL: an autocommit pool of their own (app.extensions["desk_engine"]).
 
 A card read is two statements, its desk's whole budget a few milliseconds, and psycopg keeps
 the read's statements prepared on a connection only until that connection next rolls a
@@ -12,34 +12,30 @@ cache: there the read runs on the request's session, each statement committing o
 
 from contextlib import contextmanager
 
-from sqlalchemy import event
+from flask import current_app
+from sqlalchemy import create_engine, event
 
 from extensions import db
 
-DESK_BIND = "desk"
+# Its own engine, not an SQLALCHEMY_BINDS entry: a bind adds a metadata to the shared `db` that
+# every other app (on SQLite, without the bind) would then be asked to create and drop.
 DESK_POOL = {"isolation_level": "AUTOCOMMIT", "pool_size": 2, "max_overflow": 8, "pool_use_lifo": True}
 
 
-def configure_desk_bind(config):
-    """Add the desk bind to SQLALCHEMY_BINDS when the database is PostgreSQL (before db.init_app)."""
-    url = str(config.get("SQLALCHEMY_DATABASE_URI") or "")
-    if not url.startswith("postgresql"):
-        return
-    config["SQLALCHEMY_BINDS"] = {**(config.get("SQLALCHEMY_BINDS") or {}), DESK_BIND: {"url": url, **DESK_POOL}}
-
-
-def dispose_with_the_apps_engine(app):
-    """Close the desk pool whenever the app's engine is disposed (before a fork, a restore, a test's end)."""
+def init_desk_engine(app):
+    """Give a PostgreSQL app the desk pool, disposed whenever the app's engine is (a fork, a restore, a test)."""
     with app.app_context():
-        engines = db.engines
-        main, desk = engines[None], engines.get(DESK_BIND)
-    if desk is not None:
-        event.listen(main, "engine_disposed", lambda _engine: desk.dispose())
+        main = db.engine
+    if main.dialect.name != "postgresql":
+        return
+    desk = create_engine(main.url, **{**app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), **DESK_POOL})
+    app.extensions["desk_engine"] = desk
+    event.listen(main, "engine_disposed", lambda _engine: desk.dispose())
 
 
 def desk_engine():
     """The desk pool's engine, or None where there is none (SQLite)."""
-    return db.engines.get(DESK_BIND)
+    return current_app.extensions.get("desk_engine")
 
 
 @contextmanager

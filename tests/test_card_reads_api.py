@@ -283,7 +283,7 @@ def test_a_read_costs_two_statements_and_a_replay_is_caught_by_the_unique_read_i
         statements.append(statement.split()[0])
 
     token = desk["token"]
-    engines = list(db.engines.values())  # the app's, and on PostgreSQL the card reads' own pool
+    engines = [e for e in (db.engine, app.extensions.get("desk_engine")) if e is not None]  # + the desk pool
     for engine in engines:
         event.listen(engine, "before_cursor_execute", remember)
     try:
