@@ -130,11 +130,14 @@ def test_a_dose_read_costs_one_select_and_the_insert_and_shows_the_last_valid_do
     assert read().status_code == 201  # 最近使用 written once
     statements = []
     remember = lambda conn, cursor, statement, *rest: statements.append(statement.split()[0])  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", remember)
+    engines = [e for e in (db.engine, app.extensions.get("desk_engine")) if e is not None]  # + the desk pool
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", remember)
     try:
         answer = read().get_json()
     finally:
-        event.remove(db.engine, "before_cursor_execute", remember)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", remember)
     assert statements == ["SELECT", "INSERT"]
     dose = answer["dose"]
     assert dose["label"] == "第2剂" and dose["product_mismatch"] == CHO
