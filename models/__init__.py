@@ -7,7 +7,7 @@ from models.base import now, today
 from models.certificates import Certificate, CertificateDose
 from models.counters import PersonStatusCount
 from models.department_counts import DepartmentStatusCount
-from models.dose_counts import DoseCount, DoseEnterpriseTotal, DoseStationTotal
+from models.dose_counts import DoseCount, DoseEnterpriseTotal, DoseStationDay, DoseStationTotal
 from models.doses import Vaccination
 from models.import_file import ImportRejectFile
 from models.lot_counts import LotDoseCount
@@ -24,7 +24,7 @@ from models.vaccines import StationProduct, VaccineDoseRule, VaccineProduct
 __all__ = [
     "AefiReport", "AppointmentSlot", "AuditEvent", "CardRead", "Certificate", "CertificateDose",
     "DepartmentStatusCount", "DoseCount",
-    "DoseEnterpriseTotal", "DoseStationTotal",
+    "DoseEnterpriseTotal", "DoseStationDay", "DoseStationTotal",
     "Enterprise", "ImportRejectFile", "JobRun", "LotDoseCount", "LotPackage", "LotStock", "Observation", "OptionItem",
     "Person", "PersonEvent",
     "PersonStatusCount", "ReaderToken", "ReviewDepartment", "SmsCode", "SmsMessage", "Station", "StationProduct",

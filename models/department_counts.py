@@ -175,10 +175,18 @@ event.listen(Enterprise.__table__, "after_create", _create_triggers)
 
 # ---------------------------------------------------------------- reading (rebuilt by models.counters.rebuild)
 
-def persons_by_department_and_status(statuses):
-    """{(department id, status): persons} for `statuses` (a few hundred rows at most)."""
-    return {(department_id, status): n for department_id, status, n in db.session.execute(
-        select(TABLE.c.department_id, TABLE.c.status, TABLE.c.n).where(TABLE.c.status.in_(statuses), TABLE.c.n != 0))}
+def persons_by_department_and_status(statuses=None):
+    """{(department id, status): persons} for `statuses` (all when None; a few hundred rows at most)."""
+    statement = select(TABLE.c.department_id, TABLE.c.status, TABLE.c.n).where(TABLE.c.n != 0)
+    if statuses is not None:
+        statement = statement.where(TABLE.c.status.in_(statuses))
+    return {(department_id, status): n for department_id, status, n in db.session.execute(statement)}
+
+
+def status_totals():
+    """{status: persons} of the whole district."""
+    rows = db.session.execute(select(TABLE.c.status, func.sum(TABLE.c.n)).group_by(TABLE.c.status))
+    return {status: int(n) for status, n in rows if n}
 
 
 def actual_counts():

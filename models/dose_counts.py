@@ -9,10 +9,12 @@ its dose (dose1, dose2, … or booster) and once more under `complete` when it c
 the primary course (its dose number reaches the product's number of doses; a record of
 an unknown product counts as completing, as migration 0008 left such people 已接种).
 
-Three grains, one set of triggers: `dose_count` by day, station, enterprise and kind (today's
-slices read it by day), and two running totals without the day, `dose_station_total` and
-`dose_enterprise_total`, so the totals of a district with millions of records read a few
-thousand rows, not a row per enterprise, station and day.
+Four grains, one set of triggers: `dose_count` by day, station, enterprise and kind (the
+departments' 今日 read it by day), `dose_station_day` without the enterprise (the district's and
+the stations' 今日 and the fortnight's chart: a day of a district holds a hundred thousand
+dose_count rows and fifty stations), and two running totals without the day,
+`dose_station_total` and `dose_enterprise_total`, so the totals of a district with millions of
+records read a few thousand rows, not a row per enterprise, station and day.
 
 PostgreSQL: statement triggers with transition tables (one grouped upsert per table and
 statement); SQLite: row triggers.
@@ -43,6 +45,16 @@ class DoseCount(db.Model):
     n = db.Column(db.Integer, nullable=False, default=0)
 
 
+class DoseStationDay(db.Model):
+    """n valid doses of `kind` were given at a station on a day (the dashboards' 今日 and the fortnight's chart)."""
+
+    __tablename__ = "dose_station_day"
+    day = db.Column(db.Date, primary_key=True)
+    station_id = db.Column(db.Integer, primary_key=True, autoincrement=False)
+    kind = db.Column(db.String(8), primary_key=True)
+    n = db.Column(db.Integer, nullable=False, default=0)
+
+
 class DoseStationTotal(db.Model):
     """n valid doses of `kind` were given at a station in all (the dashboards' 累计 per station)."""
 
@@ -64,6 +76,7 @@ class DoseEnterpriseTotal(db.Model):
 # Each table the triggers keep, with its key columns (all of them from the moves below).
 ROLLUPS = (
     ("dose_count", ("day", "station_id", "enterprise_id")),
+    ("dose_station_day", ("day", "station_id")),
     ("dose_station_total", ("station_id",)),
     ("dose_enterprise_total", ("enterprise_id",)),
 )
@@ -147,7 +160,7 @@ def _counted_kinds():
 
 
 def rebuild():
-    """Recount the three dose tables from the records (the daily grain first, the totals from it)."""
+    """Recount the dose tables from the records (the daily grain first, the others from it)."""
     (daily, daily_keys), *totals = ROLLUPS
     for table, _ in ROLLUPS:
         db.session.execute(text(f"DELETE FROM {table}"))
@@ -166,19 +179,19 @@ def _totals(table, *conditions, by=()):
     return db.session.execute(statement).all()
 
 
-# Today's figures read dose_count by its leading key column (today's rows only), the totals the
-# two running totals.
+# Today's figures read dose_station_day (dose_count for departments) by its leading key column,
+# the totals the two running totals.
 
 def district_doses(day):
     """{'today': {kind: n}, 'total': {kind: n}} for the district."""
-    daily = DoseCount.__table__
+    daily = DoseStationDay.__table__
     return {"today": {kind: int(n) for kind, n in _totals(daily, daily.c.day == day) if n},
             "total": {kind: int(n) for kind, n in _totals(DoseStationTotal.__table__) if n}}
 
 
 def station_doses(day):
     """{station id: {'today': {kind: n}, 'total': {kind: n}}}."""
-    daily, totals = DoseCount.__table__, DoseStationTotal.__table__
+    daily, totals = DoseStationDay.__table__, DoseStationTotal.__table__
     found = {}
     for station_id, kind, n in _totals(totals, by=(totals.c.station_id,)):
         found.setdefault(station_id, {"today": {}, "total": {}})["total"][kind] = int(n)
@@ -189,7 +202,7 @@ def station_doses(day):
 
 def one_station_doses(station_id, day):
     """{'today': {kind: n}, 'total': {kind: n}} for one station (接种进度)."""
-    daily, totals = DoseCount.__table__, DoseStationTotal.__table__
+    daily, totals = DoseStationDay.__table__, DoseStationTotal.__table__
     today_rows = _totals(daily, daily.c.station_id == station_id, daily.c.day == day)
     return {"today": {kind: int(n) for kind, n in today_rows if n},
             "total": {kind: int(n) for kind, n in _totals(totals, totals.c.station_id == station_id) if n}}
@@ -224,7 +237,7 @@ def department_doses(day):
 def daily_doses(days, last_day):
     """[(day, {kind: n})] of the doses given on each of the `days` days up to `last_day`, by dose number."""
     first_day = last_day - timedelta(days=days - 1)
-    daily = DoseCount.__table__
+    daily = DoseStationDay.__table__
     found = {}
     for day, kind, n in _totals(daily, daily.c.day >= first_day, daily.c.day <= last_day,
                                 daily.c.kind.in_(DOSE_KINDS), by=(daily.c.day,)):

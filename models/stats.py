@@ -58,7 +58,12 @@ def funnel_from(by_status):
 
 
 def status_counts(condition=None):
-    """Return {status: count} of the persons matching `condition` (from the counters when they can answer)."""
+    """Return {status: count} of the persons matching `condition` (from the counters when they can answer).
+
+    The whole district's from the department counters: a few hundred rows, not one per enterprise.
+    """
+    if condition is None:
+        return department_counts.status_totals()
     return status_totals(condition)
 
 
@@ -118,7 +123,7 @@ def organisation_breakdown():
     """
     departments, root_of = _department_roots()
     by_root, by_territory = {}, {}
-    for dept_id, status, count in _counts_by(Enterprise.department_id):
+    for (dept_id, status), count in department_counts.persons_by_department_and_status().items():
         _add(by_root.setdefault(root_of.get(dept_id, dept_id), {}), status, count)
     for territory_id, status, count in _counts_by(Enterprise.territory_id):
         _add(by_territory.setdefault(territory_id, {}), status, count)

@@ -222,6 +222,7 @@ FOLLOWED_BY = {"status_counters": {"department_counters"}}
     ("station_status_count", ("station_id", "status"), "station_counters"),
     ("vaccination_day_count", ("day", "station_id"), "day_counters"),
     ("dose_count", ("day", "station_id", "enterprise_id", "kind"), "dose_counters"),
+    ("dose_station_day", ("day", "station_id", "kind"), "dose_station_days"),
     ("dose_station_total", ("station_id", "kind"), "dose_station_totals"),
     ("dose_enterprise_total", ("enterprise_id", "kind"), "dose_enterprise_totals"),
 ])

@@ -174,7 +174,7 @@ def test_the_enterprise_export_has_a_column_group_per_dose(client, login, db, wo
 
 
 def test_the_totals_follow_every_record_and_a_corrected_time_moves_its_day(db, world):
-    from models.dose_counts import DoseEnterpriseTotal, DoseStationTotal
+    from models.dose_counts import DoseEnterpriseTotal, DoseStationDay, DoseStationTotal
     from services.consistency import CHECKS, run_checks
 
     vero = world["products"][VERO]
@@ -186,9 +186,11 @@ def test_the_totals_follow_every_record_and_a_corrected_time_moves_its_day(db, w
     s, e = world["station"].id, world["enterprise"].id
     assert {(r.day, r.kind): r.n for r in db.session.execute(select(DoseCount)).scalars() if r.n} == {
         (today(), "dose1"): 2, (yesterday.date(), "dose1"): 1}
+    assert {(r.day, r.station_id, r.kind): r.n for r in db.session.execute(select(DoseStationDay)).scalars()
+            if r.n} == {(today(), s, "dose1"): 2, (yesterday.date(), s, "dose1"): 1}
     assert {(r.station_id, r.kind): r.n for r in db.session.execute(select(DoseStationTotal)).scalars()} == {
         (s, "dose1"): 3}
     assert {(r.enterprise_id, r.kind): r.n for r in db.session.execute(select(DoseEnterpriseTotal)).scalars()} == {
         (e, "dose1"): 3}
     doses = [c for c in CHECKS if c.key.startswith("dose_")]
-    assert [f.count for f in run_checks(db.session.connection(), doses)] == [0, 0, 0]
+    assert [f.count for f in run_checks(db.session.connection(), doses)] == [0, 0, 0, 0]

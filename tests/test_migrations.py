@@ -14,6 +14,7 @@ from app import create_app
 from extensions import db
 from models.counters import trigger_ddl
 from models.department_counts import trigger_ddl as department_trigger_ddl
+from models.dose_counts import trigger_ddl as dose_trigger_ddl
 
 VERSIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
 APP_PACKAGES = {"models", "services", "admin_views", "public_forms", "api", "app", "extensions", "config", "cli"}
@@ -46,6 +47,8 @@ def test_migrations_reach_the_models_schema(database_url, tmp_path):
         assert _migrated_triggers(url) == _model_triggers(url), "the counters' triggers changed without a migration"
         assert _migrated_department_triggers(url) == _model_department_triggers(url), \
             "the department counters' triggers changed without a migration"
+        assert _migrated_dose_triggers(url) == _model_dose_triggers(url), \
+            "the dose counters' triggers changed without a migration"
     finally:
         if cleanup:
             engine, schema = cleanup
@@ -107,6 +110,28 @@ def _migrated_department_triggers(url):
                 return names, bodies
             return sorted(tuple(row) for row in connection.execute(text(
                 f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN {tables}")).all())
+    finally:
+        engine.dispose()
+
+
+def _model_dose_triggers(url):
+    """What models/dose_counts.py would create: the function body (PostgreSQL) or the trigger SQL (SQLite)."""
+    statements = dose_trigger_ddl("postgresql" if url.startswith("postgresql") else "sqlite")
+    if url.startswith("postgresql"):
+        return re.search(r"\$\$(.*)\$\$", statements[0], re.S).group(1).strip()
+    return sorted((re.search(r"CREATE TRIGGER (\w+)", s).group(1), s) for s in statements)
+
+
+def _migrated_dose_triggers(url):
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if url.startswith("postgresql"):
+                return connection.execute(text(
+                    "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                    "WHERE p.proname = 'dose_counts_apply' AND n.nspname = current_schema()")).scalar_one().strip()
+            return sorted(tuple(row) for row in connection.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'dose_count_%'")).all())
     finally:
         engine.dispose()
 
