@@ -13,6 +13,7 @@ theirs when opened (static/js/center.js), so a district of 10,000 enterprises st
 """
 
 import re
+import threading
 from dataclasses import dataclass, field
 
 from flask import abort, has_request_context, request
@@ -93,8 +94,12 @@ def node_condition(key):
 
 # ---------------------------------------------------------------- building the tree
 
+# The tree's departments as rows (a tree reads five columns, not ORM objects), with whether each
+# reviews an enterprise (one index probe per department).
 DEPARTMENT_ROWS = (select(ReviewDepartment.id, ReviewDepartment.name, ReviewDepartment.dimension,
-                          ReviewDepartment.parent_id)
+                          ReviewDepartment.parent_id,
+                          select(Enterprise.id).where(Enterprise.department_id == ReviewDepartment.id)
+                          .exists().label("has_enterprises"))
                    .order_by(ReviewDepartment.sort_order, ReviewDepartment.id))
 
 
@@ -105,15 +110,15 @@ class _Index:
     enterprise are asked only for the enterprises a page shows (an opened department's).
     """
 
-    def __init__(self, statuses, condition=None, own_counts=None):
+    def __init__(self, statuses, condition=None, own_counts=None, departments=None):
         self.statuses, self.condition = statuses, condition
-        self.departments = db.session.execute(DEPARTMENT_ROWS).all()  # rows, not ORM objects: a tree reads four columns
+        self.departments = db.session.execute(DEPARTMENT_ROWS).all() if departments is None else departments
         self.by_id = {d.id: d for d in self.departments}
         self.child_departments = {}
         for department in self.departments:
             self.child_departments.setdefault(department.parent_id, []).append(department)
         self.own_counts = stats.persons_by_department(statuses, condition) if own_counts is None else own_counts
-        self.with_enterprises = stats.departments_with_enterprises()
+        self.with_enterprises = {d.id for d in self.departments if d.has_enterprises}
         self._subsidiaries = None
         self.person_counts = {}
 
@@ -220,12 +225,12 @@ def _department_chain(department):
     return chain
 
 
-def build_tree(statuses, selected=None, condition=None, own_counts=None):
+def build_tree(statuses, selected=None, condition=None, own_counts=None, departments=None):
     """Return the two dimension nodes with their departments, counting persons in `statuses`.
 
-    `own_counts` ({department id: persons}) when the caller has them already.
+    `own_counts` ({department id: persons}) and `departments` (DEPARTMENT_ROWS) when the caller has them.
     """
-    index = _Index(statuses, condition, own_counts)
+    index = _Index(statuses, condition, own_counts, departments)
     counts = index.department_counts()
     open_departments, open_enterprises, open_dimension = _path_of(selected)
 
@@ -287,6 +292,31 @@ def tree_html(nodes, node_urls, count_label=""):
         parts.append("</li>")
     parts.append("</ul>")
     return Markup("".join(parts))
+
+
+# The whole district's tree as HTML, by everything it is drawn from: the departments (names,
+# places, whether they review an enterprise), their counts, the page's links. Most pages of a
+# center list show it, and most show the same one: drawing it is as much work as the list.
+_DISTRICT_TREES = {}
+_DISTRICT_TREES_KEPT = 32
+_district_trees_lock = threading.Lock()
+
+
+def district_tree_html(statuses, own_counts, node_urls, count_label="", condition=None):
+    """tree_html of build_tree with no node chosen, drawn once for the same departments, counts and links."""
+    departments = db.session.execute(DEPARTMENT_ROWS).all()
+    key = (tuple(statuses), tuple(tuple(d) for d in departments), tuple(sorted(own_counts.items())),
+           node_urls["slot"], node_urls["index"], node_urls["tree"], count_label)
+    with _district_trees_lock:
+        html = _DISTRICT_TREES.get(key)
+    if html is None:
+        nodes = build_tree(statuses, None, condition, own_counts, departments=departments)
+        html = tree_html(nodes, node_urls, count_label)
+        with _district_trees_lock:
+            if len(_DISTRICT_TREES) >= _DISTRICT_TREES_KEPT:
+                _DISTRICT_TREES.pop(next(iter(_DISTRICT_TREES)))
+            _DISTRICT_TREES[key] = html
+    return html
 
 
 # ---------------------------------------------------------------- the node's details
@@ -487,6 +517,15 @@ class TreePersonListView(EnterpriseNameSearchMixin, PersonListView):
         return self.render("center/tree_fragment.html", nodes=nodes, current_node=None, link_args=self.link_args(),
                            node_urls=self.node_urls())
 
+    def tree_markup(self, node):
+        """The tree beside the list: the district's (drawn once while nothing in it changes), or opened at `node`."""
+        urls = self.node_urls()
+        if node is None:
+            return district_tree_html(self.tree_statuses, self.tree_own_counts(), urls, self.tree_count_label,
+                                      condition=self.tree_condition())
+        nodes = build_tree(self.tree_statuses, node, condition=self.tree_condition(), own_counts=self.tree_own_counts())
+        return tree_html(nodes, urls, self.tree_count_label)
+
     def render(self, template, **kwargs):
         if template == self.list_template:
             node = self.current_node()
@@ -495,8 +534,7 @@ class TreePersonListView(EnterpriseNameSearchMixin, PersonListView):
             except NodeError:
                 abort(404)
             kwargs.update(
-                tree=build_tree(self.tree_statuses, node, condition=self.tree_condition(),
-                                own_counts=self.tree_own_counts()),
+                tree_markup=self.tree_markup(node),
                 current_node=node, node_details=details, link_args=self.link_args(), node_urls=self.node_urls(),
                 tab_counts=self.tab_counts(), tool_buttons=self.current_buttons(),
                 tree_title=self.tree_title, tree_count_label=self.tree_count_label,

@@ -264,12 +264,6 @@ def persons_by_enterprise(statuses, condition=None, enterprise_ids=None):
     return {ent_id: int(n) for ent_id, n in _persons_grouped([Enterprise.id], statuses, condition, enterprise_ids)}
 
 
-def departments_with_enterprises():
-    """The ids of the departments that review at least one enterprise (one index probe per department)."""
-    has_one = select(Enterprise.id).where(Enterprise.department_id == ReviewDepartment.id).exists()
-    return set(db.session.execute(select(ReviewDepartment.id).where(has_one)).scalars())
-
-
 def enterprises_by_department():
     """Return {department id: number of enterprises} (GROUP BY department)."""
     return dict(db.session.execute(

@@ -232,3 +232,26 @@ def test_the_tree_is_counted_with_two_grouped_queries_however_many_enterprises(c
     assert len([s for s in after if "FROM department_status_count" in s]) == 1, after
     grouped = [s for s in after if re.search(r"GROUP BY enterprise\.(department_id|id)\b", s)]
     assert len(grouped) == 1 and "enterprise.id IN" in grouped[0], grouped
+
+
+def test_the_district_tree_drawn_once_follows_every_change_of_counts_and_departments(client, login, world,
+                                                                                    make_persons, make_enterprise):
+    """The district's tree is drawn once for the same departments, counts and links (center_tree.district_tree_html)."""
+    login(world["center"])
+
+    def port_count():
+        html = client.get(REVIEWING).get_data(as_text=True)
+        found = re.search(r">(天津港集团[^<]*)</a>\s*<span class=\"tree-count[^\"]*\" title=\"审核中人数\">(\d+)<",
+                          html)
+        return found.group(1), int(found.group(2)), 'data-lazy="' in html
+
+    assert port_count() == ("天津港集团公司", 10, True)
+    assert port_count() == ("天津港集团公司", 10, True)  # drawn from the kept tree
+    make_persons(world["pier"], 2, status="dept_approved")
+    _db.session.commit()
+    assert port_count() == ("天津港集团公司", 12, True)
+    world["port"].name = "天津港集团有限公司（更名）"
+    _db.session.commit()
+    assert port_count() == ("天津港集团有限公司（更名）", 12, True)
+    client.post(f"{REVIEWING}all/center_approve", data={})  # every one of the tab: the counts go to 0
+    assert port_count() == ("天津港集团有限公司（更名）", 0, True)
