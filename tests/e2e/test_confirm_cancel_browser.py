@@ -94,6 +94,10 @@ def test_a_click_before_the_page_can_ask_posts_nothing(role, page, base_url, bro
     page.goto(base_url + path, wait_until="commit")
     button = page.get_by_role("button", name=button_label)
     button.wait_for(state="visible")
+    # The scenario is scripts that arrive late; the stylesheet that holds the button until they have
+    # run has arrived (on a loaded machine it can come after the button is laid out).
+    page.wait_for_function(
+        "b => getComputedStyle(b).pointerEvents === 'none'", arg=button.element_handle())
     box = button.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # no waiting for the page
     page.wait_for_timeout(500)
