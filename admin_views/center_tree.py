@@ -517,9 +517,8 @@ class TreePersonListView(EnterpriseNameSearchMixin, PersonListView):
         return self.render("center/tree_fragment.html", nodes=nodes, current_node=None, link_args=self.link_args(),
                            node_urls=self.node_urls())
 
-    def tree_markup(self, node):
+    def tree_markup(self, node, urls):
         """The tree beside the list: the district's (drawn once while nothing in it changes), or opened at `node`."""
-        urls = self.node_urls()
         if node is None:
             return district_tree_html(self.tree_statuses, self.tree_own_counts(), urls, self.tree_count_label,
                                       condition=self.tree_condition())
@@ -533,9 +532,10 @@ class TreePersonListView(EnterpriseNameSearchMixin, PersonListView):
                 details = describe_node(node)
             except NodeError:
                 abort(404)
+            urls = self.node_urls()
             kwargs.update(
-                tree_markup=self.tree_markup(node),
-                current_node=node, node_details=details, link_args=self.link_args(), node_urls=self.node_urls(),
+                tree_markup=self.tree_markup(node, urls),
+                current_node=node, node_details=details, link_args=self.link_args(), node_urls=urls,
                 tab_counts=self.tab_counts(), tool_buttons=self.current_buttons(),
                 tree_title=self.tree_title, tree_count_label=self.tree_count_label,
             )
